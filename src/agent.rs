@@ -1,0 +1,3 @@
+//! The agent: one poller, one timer wheel, the sources and the sender.
+//!
+//! (skeleton)

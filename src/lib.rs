@@ -1,0 +1,25 @@
+//! csflowd: a synchronous, single-threaded sFlow v5 agent that exports the counters of a Linux host and of
+//! its containers.
+//!
+//! The layers depend downward only:
+//!
+//! - [`wire`]: the sFlow v5 encoder, writing into caller-owned buffers without allocating;
+//! - [`http`]: a push-style HTTP/1.1 client for the engine's UNIX socket;
+//! - [`docker`]: the engine conversation's documents and container identity;
+//! - [`host`]: readers of /proc and /sys for the physical host;
+//! - [`timer`]: the timer wheel of poll deadlines;
+//! - [`config`]: the configuration file;
+//! - [`agent`]: the one event loop that ties them together.
+//!
+//! [`sys`] holds the few libc wrappers the crate needs; it is the only module with `unsafe` code.
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod agent;
+pub mod config;
+pub mod docker;
+pub mod host;
+pub mod http;
+pub mod sys;
+pub mod timer;
+pub mod wire;

@@ -1,0 +1,3 @@
+//! The `csflowd` program.
+
+fn main() {}

@@ -1,0 +1,327 @@
+//! The one module of libc wrappers: every `unsafe` block of the crate lives here.
+//!
+//! Each wrapper has a safe signature, checks its inputs, turns a failing call into `io::Error`, and
+//! documents in a `// SAFETY:` comment why the block is sound. Nothing here blocks: the agent's loop
+//! depends on that.
+#![allow(unsafe_code)]
+
+use std::ffi::{CStr, CString};
+use std::io;
+use std::mem::MaybeUninit;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+/// A non-blocking `signalfd` for SIGTERM, SIGINT and SIGHUP, which are blocked for the process so that
+/// they arrive only through this descriptor (the poller retries on EINTR, so a handler could not wake it).
+#[derive(Debug)]
+pub struct SignalFd {
+    fd: OwnedFd,
+}
+
+/// The signals the agent handles.
+pub const HANDLED_SIGNALS: [i32; 3] = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP];
+
+fn handled_sigset() -> io::Result<libc::sigset_t> {
+    let mut set = MaybeUninit::<libc::sigset_t>::uninit();
+    // SAFETY: sigemptyset initialises the set it is given a valid pointer to.
+    if unsafe { libc::sigemptyset(set.as_mut_ptr()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: sigemptyset succeeded, so the set is initialised.
+    let mut set = unsafe { set.assume_init() };
+    for sig in HANDLED_SIGNALS {
+        // SAFETY: `set` is an initialised sigset_t and `sig` a valid signal number.
+        if unsafe { libc::sigaddset(&mut set, sig) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(set)
+}
+
+impl SignalFd {
+    /// Blocks the handled signals for the calling thread (call it before any other thread exists) and
+    /// opens a non-blocking, close-on-exec signalfd for them.
+    pub fn new() -> io::Result<SignalFd> {
+        let set = handled_sigset()?;
+        // SAFETY: `set` is a valid, initialised sigset_t; the old-set pointer may be null.
+        let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+        if rc != 0 {
+            return Err(io::Error::from_raw_os_error(rc));
+        }
+        // SAFETY: -1 asks for a new descriptor; `set` is valid for the duration of the call.
+        let fd = unsafe { libc::signalfd(-1, &set, libc::SFD_NONBLOCK | libc::SFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: signalfd returned a new descriptor that nothing else owns.
+        Ok(SignalFd {
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+        })
+    }
+
+    /// Reads one pending signal number; `Ok(None)` when none is pending.
+    pub fn read(&self) -> io::Result<Option<i32>> {
+        let mut info = MaybeUninit::<libc::signalfd_siginfo>::uninit();
+        let size = std::mem::size_of::<libc::signalfd_siginfo>();
+        // SAFETY: the buffer is `size` bytes of writable memory owned by this frame.
+        let n = unsafe { libc::read(self.fd.as_raw_fd(), info.as_mut_ptr().cast(), size) };
+        if n < 0 {
+            let err = io::Error::last_os_error();
+            return match err.kind() {
+                io::ErrorKind::WouldBlock => Ok(None),
+                io::ErrorKind::Interrupted => Ok(None),
+                _ => Err(err),
+            };
+        }
+        if n as usize != size {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "short signalfd read",
+            ));
+        }
+        // SAFETY: the kernel wrote a whole signalfd_siginfo.
+        let info = unsafe { info.assume_init() };
+        Ok(Some(info.ssi_signo as i32))
+    }
+}
+
+impl AsFd for SignalFd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl AsRawFd for SignalFd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
+/// Restores the default disposition and mask of the handled signals (for a child about to exec).
+pub fn unblock_handled_signals() -> io::Result<()> {
+    let set = handled_sigset()?;
+    // SAFETY: `set` is a valid sigset_t; the old-set pointer may be null.
+    let rc = unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut()) };
+    if rc != 0 {
+        return Err(io::Error::from_raw_os_error(rc));
+    }
+    Ok(())
+}
+
+/// Sizes of a mounted filesystem, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FsSize {
+    /// Total size.
+    pub total: u64,
+    /// Free for everyone (`f_bfree`).
+    pub free: u64,
+    /// Free for unprivileged users (`f_bavail`).
+    pub available: u64,
+}
+
+/// `statvfs(2)` of a path.
+pub fn statvfs(path: &Path) -> io::Result<FsSize> {
+    let c = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL"))?;
+    let mut st = MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `c` is a NUL-terminated path and `st` points to writable memory of the right type.
+    if unsafe { libc::statvfs(c.as_ptr(), st.as_mut_ptr()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: statvfs succeeded and filled the struct.
+    let st = unsafe { st.assume_init() };
+    let frsize = if st.f_frsize != 0 {
+        st.f_frsize
+    } else {
+        st.f_bsize
+    } as u64;
+    Ok(FsSize {
+        total: (st.f_blocks as u64).saturating_mul(frsize),
+        free: (st.f_bfree as u64).saturating_mul(frsize),
+        available: (st.f_bavail as u64).saturating_mul(frsize),
+    })
+}
+
+/// One address of a network interface.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterfaceAddress {
+    /// Interface name.
+    pub name: String,
+    /// The address.
+    pub addr: IpAddr,
+    /// `IFF_*` flags of the interface.
+    pub flags: u32,
+}
+
+/// Every IPv4 and IPv6 address of every interface (`getifaddrs(3)`).
+pub fn interface_addresses() -> io::Result<Vec<InterfaceAddress>> {
+    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs writes a list head to the pointer it is given.
+    if unsafe { libc::getifaddrs(&mut head) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut out = Vec::new();
+    let mut cur = head;
+    while !cur.is_null() {
+        // SAFETY: `cur` is a non-null node of the list getifaddrs returned, not yet freed.
+        let ifa = unsafe { &*cur };
+        cur = ifa.ifa_next;
+        if ifa.ifa_addr.is_null() || ifa.ifa_name.is_null() {
+            continue;
+        }
+        // SAFETY: ifa_name is a NUL-terminated string owned by the list.
+        let name = unsafe { CStr::from_ptr(ifa.ifa_name) }
+            .to_string_lossy()
+            .into_owned();
+        // SAFETY: ifa_addr is non-null and points to at least a sockaddr header.
+        let family = unsafe { (*ifa.ifa_addr).sa_family } as i32;
+        let addr = match family {
+            libc::AF_INET => {
+                // SAFETY: the family says the storage is a sockaddr_in.
+                let sin = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in) };
+                IpAddr::V4(Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)))
+            }
+            libc::AF_INET6 => {
+                // SAFETY: the family says the storage is a sockaddr_in6.
+                let sin6 = unsafe { &*(ifa.ifa_addr as *const libc::sockaddr_in6) };
+                IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr))
+            }
+            _ => continue,
+        };
+        out.push(InterfaceAddress {
+            name,
+            addr,
+            flags: ifa.ifa_flags,
+        });
+    }
+    // SAFETY: `head` came from a successful getifaddrs and is freed exactly once.
+    unsafe { libc::freeifaddrs(head) };
+    Ok(out)
+}
+
+/// `IFF_UP`.
+pub const IFF_UP: u32 = libc::IFF_UP as u32;
+/// `IFF_LOOPBACK`.
+pub const IFF_LOOPBACK: u32 = libc::IFF_LOOPBACK as u32;
+
+/// Clock ticks per second (`sysconf(_SC_CLK_TCK)`), the unit of /proc/stat; 100 if unknown.
+pub fn clock_ticks_per_second() -> u64 {
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let v = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if v > 0 {
+        v as u64
+    } else {
+        100
+    }
+}
+
+/// Eight random bytes from the kernel (`getrandom(2)`, non-blocking), or a mix of time and pid when the
+/// kernel has none to give yet.
+pub fn random_u64() -> u64 {
+    let mut v = 0u64;
+    // SAFETY: the buffer is the 8 bytes of `v`; GRND_NONBLOCK never waits for entropy.
+    let n = unsafe { libc::getrandom((&mut v as *mut u64).cast(), 8, libc::GRND_NONBLOCK) };
+    if n == 8 {
+        return v;
+    }
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    t ^ (u64::from(std::process::id()) << 32) ^ 0x9e37_79b9_7f4a_7c15
+}
+
+/// Whether `fd` can be written to now without blocking (`poll(2)` with a zero timeout).
+pub fn is_writable_now(fd: BorrowedFd<'_>) -> bool {
+    let mut pfd = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, zero timeout.
+    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+    n == 1 && (pfd.revents & libc::POLLOUT) != 0
+}
+
+/// Writes to a descriptor once; `Ok(0)` when it would block. Used for standard output, which may be a
+/// pipe or a terminal that the agent must never wait on.
+pub fn write_once(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for reads of buf.len() bytes.
+    let n = unsafe { libc::write(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len()) };
+    if n < 0 {
+        let err = io::Error::last_os_error();
+        return match err.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(0),
+            _ => Err(err),
+        };
+    }
+    Ok(n as usize)
+}
+
+/// Detaches from the terminal the classic way: fork (the parent exits 0), start a new session, chdir to
+/// `/`, and point standard input, output and error at /dev/null. Call it before the poller and any
+/// thread exist.
+pub fn daemonize() -> io::Result<()> {
+    // SAFETY: the process is single-threaded here, so fork has no lock or thread hazards.
+    match unsafe { libc::fork() } {
+        -1 => return Err(io::Error::last_os_error()),
+        0 => {}
+        // SAFETY: _exit ends the parent at once, without running the child's destructors twice.
+        _ => unsafe { libc::_exit(0) },
+    }
+    // SAFETY: setsid has no memory-safety preconditions.
+    if unsafe { libc::setsid() } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    std::env::set_current_dir("/")?;
+    let null = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")?;
+    for target in 0..=2 {
+        // SAFETY: both descriptors are open; dup2 atomically replaces the target.
+        if unsafe { libc::dup2(null.as_raw_fd(), target) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// The real user id.
+pub fn uid() -> u32 {
+    // SAFETY: getuid cannot fail and has no preconditions.
+    unsafe { libc::getuid() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statvfs_of_root_has_a_size() {
+        let s = statvfs(Path::new("/")).unwrap();
+        assert!(s.total > 0);
+        assert!(s.free <= s.total);
+        assert!(statvfs(Path::new("/nonexistent/path")).is_err());
+    }
+
+    #[test]
+    fn loopback_is_listed() {
+        let addrs = interface_addresses().unwrap();
+        assert!(addrs
+            .iter()
+            .any(|a| a.addr == IpAddr::from([127, 0, 0, 1]) && a.flags & IFF_LOOPBACK != 0));
+    }
+
+    #[test]
+    fn random_values_differ() {
+        assert_ne!(random_u64(), random_u64());
+    }
+
+    #[test]
+    fn clock_ticks_is_positive() {
+        assert!(clock_ticks_per_second() > 0);
+    }
+}

@@ -1,0 +1,3 @@
+//! A timer wheel of poll deadlines.
+//!
+//! (skeleton)
