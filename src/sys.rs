@@ -110,6 +110,53 @@ pub fn unblock_handled_signals() -> io::Result<()> {
     Ok(())
 }
 
+/// A descriptor registered in a shared [`polling::Poller`], removed from it when dropped.
+///
+/// `Poller::add` is `unsafe` because the source must be deleted from the poller before it is closed;
+/// owning both the source and a handle to the poller, and deleting in `Drop`, upholds that for every
+/// use, so the rest of the crate registers descriptors without `unsafe`.
+#[derive(Debug)]
+pub struct Watched<S: AsFd> {
+    poller: std::rc::Rc<polling::Poller>,
+    source: S,
+}
+
+impl<S: AsFd> Watched<S> {
+    /// Registers `source` under `interest` (oneshot: re-arm with [`Watched::rearm`] after each event).
+    pub fn new(
+        poller: &std::rc::Rc<polling::Poller>,
+        source: S,
+        interest: polling::Event,
+    ) -> io::Result<Self> {
+        // SAFETY: the returned value owns `source`, and its Drop deletes the source from this same
+        // poller before `source` itself is dropped (fields drop after Drop::drop runs).
+        unsafe { poller.add(source.as_fd().as_raw_fd(), interest)? };
+        Ok(Watched { poller: poller.clone(), source })
+    }
+
+    /// Re-arms the registration with a new interest.
+    pub fn rearm(&self, interest: polling::Event) -> io::Result<()> {
+        self.poller.modify(self.source.as_fd(), interest)
+    }
+
+    /// The registered source.
+    pub fn get(&self) -> &S {
+        &self.source
+    }
+
+    /// The registered source, mutably (it stays registered).
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.source
+    }
+}
+
+impl<S: AsFd> Drop for Watched<S> {
+    fn drop(&mut self) {
+        // Errors are ignored: the descriptor is about to be closed, which removes it from epoll anyway.
+        let _ = self.poller.delete(self.source.as_fd());
+    }
+}
+
 /// Sizes of a mounted filesystem, in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FsSize {
@@ -318,6 +365,22 @@ mod tests {
     #[test]
     fn random_values_differ() {
         assert_ne!(random_u64(), random_u64());
+    }
+
+    #[test]
+    fn watched_sources_are_registered_and_removed() {
+        let poller = std::rc::Rc::new(polling::Poller::new().unwrap());
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let w = Watched::new(&poller, &a, polling::Event::readable(7)).unwrap();
+        std::io::Write::write_all(&mut &b, b"x").unwrap();
+        let mut events = polling::Events::new();
+        poller.wait(&mut events, Some(std::time::Duration::from_secs(5))).unwrap();
+        assert_eq!(events.iter().next().map(|e| e.key), Some(7));
+        drop(w);
+        events.clear();
+        std::io::Write::write_all(&mut &b, b"y").unwrap();
+        poller.wait(&mut events, Some(std::time::Duration::from_millis(10))).unwrap();
+        assert!(events.is_empty());
     }
 
     #[test]
