@@ -1,4 +1,49 @@
-//! The engine conversation: JSON documents of the Docker Engine API decoded into small structs, and
-//! container identity.
+//! The engine conversation, without I/O: what to ask the Docker Engine API (or Podman's compatible API)
+//! and how to read its answers, plus container identity in sFlow.
 //!
-//! (skeleton: being written)
+//! - [`ApiVersion`]: API versions, negotiation from the ping's `Api-Version`, and recognising a
+//!   "too old / too new" refusal ([`negotiate`], [`version_rejection`], [`renegotiate`]);
+//! - request targets: [`ping_path`], [`events_path`], [`list_path`], [`inspect_path`];
+//! - [`ContainerId`]: a validated 64-hex id, `Copy`, with its short form and UUID;
+//! - documents: [`decode_event`] (one `/events` line), [`decode_list`] (`/containers/json`),
+//!   [`decode_inspect`] (`/containers/{id}/json`), with [`ContainerState`];
+//! - identity: [`DsIndexAllocator`] (the `3:N` data source index) and [`display_name`].
+//!
+//! Contract: everything from the engine is untrusted. No function here panics on any input; every
+//! decoder returns a small `Copy` error ([`DocError`]) for malformed input, and every stored string is
+//! bounded ([`NAME_MAX`], [`CPUSET_MAX`]). Decoders read only the fields the agent uses and skip the
+//! rest (label maps included) without storing it; strings are borrowed from the input while decoding
+//! when they contain no escapes. Input sizes are bounded by the caller (an event line at most 1 MiB,
+//! a list or inspect body by the HTTP layer's limit); nesting is handled without unbounded recursion.
+
+mod event;
+mod id;
+mod identity;
+mod inspect;
+mod json;
+mod list;
+mod paths;
+mod state;
+mod version;
+
+pub use event::{decode_event, Event, EventKind};
+pub use id::{ContainerId, IdError, ID_HEX_LEN, SHORT_ID_LEN};
+pub use identity::{
+    display_name, fnv1a32, home_ds_index, DsIndexAllocator, DS_INDEX_COUNT, DS_INDEX_FIRST,
+    DS_INDEX_LAST,
+};
+pub use inspect::{decode_inspect, Inspect, CPUSET_MAX};
+pub use json::DocError;
+pub use list::{decode_list, ContainerList, ListedContainer};
+pub use paths::{
+    events_path, inspect_path, list_path, ping_path, since_from_time_nano, EVENT_ACTIONS,
+};
+pub use state::ContainerState;
+pub use version::{
+    negotiate, renegotiate, version_rejection, ApiVersion, VersionError, VersionRejection,
+    AGENT_MAX, AGENT_MIN,
+};
+
+/// Longest container name or hostname kept from an engine document (bytes); longer ones are cut on a
+/// character boundary. Generous: the sFlow hostname is cut again to 64 bytes by [`display_name`].
+pub const NAME_MAX: usize = 255;
