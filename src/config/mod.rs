@@ -26,7 +26,8 @@
 //!
 //! Contract: nothing here panics on any input. The file is at most [`MAX_FILE_BYTES`], a word at most
 //! [`MAX_TOKEN_BYTES`], blocks nest at most [`MAX_DEPTH`] deep (so the recursive block skipper is bounded);
-//! anything beyond is a [`ConfigError`]. The first fatal problem ends the parse; warnings never do.
+//! anything beyond is a [`ConfigError`]. At most [`MAX_WARNINGS`] warnings are kept (then one that counts
+//! the rest). The first fatal problem ends the parse; warnings never do.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -48,6 +49,8 @@ pub const MAX_FILE_BYTES: usize = 1 << 20;
 pub const MAX_TOKEN_BYTES: usize = 1024;
 /// Deepest nesting of blocks; `sflow { }` is level 1.
 pub const MAX_DEPTH: usize = 16;
+/// Most warnings kept for one file; the rest are counted in one last warning.
+pub const MAX_WARNINGS: usize = 100;
 
 /// Default UDP port of an sFlow collector.
 pub const DEFAULT_COLLECTOR_PORT: u16 = 6343;

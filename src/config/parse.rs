@@ -14,7 +14,7 @@ use super::error::{quote, ConfigError, ConfigErrorKind, Warning};
 use super::token::{Located, Token, TokenError, Tokenizer};
 use super::{
     value, Collector, Config, DEFAULT_COLLECTOR_PORT, MAX_DATAGRAM_BYTES, MAX_DEPTH,
-    MAX_FILE_BYTES, MIN_DATAGRAM_BYTES,
+    MAX_FILE_BYTES, MAX_WARNINGS, MIN_DATAGRAM_BYTES,
 };
 
 /// A configuration read from a file, with the remarks made while reading it.
@@ -106,11 +106,14 @@ const SCALAR_COUNT: usize = 8;
 
 /// Parses configuration text; `file` only names it in errors and warnings.
 ///
-/// Text longer than [`MAX_FILE_BYTES`] is refused whole ([`ConfigErrorKind::FileTooLarge`], line 0).
+/// Text longer than [`MAX_FILE_BYTES`] is refused whole ([`ConfigErrorKind::FileTooLarge`], line 0). A
+/// leading UTF-8 byte-order mark is ignored.
 pub fn parse(text: &str, file: &Path) -> Result<Parsed, ConfigError> {
     if text.len() > MAX_FILE_BYTES {
         return Err(ConfigError::new(file, 0, ConfigErrorKind::FileTooLarge, ""));
     }
+    // A byte-order mark left by an editor is not text outside the sflow block.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut parser = Parser::new(text, file);
     parser.top_level()?;
     Ok(parser.finish())
@@ -118,8 +121,8 @@ pub fn parse(text: &str, file: &Path) -> Result<Parsed, ConfigError> {
 
 /// A keyword csflowd ignores, seen at least once.
 struct Ignored {
-    /// Index of its warning in `Parser::warnings`.
-    warning: usize,
+    /// Index of its warning in `Parser::warnings`, if it was kept.
+    warning: Option<usize>,
     count: u32,
 }
 
@@ -133,6 +136,8 @@ struct Parser<'a, 'f> {
     ignored: HashMap<String, Ignored>,
     /// The line each scalar setting was last set on.
     last_set: [Option<u32>; SCALAR_COUNT],
+    /// Warnings dropped past [`MAX_WARNINGS`].
+    suppressed: u32,
 }
 
 impl<'a, 'f> Parser<'a, 'f> {
@@ -148,17 +153,23 @@ impl<'a, 'f> Parser<'a, 'f> {
             warnings: Vec::new(),
             ignored: HashMap::new(),
             last_set: [None; SCALAR_COUNT],
+            suppressed: 0,
         }
     }
 
     fn finish(mut self) -> Parsed {
         for ignored in self.ignored.values() {
             if ignored.count > 1 {
-                if let Some(w) = self.warnings.get_mut(ignored.warning) {
+                if let Some(w) = ignored.warning.and_then(|i| self.warnings.get_mut(i)) {
                     w.message
                         .push_str(&format!(" ({} times, first on this line)", ignored.count));
                 }
             }
+        }
+        if self.suppressed > 0 {
+            let line = self.tokens.line();
+            let message = format!("{} more warnings not shown", self.suppressed);
+            self.push_warning(line, message);
         }
         Parsed {
             config: self.config,
@@ -170,7 +181,18 @@ impl<'a, 'f> Parser<'a, 'f> {
         ConfigError::new(self.file, line, kind, text)
     }
 
-    fn warn(&mut self, line: u32, message: String) {
+    /// Adds a warning unless [`MAX_WARNINGS`] are already kept; returns its index when kept.
+    fn warn(&mut self, line: u32, message: String) -> Option<usize> {
+        if self.warnings.len() >= MAX_WARNINGS {
+            self.suppressed = self.suppressed.saturating_add(1);
+            return None;
+        }
+        self.push_warning(line, message);
+        Some(self.warnings.len() - 1)
+    }
+
+    /// Adds a warning past the cap too: for the few that must never be lost.
+    fn push_warning(&mut self, line: u32, message: String) {
         self.warnings.push(Warning {
             file: self.file.to_path_buf(),
             line,
@@ -317,7 +339,7 @@ impl<'a, 'f> Parser<'a, 'f> {
             }
         }
         if self.config.collectors.is_empty() {
-            self.warn(
+            self.push_warning(
                 sflow_line,
                 "no collector configured: nothing will be sent".to_string(),
             );
@@ -581,8 +603,7 @@ impl<'a, 'f> Parser<'a, 'f> {
             ignored.count = ignored.count.saturating_add(1);
             return;
         }
-        let warning = self.warnings.len();
-        self.warn(
+        let warning = self.warn(
             line,
             format!(
                 "{}{context} is not implemented by csflowd: ignored",
@@ -1015,6 +1036,33 @@ mod tests {
         let e = parse("sflow { \"open }", Path::new("/x/y.conf")).unwrap_err();
         assert_eq!(e.file, PathBuf::from("/x/y.conf"));
         assert_eq!(e.kind, UnterminatedQuote);
+    }
+
+    #[test]
+    fn warnings_are_capped_but_the_no_collector_one_is_kept() {
+        let text = format!("sflow {{\n{}}}", "junk = 1\n".repeat(MAX_WARNINGS + 50));
+        let parsed = ok(&text);
+        assert_eq!(parsed.warnings.len(), MAX_WARNINGS + 2);
+        let last: Vec<String> = parsed.warnings[MAX_WARNINGS..]
+            .iter()
+            .map(|w| w.to_string())
+            .collect();
+        assert_eq!(
+            last,
+            [
+                "t.conf:1: no collector configured: nothing will be sent",
+                "t.conf:152: 50 more warnings not shown"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_ignored() {
+        assert_eq!(config("\u{feff}sflow { polling = 5 }").polling, 5);
+        assert_eq!(
+            fail("sflow { }\u{feff}"),
+            (1, OutsideSflow, "\u{feff}".into())
+        );
     }
 
     #[test]
