@@ -355,3 +355,62 @@ fn values_absent_from_the_file_keep_their_defaults() {
         }
     );
 }
+
+#[test]
+fn mutated_files_never_panic() {
+    // Deterministic xorshift: the same mutations on every run.
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    const INSERTS: &[&str] = &[
+        "{",
+        "}",
+        "\"",
+        "#",
+        "\n",
+        "=",
+        "!",
+        "/",
+        ":",
+        "é",
+        "\0",
+        "99999999999",
+        "collector",
+        "sflow",
+        "\r\n",
+    ];
+    let seeds = [
+        "hsflowd-real.conf",
+        "comments.conf",
+        "attached-braces.conf",
+        "mixed-case.conf",
+        "ipv6-collectors.conf",
+    ];
+    for seed in seeds {
+        let original = std::fs::read_to_string(fixture(seed)).unwrap();
+        for _ in 0..2000 {
+            let mut text = original.clone();
+            for _ in 0..(next() % 4 + 1) {
+                let mut at = (next() % (text.len() as u64 + 1)) as usize;
+                while !text.is_char_boundary(at) {
+                    at -= 1;
+                }
+                if next() % 2 == 0 {
+                    let insert = INSERTS[(next() % INSERTS.len() as u64) as usize];
+                    text.insert_str(at, insert);
+                } else if let Some(c) = text[at..].chars().next() {
+                    text.replace_range(at..at + c.len_utf8(), "");
+                }
+            }
+            // Either outcome is fine; displaying it must not panic either.
+            match parse(&text, Path::new("m.conf")) {
+                Ok(parsed) => parsed.warnings.iter().for_each(|w| drop(w.to_string())),
+                Err(e) => drop(e.to_string()),
+            }
+        }
+    }
+}
