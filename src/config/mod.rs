@@ -1,9 +1,56 @@
 //! Configuration: the reference agent's `hsflowd.conf` syntax, so an existing file works unchanged.
 //!
-//! (skeleton: the parser is being written)
+//! The file is one `sflow { ... }` block. Words are separated by spaces, tabs, newlines, `=` and `;`; `{` and
+//! `}` are tokens even when attached to a word; `#` starts a comment; keywords are case-insensitive; a word
+//! in double quotes may hold separators (`""` is a quote). Inside `sflow { }`:
+//!
+//! | setting | value |
+//! |---|---|
+//! | `polling` (or `counterPollingInterval`) | seconds, `u32`, 0 = off |
+//! | `datagramBytes` | 200..=8192 |
+//! | `agentIP` | numeric IPv4 or IPv6 address |
+//! | `agent` | interface name |
+//! | `agent.cidr` | `[!]net/prefix` or `[!]net/netmask`, repeatable; host bits are cleared with a warning |
+//! | `subAgentId` | `u32` |
+//! | `uuid` | 8-4-4-4-12 or 32 hex digits |
+//! | `collector { ip = ADDR udpport = PORT }` | repeatable; `ip` numeric and required, port 1..=65535 (6343) |
+//! | `docker { hostname = on\|off socket = /path }` | switches take on/off/yes/no/true/false/1/0 |
+//!
+//! Numbers are decimal digits with an optional `K`/`M`/`G` multiplier (as the reference agent reads them);
+//! no sign, no hex. Settings the reference agent knows but csflowd does not implement (`sampling`, `pcap { }`,
+//! `dns-sd { }`, `collector { dev namespace }` ...) are skipped with one warning per keyword; unknown settings
+//! with one warning each. A setting given twice keeps the last value, with a warning.
+//!
+//! Values start from [`Config::default`], except the collectors: the file's list replaces the default one,
+//! and may be empty (with a warning: nothing will be sent).
+//!
+//! Contract: nothing here panics on any input. The file is at most [`MAX_FILE_BYTES`], a word at most
+//! [`MAX_TOKEN_BYTES`], blocks nest at most [`MAX_DEPTH`] deep (so the recursive block skipper is bounded);
+//! anything beyond is a [`ConfigError`]. At most [`MAX_WARNINGS`] warnings are kept (then one that counts
+//! the rest). The first fatal problem ends the parse; warnings never do.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
+
+mod error;
+mod file;
+mod parse;
+mod token;
+mod value;
+
+pub use error::{ConfigError, ConfigErrorKind, Warning, MAX_SHOWN_CHARS};
+pub use file::{default_path, load, OWN_FILE_NAME, REFERENCE_FILE_NAME};
+pub use parse::{parse, Parsed};
+pub use value::{MAX_INTERFACE_NAME_BYTES, MAX_SOCKET_PATH_BYTES};
+
+/// Largest configuration file, bytes.
+pub const MAX_FILE_BYTES: usize = 1 << 20;
+/// Longest word (or quoted string) in a configuration file, bytes.
+pub const MAX_TOKEN_BYTES: usize = 1024;
+/// Deepest nesting of blocks; `sflow { }` is level 1.
+pub const MAX_DEPTH: usize = 16;
+/// Most warnings kept for one file; the rest are counted in one last warning.
+pub const MAX_WARNINGS: usize = 100;
 
 /// Default UDP port of an sFlow collector.
 pub const DEFAULT_COLLECTOR_PORT: u16 = 6343;
