@@ -185,9 +185,9 @@ pub fn statvfs(path: &Path) -> io::Result<FsSize> {
         st.f_bsize
     } as u64;
     Ok(FsSize {
-        total: (st.f_blocks as u64).saturating_mul(frsize),
-        free: (st.f_bfree as u64).saturating_mul(frsize),
-        available: (st.f_bavail as u64).saturating_mul(frsize),
+        total: u64::from(st.f_blocks).saturating_mul(frsize),
+        free: u64::from(st.f_bfree).saturating_mul(frsize),
+        available: u64::from(st.f_bavail).saturating_mul(frsize),
     })
 }
 
