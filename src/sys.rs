@@ -131,7 +131,10 @@ impl<S: AsFd> Watched<S> {
         // SAFETY: the returned value owns `source`, and its Drop deletes the source from this same
         // poller before `source` itself is dropped (fields drop after Drop::drop runs).
         unsafe { poller.add(source.as_fd().as_raw_fd(), interest)? };
-        Ok(Watched { poller: poller.clone(), source })
+        Ok(Watched {
+            poller: poller.clone(),
+            source,
+        })
     }
 
     /// Re-arms the registration with a new interest.
@@ -169,6 +172,8 @@ pub struct FsSize {
 }
 
 /// `statvfs(2)` of a path.
+// The fields are 32-bit on 32-bit targets, so the widening is needed there and a no-op here.
+#[allow(clippy::useless_conversion)]
 pub fn statvfs(path: &Path) -> io::Result<FsSize> {
     let c = CString::new(path.as_os_str().as_bytes())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains NUL"))?;
@@ -179,11 +184,11 @@ pub fn statvfs(path: &Path) -> io::Result<FsSize> {
     }
     // SAFETY: statvfs succeeded and filled the struct.
     let st = unsafe { st.assume_init() };
-    let frsize = if st.f_frsize != 0 {
+    let frsize = u64::from(if st.f_frsize != 0 {
         st.f_frsize
     } else {
         st.f_bsize
-    } as u64;
+    });
     Ok(FsSize {
         total: u64::from(st.f_blocks).saturating_mul(frsize),
         free: u64::from(st.f_bfree).saturating_mul(frsize),
@@ -374,12 +379,16 @@ mod tests {
         let w = Watched::new(&poller, &a, polling::Event::readable(7)).unwrap();
         std::io::Write::write_all(&mut &b, b"x").unwrap();
         let mut events = polling::Events::new();
-        poller.wait(&mut events, Some(std::time::Duration::from_secs(5))).unwrap();
+        poller
+            .wait(&mut events, Some(std::time::Duration::from_secs(5)))
+            .unwrap();
         assert_eq!(events.iter().next().map(|e| e.key), Some(7));
         drop(w);
         events.clear();
         std::io::Write::write_all(&mut &b, b"y").unwrap();
-        poller.wait(&mut events, Some(std::time::Duration::from_millis(10))).unwrap();
+        poller
+            .wait(&mut events, Some(std::time::Duration::from_millis(10)))
+            .unwrap();
         assert!(events.is_empty());
     }
 
