@@ -7,19 +7,22 @@
 //!
 //! # Contract
 //!
-//! - **Lengths first.** Every structure knows its size before it is written: `encoded_len()` on each
-//!   record and sample, [`DatagramHeader::header_len`] for the header. A caller packs samples into a
-//!   datagram buffer (1400 bytes is the sFlow default) by comparing these sizes with the room left.
-//! - **Exact writes.** A successful `emit` writes exactly `encoded_len()` bytes (`header_len()` for the
-//!   header) from the start of the buffer, every one of them: string and MAC padding is written as
-//!   zeros, so a reused buffer never leaks stale bytes. The sample and header `emit`s return that count.
-//! - **Never allocates, never panics.** No path of the encoder allocates or can panic, whatever the
-//!   values and buffer sizes. Strings longer than their XDR limit (64 bytes for a hostname, 32 for an
-//!   OS release) are cut at the last UTF-8 character boundary within the limit.
-//! - **Short buffers.** When the buffer is too short, `emit` returns [`Error::Truncated`]. Nothing is
-//!   promised about the bytes already written: they are a partial structure, and the caller must not
-//!   send them. [`Error::TooLong`] is returned for a structure whose length does not fit its 32-bit
-//!   length field (only reachable with buffers of several gigabytes).
+//! - **Lengths first.** Every structure knows its size before it is written: `encoded_len()` on
+//!   each record and sample, [`DatagramHeader::header_len`] for the header. A caller packs samples
+//!   into a datagram buffer (1400 bytes is the sFlow default) by comparing these sizes with the
+//!   room left.
+//! - **Exact writes.** A successful `emit` writes exactly `encoded_len()` bytes (`header_len()`
+//!   for the header) from the start of the buffer, every one of them: string and MAC padding is
+//!   written as zeros, so a reused buffer never leaks stale bytes. The sample and header `emit`s
+//!   return that count.
+//! - **Never allocates, never panics.** No path of the encoder allocates or can panic, whatever
+//!   the values and buffer sizes. Strings longer than their XDR limit (64 bytes for a hostname, 32
+//!   for an OS release) are cut at the last UTF-8 character boundary within the limit.
+//! - **Short buffers.** When the buffer is too short, `emit` returns [`Error::Truncated`]. Nothing
+//!   is promised about the bytes already written (nor about how far a [`Writer`] advanced): they
+//!   are a partial structure, and the caller must not send them. [`Error::TooLong`] is returned
+//!   for a structure whose length does not fit its 32-bit length field (only reachable with
+//!   buffers of several gigabytes).
 //!
 //! The [`json`] submodule renders a sample as one JSON object for debugging output. Unlike the
 //! encoder, it allocates.

@@ -26,9 +26,10 @@ pub fn cut_str(s: &str, max: usize) -> &str {
     s.get(..end).unwrap_or("")
 }
 
-/// Bytes `string<max>` takes on the wire for `s`: the 4-byte length, then the (cut) bytes padded to 4.
+/// Bytes `string<max>` takes on the wire for `s`: the 4-byte length, then the (cut) bytes padded
+/// to 4.
 pub fn string_len(s: &str, max: usize) -> usize {
-    4 + pad4(cut_str(s, max).len())
+    pad4(cut_str(s, max).len()).saturating_add(4)
 }
 
 /// A cursor writing XDR items into a caller-owned buffer.
@@ -114,11 +115,12 @@ impl<'a> Writer<'a> {
         Ok(())
     }
 
-    /// Variable-length `opaque<>`: the length, then the bytes padded like [`Writer::put_opaque_fixed`].
+    /// Variable-length `opaque<>`: the length, then the bytes padded like
+    /// [`Writer::put_opaque_fixed`].
     ///
     /// Checks the room for the whole item first, so a short buffer leaves the cursor untouched.
     pub fn put_opaque(&mut self, bytes: &[u8]) -> Result<(), Error> {
-        if self.remaining() < 4 + pad4(bytes.len()) {
+        if self.remaining() < pad4(bytes.len()).saturating_add(4) {
             return Err(Error::Truncated);
         }
         self.put_len(bytes.len())?;
@@ -130,8 +132,8 @@ impl<'a> Writer<'a> {
         self.put_opaque_fixed(mac)
     }
 
-    /// `string<max>`: `s` cut to at most `max` bytes on a character boundary (see [`cut_str`]), then
-    /// sent as a variable-length opaque.
+    /// `string<max>`: `s` cut to at most `max` bytes on a character boundary (see [`cut_str`]),
+    /// then sent as a variable-length opaque.
     pub fn put_string(&mut self, s: &str, max: usize) -> Result<(), Error> {
         self.put_opaque(cut_str(s, max).as_bytes())
     }
@@ -154,7 +156,7 @@ mod tests {
 
     const SENTINEL: u8 = 0xa5;
 
-    /// Runs `f` on a writer over a buffer of `len` sentinel bytes; returns the buffer and the count.
+    /// Runs `f` on a writer over `len` sentinel bytes; returns the buffer and the count.
     fn write_with(
         len: usize,
         f: impl FnOnce(&mut Writer) -> Result<(), Error>,
