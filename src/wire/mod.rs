@@ -1,6 +1,122 @@
 //! sFlow version 5 wire format: counter records, counter samples and datagram headers.
 //!
-//! (skeleton: the encoder is being written)
+//! This is the bottom layer of the agent. It turns plain-data representations (one struct per
+//! counter record such as [`HostDescr`], the [`CounterSample`] and the [`DatagramHeader`]) into the
+//! bytes sFlow v5 puts on the wire (XDR: big-endian, 4-byte aligned), writing into buffers the
+//! caller owns.
+//!
+//! # Contract
+//!
+//! - **Lengths first.** Every structure knows its size before it is written: `encoded_len()` on
+//!   each record and sample, [`DatagramHeader::header_len`] for the header. A caller packs samples
+//!   into a datagram buffer (1400 bytes is the sFlow default) by comparing these sizes with the
+//!   room left.
+//! - **Exact writes.** A successful `emit` writes exactly `encoded_len()` bytes (`header_len()`
+//!   for the header) from the start of the buffer, every one of them: string and MAC padding is
+//!   written as zeros, so a reused buffer never leaks stale bytes. The sample and header `emit`s
+//!   return that count.
+//! - **Never allocates, never panics.** No path of the encoder allocates or can panic, whatever
+//!   the values and buffer sizes. Strings longer than their XDR limit (64 bytes for a hostname, 32
+//!   for an OS release) are cut at the last UTF-8 character boundary within the limit.
+//! - **Short buffers.** When the buffer is too short, `emit` returns [`Error::Truncated`]. Nothing
+//!   is promised about the bytes already written (nor about how far a [`Writer`] advanced): they
+//!   are a partial structure, and the caller must not send them. [`Error::TooLong`] is returned
+//!   for a structure whose length does not fit its 32-bit length field (only reachable with
+//!   buffers of several gigabytes).
+//!
+//! The [`json`] submodule renders a sample as one JSON object for debugging output. Unlike the
+//! encoder, it allocates.
 
+mod datagram;
+mod host_records;
+pub mod json;
 mod records;
+mod sample;
+#[cfg(test)]
+mod testutil;
+mod virt_records;
+mod xdr;
+
+pub use datagram::{DatagramHeader, SFLOW_VERSION};
+pub use host_records::NetIoKind;
 pub use records::*;
+pub use xdr::{cut_str, string_len, Writer};
+
+use core::fmt;
+
+/// Data format tags (`enterprise << 12 | format`; all standard structures, so enterprise 0).
+pub mod tag {
+    /// 0:4 `counters_sample_expanded`.
+    pub const COUNTERS_SAMPLE_EXPANDED: u32 = 4;
+    /// 0:2000 `host_descr`.
+    pub const HOST_DESCR: u32 = 2000;
+    /// 0:2001 `host_adapters`.
+    pub const HOST_ADAPTERS: u32 = 2001;
+    /// 0:2002 `host_parent`.
+    pub const HOST_PARENT: u32 = 2002;
+    /// 0:2003 `host_cpu`.
+    pub const HOST_CPU: u32 = 2003;
+    /// 0:2004 `host_memory`.
+    pub const HOST_MEMORY: u32 = 2004;
+    /// 0:2005 `host_disk_io`.
+    pub const HOST_DISK_IO: u32 = 2005;
+    /// 0:2006 `host_net_io`.
+    pub const HOST_NET_IO: u32 = 2006;
+    /// 0:2100 `virt_node`.
+    pub const VIRT_NODE: u32 = 2100;
+    /// 0:2101 `virt_cpu`.
+    pub const VIRT_CPU: u32 = 2101;
+    /// 0:2102 `virt_memory`.
+    pub const VIRT_MEMORY: u32 = 2102;
+    /// 0:2103 `virt_disk_io`.
+    pub const VIRT_DISK_IO: u32 = 2103;
+    /// 0:2104 `virt_net_io`.
+    pub const VIRT_NET_IO: u32 = 2104;
+}
+
+/// Bytes of the tag and length words in front of every record and sample body.
+pub const RECORD_HEADER_LEN: usize = 8;
+
+/// Why an encoder could not write a structure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Error {
+    /// The buffer is shorter than the structure being written.
+    Truncated,
+    /// The structure is longer than its 32-bit XDR length field can say.
+    TooLong,
+}
+
+impl Error {
+    /// A static description of the error.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Error::Truncated => "sFlow encoder: buffer too short",
+            Error::TooLong => "sFlow encoder: structure longer than its 32-bit length field",
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::Error;
+
+    #[test]
+    fn error_display_is_static_text() {
+        assert_eq!(
+            Error::Truncated.to_string(),
+            "sFlow encoder: buffer too short"
+        );
+        assert_eq!(
+            Error::TooLong.to_string(),
+            "sFlow encoder: structure longer than its 32-bit length field"
+        );
+    }
+}

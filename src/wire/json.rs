@@ -1,0 +1,319 @@
+//! A counter sample as one line of JSON, for the agent's `--print` debugging output.
+//!
+//! The object has the data source as `"class:index"`, the sample's sequence number and a
+//! `"records"` object keyed by the sFlow structure names (`host_descr`, `host_adapters`, ...) in
+//! the sample's record order:
+//!
+//! ```json
+//! {"source":"3:108628","sequence":7,"records":{"host_descr":{"hostname":"hsf-a",
+//!  "uuid":"520af332-5740-8650-f8f6-7b2c496b528a","machine_type":3,"os_name":2,
+//!  "os_release":"6.18.44-fc-v669"},"host_adapters":[{"if_index":2,"mac":"02:42:ac:11:00:02"}],
+//!  "virt_cpu":{"state":1,"cpu_time_ms":21,"nr_virt_cpu":1}}}
+//! ```
+//!
+//! Every field of every record is present with the value that goes on the wire: strings as cut to
+//! their XDR limit, unknown counters as all ones (4294967295), unknown loads as -1.0. Field names
+//! are those of the record structs. A MAC is `"aa:bb:cc:dd:ee:ff"` (or `null` when the adapter has
+//! none), a UUID is in the 8-4-4-4-12 hex form. The output never contains a newline.
+//!
+//! Unlike the encoder, this path allocates: it is a debugging aid, not the datagram path.
+
+use core::fmt;
+
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
+
+use super::xdr::cut_str;
+use super::{CounterRecord, CounterSample, HOSTNAME_MAX, OS_RELEASE_MAX};
+
+/// Renders `sample` as one JSON object on one line.
+///
+/// The serializer has no failure case for these types; the `Result` only passes on
+/// `serde_json`'s signature.
+pub fn sample_to_json(sample: &CounterSample<'_>) -> Result<String, serde_json::Error> {
+    serde_json::to_string(&JsonSample(sample))
+}
+
+struct JsonSample<'s, 'a>(&'s CounterSample<'a>);
+
+impl Serialize for JsonSample<'_, '_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let sample = self.0;
+        let mut map = serializer.serialize_map(Some(3))?;
+        map.serialize_entry(
+            "source",
+            &format_args!("{}:{}", sample.source.class, sample.source.index),
+        )?;
+        map.serialize_entry("sequence", &sample.sequence)?;
+        map.serialize_entry("records", &JsonRecords(sample.records))?;
+        map.end()
+    }
+}
+
+struct JsonRecords<'s, 'a>(&'s [CounterRecord<'a>]);
+
+impl Serialize for JsonRecords<'_, '_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for record in self.0 {
+            let name = record.name();
+            match record {
+                CounterRecord::HostDescr(r) => map.serialize_entry(name, r)?,
+                CounterRecord::HostAdapters(r) => map.serialize_entry(name, r)?,
+                CounterRecord::HostParent(r) => map.serialize_entry(name, r)?,
+                CounterRecord::HostCpu(r) => map.serialize_entry(name, r)?,
+                CounterRecord::HostMemory(r) => map.serialize_entry(name, r)?,
+                CounterRecord::HostDiskIo(r) => map.serialize_entry(name, r)?,
+                CounterRecord::HostNetIo(r) => map.serialize_entry(name, r)?,
+                CounterRecord::VirtNode(r) => map.serialize_entry(name, r)?,
+                CounterRecord::VirtCpu(r) => map.serialize_entry(name, r)?,
+                CounterRecord::VirtMemory(r) => map.serialize_entry(name, r)?,
+                CounterRecord::VirtDiskIo(r) => map.serialize_entry(name, r)?,
+                CounterRecord::VirtNetIo(r) => map.serialize_entry(name, r)?,
+            }
+        }
+        map.end()
+    }
+}
+
+/// `host_descr.hostname` as it goes on the wire (cut to 64 bytes).
+pub(super) fn hostname<S: Serializer>(value: &&str, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(cut_str(value, HOSTNAME_MAX))
+}
+
+/// `host_descr.os_release` as it goes on the wire (cut to 32 bytes).
+pub(super) fn os_release<S: Serializer>(value: &&str, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(cut_str(value, OS_RELEASE_MAX))
+}
+
+/// A UUID in its 8-4-4-4-12 hex form.
+pub(super) fn uuid<S: Serializer>(value: &[u8; 16], serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(&Uuid(value))
+}
+
+/// A MAC as `aa:bb:cc:dd:ee:ff`, or `null`.
+pub(super) fn mac<S: Serializer>(
+    value: &Option<[u8; 6]>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(mac) => serializer.collect_str(&Mac(mac)),
+        None => serializer.serialize_none(),
+    }
+}
+
+struct Uuid<'a>(&'a [u8; 16]);
+
+impl fmt::Display for Uuid<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, byte) in self.0.iter().enumerate() {
+            if matches!(i, 4 | 6 | 8 | 10) {
+                f.write_str("-")?;
+            }
+            write!(f, "{byte:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+struct Mac<'a>(&'a [u8; 6]);
+
+impl fmt::Display for Mac<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, byte) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(":")?;
+            }
+            write!(f, "{byte:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::testutil::*;
+    use crate::wire::{
+        Adapter, DataSource, HostAdapters, HostCpu, HostDescr, HostParent, NetIo, VirtCpu,
+    };
+    use serde_json::{json, Value};
+
+    fn render(sample: &CounterSample) -> Value {
+        let text = sample_to_json(sample).unwrap();
+        assert!(!text.contains('\n'));
+        serde_json::from_str(&text).unwrap()
+    }
+
+    #[test]
+    fn small_sample_exact_text() {
+        let adapters = [Adapter {
+            if_index: 2,
+            mac: Some([0x02, 0x42, 0xac, 0x11, 0x00, 0x02]),
+        }];
+        let records = [
+            CounterRecord::HostDescr(HostDescr {
+                hostname: "hsf-a",
+                uuid: [
+                    0x52, 0x0a, 0xf3, 0x32, 0x57, 0x40, 0x86, 0x50, 0xf8, 0xf6, 0x7b, 0x2c, 0x49,
+                    0x6b, 0x52, 0x8a,
+                ],
+                machine_type: 3,
+                os_name: 2,
+                os_release: "6.18.44-fc-v669",
+            }),
+            CounterRecord::HostAdapters(HostAdapters {
+                adapters: &adapters,
+            }),
+            CounterRecord::VirtCpu(VirtCpu {
+                state: 1,
+                cpu_time_ms: 21,
+                nr_virt_cpu: 1,
+            }),
+        ];
+        let sample = CounterSample {
+            sequence: 7,
+            source: DataSource {
+                class: 3,
+                index: 108628,
+            },
+            records: &records,
+        };
+        assert_eq!(
+            sample_to_json(&sample).unwrap(),
+            concat!(
+                r#"{"source":"3:108628","sequence":7,"records":{"host_descr":{"hostname":"hsf-a","#,
+                r#""uuid":"520af332-5740-8650-f8f6-7b2c496b528a","machine_type":3,"os_name":2,"#,
+                r#""os_release":"6.18.44-fc-v669"},"#,
+                r#""host_adapters":[{"if_index":2,"mac":"02:42:ac:11:00:02"}],"#,
+                r#""virt_cpu":{"state":1,"cpu_time_ms":21,"nr_virt_cpu":1}}}"#
+            )
+        );
+    }
+
+    #[test]
+    fn every_record_with_every_field() {
+        let records = [
+            CounterRecord::HostDescr(HOST_DESCR),
+            CounterRecord::HostAdapters(HostAdapters {
+                adapters: &ADAPTERS,
+            }),
+            CounterRecord::HostParent(HostParent {
+                container_type: 2,
+                container_index: 1,
+            }),
+            CounterRecord::HostCpu(HOST_CPU),
+            CounterRecord::HostMemory(HOST_MEMORY),
+            CounterRecord::HostDiskIo(HOST_DISK_IO),
+            CounterRecord::HostNetIo(NET_IO),
+            CounterRecord::VirtNode(VIRT_NODE),
+            CounterRecord::VirtCpu(VIRT_CPU),
+            CounterRecord::VirtMemory(VIRT_MEMORY),
+            CounterRecord::VirtDiskIo(VIRT_DISK_IO),
+            CounterRecord::VirtNetIo(NetIo::UNKNOWN),
+        ];
+        let sample = CounterSample {
+            sequence: 4294967295,
+            source: DataSource { class: 2, index: 1 },
+            records: &records,
+        };
+        let net_io = json!({
+            "bytes_in": 4294967298u64, "pkts_in": 3, "errs_in": 4, "drops_in": 5,
+            "bytes_out": 6000000000u64, "pkts_out": 7, "errs_out": 8, "drops_out": 9,
+        });
+        let expected = json!({
+            "source": "2:1",
+            "sequence": 4294967295u32,
+            "records": {
+                "host_descr": {
+                    "hostname": "web-01", "uuid": "00010203-0405-0607-0809-0a0b0c0d0e0f",
+                    "machine_type": 3, "os_name": 2, "os_release": "6.1.0-18-amd64",
+                },
+                "host_adapters": [
+                    {"if_index": 2, "mac": "02:42:ac:11:00:02"},
+                    {"if_index": 0, "mac": null},
+                    {"if_index": 4294967294u32, "mac": "aa:bb:cc:dd:ee:ff"},
+                ],
+                "host_parent": {"container_type": 2, "container_index": 1},
+                "host_cpu": {
+                    "load_one": 0.36, "load_five": 0.29, "load_fifteen": 0.13, "proc_run": 1,
+                    "proc_total": 112, "cpu_num": 2, "cpu_speed": 2596, "uptime": 4198,
+                    "cpu_user": 82320, "cpu_nice": 10, "cpu_system": 47160, "cpu_idle": 8241690,
+                    "cpu_wio": 6180, "cpu_intr": 20, "cpu_sintr": 770, "interrupts": 510335,
+                    "contexts": 1104658, "cpu_steal": 150, "cpu_guest": 30, "cpu_guest_nice": 40,
+                },
+                "host_memory": {
+                    "mem_total": 25276502016u64, "mem_free": 24038371328u64, "mem_shared": 4096,
+                    "mem_buffers": 8609792, "mem_cached": 993419264, "swap_total": 2147483648u64,
+                    "swap_free": 2147479552u64, "page_in": 3008649, "page_out": 1970440,
+                    "swap_in": 5, "swap_out": 6,
+                },
+                "host_disk_io": {
+                    "disk_total": 270553174016u64, "disk_free": 84181200896u64,
+                    "part_max_used": 6888, "reads": 88810, "bytes_read": 3080856576u64,
+                    "read_time": 45580, "writes": 17573, "bytes_written": 2017730560u64,
+                    "write_time": 11542,
+                },
+                "host_net_io": net_io,
+                "virt_node": {
+                    "mhz": 2596, "cpus": 2, "memory": 25276502016u64,
+                    "memory_free": 24038371328u64, "num_domains": 3,
+                },
+                "virt_cpu": {"state": 1, "cpu_time_ms": 15311, "nr_virt_cpu": 1},
+                "virt_memory": {"memory": 344064, "max_memory": 67108864},
+                "virt_disk_io": {
+                    "capacity": 107374182400u64, "allocation": 53687091200u64,
+                    "available": 42949672960u64, "rd_req": 21, "rd_bytes": 20975616,
+                    "wr_req": 20, "wr_bytes": 20971520, "errs": 1,
+                },
+                "virt_net_io": {
+                    "bytes_in": u64::MAX, "pkts_in": u32::MAX, "errs_in": u32::MAX,
+                    "drops_in": u32::MAX, "bytes_out": u64::MAX, "pkts_out": u32::MAX,
+                    "errs_out": u32::MAX, "drops_out": u32::MAX,
+                },
+            }
+        });
+        assert_eq!(render(&sample), expected);
+    }
+
+    #[test]
+    fn unknown_loads_are_minus_one() {
+        let records = [CounterRecord::HostCpu(HostCpu::UNKNOWN)];
+        let sample = CounterSample {
+            sequence: 1,
+            source: DataSource { class: 2, index: 1 },
+            records: &records,
+        };
+        let text = sample_to_json(&sample).unwrap();
+        assert!(text.contains(r#""load_one":-1.0,"load_five":-1.0,"load_fifteen":-1.0,"#));
+        assert!(text.contains(r#""cpu_guest_nice":4294967295}"#));
+    }
+
+    #[test]
+    fn strings_are_escaped_and_cut_as_on_the_wire() {
+        let hostname = "q\"b\\s/\n\t\u{0}\u{1f}\u{7f}é€😀\u{2028}";
+        let long_release = format!("{}€", "b".repeat(30));
+        let records = [CounterRecord::HostDescr(HostDescr {
+            hostname,
+            uuid: [0; 16],
+            machine_type: 0,
+            os_name: 0,
+            os_release: &long_release,
+        })];
+        let sample = CounterSample {
+            sequence: 1,
+            source: DataSource {
+                class: 3,
+                index: 100000,
+            },
+            records: &records,
+        };
+        let value = render(&sample);
+        assert_eq!(value["records"]["host_descr"]["hostname"], hostname);
+        assert_eq!(value["records"]["host_descr"]["os_release"], "b".repeat(30));
+        assert_eq!(
+            value["records"]["host_descr"]["uuid"],
+            "00000000-0000-0000-0000-000000000000"
+        );
+    }
+}
