@@ -17,6 +17,9 @@ use std::path::{Path, PathBuf};
 /// stays far below this.
 pub const MAX_FILE_BYTES: usize = 4 << 20;
 
+/// Capacity the buffer keeps after an oversized file: enough for every usual file of a large host.
+const KEPT_CAPACITY: usize = 256 << 10;
+
 /// How much of a file a caller wants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Extent {
@@ -48,6 +51,9 @@ impl FileBuf {
                 Some(&self.buf)
             }
             Ok(true) => {
+                // Do not keep megabytes of capacity for the sake of one bad file.
+                self.buf.clear();
+                self.buf.shrink_to(KEPT_CAPACITY);
                 if !self.warned_oversize {
                     self.warned_oversize = true;
                     log::warn!(
@@ -138,6 +144,7 @@ mod tests {
         let mut f = FileBuf::default();
         assert_eq!(f.read(&path, Extent::Whole), None);
         assert!(f.warned_oversize);
+        assert!(f.buf.capacity() <= KEPT_CAPACITY);
         // A prefix of it is fine.
         assert_eq!(f.read(&path, Extent::Prefix(4)), Some(&b"xxxx"[..]));
         // Exactly at the cap is accepted.
