@@ -1,3 +1,225 @@
-//! The physical host's own counters, read from /proc and /sys under configurable roots.
+//! The physical host's own counters (data source 2:1), read from /proc and /sys under configurable
+//! roots, so tests and containerised deployments can point them at another tree.
 //!
-//! (skeleton: the readers are being written)
+//! [`HostReader::read`] refreshes a caller-owned [`HostSnapshot`]: every field starts from the sFlow
+//! "unknown" value on each read and is filled only from what could be read now, so a file that vanished
+//! or is malformed shows up as unknown, never as a stale or invented value. Partial data is normal: a
+//! missing /proc/vmstat leaves the four paging counters unknown and everything else intact.
+//!
+//! Contract:
+//! - Nothing here panics on any file content; every file read is capped ([`MAX_FILE_BYTES`], a longer
+//!   file is treated as unreadable and logged once per reader), and every list is bounded.
+//! - Files are opened non-blocking and network filesystems are never `statvfs`ed, so a read does not
+//!   stall the agent's loop on a hung server.
+//! - Once warmed up, a read reuses the reader's one read buffer and the snapshot's strings and vector;
+//!   what still allocates is outside this module's reach: the directory listing of `<sys>/class/net`
+//!   (one name per interface) and [`crate::sys::statvfs`] (one path per local filesystem).
+//!
+//! Sources: `host_descr` from `<proc>/sys/kernel/{hostname,osrelease}` and the build target;
+//! `host_cpu` from `<proc>/{loadavg,stat,uptime,cpuinfo}`; `host_memory` from `<proc>/{meminfo,vmstat}`;
+//! `host_disk_io` from `<proc>/{mounts,diskstats}` and `<sys>/block`; `host_net_io` from
+//! `<proc>/net/dev` and `<sys>/devices/virtual/net`; `host_adapters` from `<sys>/class/net`; `virt_node`
+//! from the CPU and memory figures. The UUID comes from [`host_uuid`] (or the configuration) once.
+
+mod adapters;
+mod agent_address;
+mod cpu;
+mod descr;
+mod disk;
+mod file;
+mod memory;
+mod net;
+mod parse;
+mod uuid;
+
+use std::path::{Path, PathBuf};
+
+pub use adapters::MAX_ADAPTERS;
+pub use agent_address::{choose_agent_address, CidrRule};
+pub use descr::machine_type_of;
+pub use file::MAX_FILE_BYTES;
+pub use uuid::{host_uuid, uuid_v5};
+
+use crate::wire::{self, CounterRecord, UNKNOWN_U32};
+
+/// Where the kernel's files are found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Roots {
+    /// procfs, normally `/proc`.
+    pub proc: PathBuf,
+    /// sysfs, normally `/sys`.
+    pub sys: PathBuf,
+    /// The configuration directory holding `machine-id`, normally `/etc`.
+    pub etc: PathBuf,
+}
+
+impl Default for Roots {
+    /// `/proc`, `/sys`, `/etc`.
+    fn default() -> Self {
+        Roots {
+            proc: PathBuf::from("/proc"),
+            sys: PathBuf::from("/sys"),
+            etc: PathBuf::from("/etc"),
+        }
+    }
+}
+
+impl Roots {
+    /// `prefix/proc`, `prefix/sys`, `prefix/etc`: a fixture tree, or the host's files mounted into a
+    /// container at e.g. `/host`.
+    pub fn under(prefix: &Path) -> Roots {
+        Roots {
+            proc: prefix.join("proc"),
+            sys: prefix.join("sys"),
+            etc: prefix.join("etc"),
+        }
+    }
+}
+
+/// Everything the physical host's counter sample reports, in the record structs' units.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostSnapshot {
+    /// Kernel hostname; empty when unknown.
+    pub hostname: String,
+    /// Kernel release (`uname -r`); empty when unknown.
+    pub os_release: String,
+    /// See [`wire::machine_type`].
+    pub machine_type: u32,
+    /// [`wire::OS_NAME_LINUX`].
+    pub os_name: u32,
+    /// The host UUID given to the reader; all zeros when unknown.
+    pub uuid: [u8; 16],
+    /// Adapters, sorted by ifIndex, at most [`MAX_ADAPTERS`].
+    pub adapters: Vec<wire::Adapter>,
+    /// `host_cpu`.
+    pub cpu: wire::HostCpu,
+    /// `host_memory`.
+    pub memory: wire::HostMemory,
+    /// `host_disk_io`.
+    pub disk: wire::HostDiskIo,
+    /// `host_net_io`.
+    pub net: wire::NetIo,
+    /// `virt_node`; `num_domains` is left unknown by the reader for the caller to set.
+    pub node: wire::VirtNode,
+}
+
+impl Default for HostSnapshot {
+    /// Every field unknown.
+    fn default() -> Self {
+        HostSnapshot {
+            hostname: String::new(),
+            os_release: String::new(),
+            machine_type: wire::machine_type::UNKNOWN,
+            os_name: 0,
+            uuid: [0; 16],
+            adapters: Vec::new(),
+            cpu: wire::HostCpu::UNKNOWN,
+            memory: wire::HostMemory::UNKNOWN,
+            disk: wire::HostDiskIo::UNKNOWN,
+            net: wire::NetIo::UNKNOWN,
+            node: wire::VirtNode::UNKNOWN,
+        }
+    }
+}
+
+impl HostSnapshot {
+    /// The `host_descr` record, borrowing the strings.
+    pub fn host_descr(&self) -> wire::HostDescr<'_> {
+        wire::HostDescr {
+            hostname: &self.hostname,
+            uuid: self.uuid,
+            machine_type: self.machine_type,
+            os_name: self.os_name,
+            os_release: &self.os_release,
+        }
+    }
+
+    /// The physical host's records in the reference agent's wire order (2100, 2001, 2005, 2004, 2003,
+    /// 2006, 2000), for a counter sample of data source 2:1.
+    pub fn records(&self) -> [CounterRecord<'_>; 7] {
+        [
+            CounterRecord::VirtNode(self.node),
+            CounterRecord::HostAdapters(wire::HostAdapters {
+                adapters: &self.adapters,
+            }),
+            CounterRecord::HostDiskIo(self.disk),
+            CounterRecord::HostMemory(self.memory),
+            CounterRecord::HostCpu(self.cpu),
+            CounterRecord::HostNetIo(self.net),
+            CounterRecord::HostDescr(self.host_descr()),
+        ]
+    }
+}
+
+/// Reads the physical host's counters; holds the roots and the buffers reused from one poll to the next.
+#[derive(Debug)]
+pub struct HostReader {
+    roots: Roots,
+    uuid: [u8; 16],
+    machine_type: u32,
+    ticks_per_second: u64,
+    files: file::FileBuf,
+    paths: file::PathBuilder,
+    disk_scratch: disk::DiskScratch,
+}
+
+impl HostReader {
+    /// A reader of the files under `roots`, reporting `uuid` (all zeros for unknown) in `host_descr`.
+    pub fn new(roots: Roots, uuid: [u8; 16]) -> HostReader {
+        HostReader {
+            roots,
+            uuid,
+            machine_type: machine_type_of(std::env::consts::ARCH),
+            ticks_per_second: crate::sys::clock_ticks_per_second(),
+            files: file::FileBuf::default(),
+            paths: file::PathBuilder::default(),
+            disk_scratch: disk::DiskScratch::default(),
+        }
+    }
+
+    /// Changes the UUID reported from the next read on.
+    pub fn set_uuid(&mut self, uuid: [u8; 16]) {
+        self.uuid = uuid;
+    }
+
+    /// The roots files are read under.
+    pub fn roots(&self) -> &Roots {
+        &self.roots
+    }
+
+    /// Refreshes every field of `out` from the files as they are now (see the module docs).
+    pub fn read(&mut self, out: &mut HostSnapshot) {
+        let HostReader {
+            roots,
+            uuid,
+            machine_type,
+            ticks_per_second,
+            files,
+            paths,
+            disk_scratch,
+        } = self;
+
+        descr::read_names(files, paths, roots, &mut out.hostname, &mut out.os_release);
+        out.machine_type = *machine_type;
+        out.os_name = wire::OS_NAME_LINUX;
+        out.uuid = *uuid;
+
+        adapters::read_adapters(files, paths, roots, &mut out.adapters);
+        out.cpu = cpu::read_cpu(files, paths, roots, *ticks_per_second);
+        out.memory = memory::read_memory(files, paths, roots);
+
+        out.disk = wire::HostDiskIo::UNKNOWN;
+        disk::read_disk(files, paths, disk_scratch, roots, &mut out.disk);
+
+        out.net = wire::NetIo::UNKNOWN;
+        net::read_net(files, paths, roots, &mut out.net);
+
+        out.node = wire::VirtNode {
+            mhz: out.cpu.cpu_speed,
+            cpus: out.cpu.cpu_num,
+            memory: out.memory.mem_total,
+            memory_free: out.memory.mem_free,
+            num_domains: UNKNOWN_U32,
+        };
+    }
+}

@@ -1,0 +1,539 @@
+//! `host_disk_io`: space from `statvfs` of the local filesystems listed in /proc/mounts, I/O from
+//! /proc/diskstats summed over whole disks.
+//!
+//! Space: a mount counts when its type is a local disk filesystem (never a network one, whose `statvfs`
+//! can block for minutes) and its device is under /dev/ (for ZFS, the pool); each device (or pool) counts
+//! once, so bind mounts and btrfs subvolumes do not add up twice. A mount point `statvfs` cannot read is
+//! skipped. Mount points are taken as they appear in the mounts file, in the reader's own mount namespace.
+//! The space fields are known when the file had at least one well-formed line; `part_max_used` needs
+//! at least one measured filesystem.
+//!
+//! I/O: only whole disks count, i.e. names that have an entry in `<sys>/block` and are not loop, RAM,
+//! zram, device-mapper, md RAID, optical or floppy devices, since partitions and stacked devices would
+//! count the same I/O twice. Known when the file had at least one well-formed line.
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use super::file::{is_plain_name, Extent, FileBuf, PathBuilder};
+use super::parse::{fields, lines, parse_u64};
+use super::Roots;
+use crate::sys::{self, FsSize};
+use crate::wire::HostDiskIo;
+
+/// Bytes per sector in /proc/diskstats, fixed by the kernel whatever the device's real sector size.
+const SECTOR_BYTES: u64 = 512;
+
+/// Reusable buffers for one disk read.
+#[derive(Debug, Default)]
+pub(crate) struct DiskScratch {
+    /// The device (or pool) names already counted, back to back.
+    devices: Vec<u8>,
+    /// End offset in `devices` of each name.
+    device_ends: Vec<usize>,
+    /// The mount point being measured, unescaped.
+    mount_point: Vec<u8>,
+    /// A disk name with `/` turned into `!`, as sysfs spells it.
+    sys_name: Vec<u8>,
+}
+
+impl DiskScratch {
+    /// Remembers `device`; `false` when it was already there.
+    fn insert_device(&mut self, device: &[u8]) -> bool {
+        let mut start = 0;
+        for &end in &self.device_ends {
+            if self.devices.get(start..end) == Some(device) {
+                return false;
+            }
+            start = end;
+        }
+        self.devices.extend_from_slice(device);
+        self.device_ends.push(self.devices.len());
+        true
+    }
+
+    fn clear(&mut self) {
+        self.devices.clear();
+        self.device_ends.clear();
+    }
+}
+
+/// Fills `disk` (which the caller reset to unknown) from `<proc>/mounts` and `<proc>/diskstats`.
+pub(crate) fn read_disk(
+    files: &mut FileBuf,
+    paths: &mut PathBuilder,
+    scratch: &mut DiskScratch,
+    roots: &Roots,
+    disk: &mut HostDiskIo,
+) {
+    if let Some(text) = files.read(paths.join(&roots.proc, &[b"mounts"]), Extent::Whole) {
+        let mut space = SpaceTotals::default();
+        scratch.clear();
+        for mount in lines(text).filter_map(MountLine::parse) {
+            space.lines += 1;
+            let Some(key) = mount.space_key() else {
+                continue;
+            };
+            if !scratch.insert_device(key) {
+                continue;
+            }
+            unescape_mount_point(mount.mount_point, &mut scratch.mount_point);
+            let path = Path::new(OsStr::from_bytes(&scratch.mount_point));
+            match sys::statvfs(path) {
+                Ok(size) => space.add(size),
+                Err(e) => log::debug!("statvfs {}: {}", path.display(), e),
+            }
+        }
+        space.apply(disk);
+    }
+
+    if let Some(text) = files.read(paths.join(&roots.proc, &[b"diskstats"]), Extent::Whole) {
+        let mut io = IoTotals::default();
+        for stats in lines(text).filter_map(DiskStatsLine::parse) {
+            io.lines += 1;
+            if may_be_physical_disk(stats.name)
+                && has_sys_block_entry(paths, scratch, roots, stats.name)
+            {
+                io.add(&stats);
+            }
+        }
+        io.apply(disk);
+    }
+}
+
+/// Whether `<sys>/block/<name>` exists (`/` in the name is `!` there, as in `cciss!c0d0`).
+fn has_sys_block_entry(
+    paths: &mut PathBuilder,
+    scratch: &mut DiskScratch,
+    roots: &Roots,
+    name: &[u8],
+) -> bool {
+    scratch.sys_name.clear();
+    scratch
+        .sys_name
+        .extend(name.iter().map(|&b| if b == b'/' { b'!' } else { b }));
+    is_plain_name(&scratch.sys_name)
+        && std::fs::symlink_metadata(paths.join(&roots.sys, &[b"block", &scratch.sys_name])).is_ok()
+}
+
+/// One line of /proc/mounts: `device mount_point type options dump pass`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MountLine<'a> {
+    /// The mounted device, or a free-form source such as `server:/export` or `tmpfs`.
+    pub device: &'a [u8],
+    /// The mount point, with the kernel's octal escapes (`\040` for a space) still in.
+    pub mount_point: &'a [u8],
+    /// The filesystem type.
+    pub fs_type: &'a [u8],
+}
+
+impl<'a> MountLine<'a> {
+    /// The first three fields of a line that has at least four.
+    pub(crate) fn parse(line: &'a [u8]) -> Option<Self> {
+        let mut f = fields(line);
+        let (device, mount_point, fs_type) = (f.next()?, f.next()?, f.next()?);
+        f.next()?;
+        Some(MountLine {
+            device,
+            mount_point,
+            fs_type,
+        })
+    }
+
+    /// What identifies the storage behind this mount when it counts towards disk space: the device
+    /// for a local disk filesystem on a /dev/ device, the pool for ZFS; `None` for anything else
+    /// (network, pseudo and memory filesystems, overlays).
+    pub(crate) fn space_key(&self) -> Option<&'a [u8]> {
+        if self.fs_type == b"zfs" {
+            // Every dataset of a pool reports the pool's free space: count the pool once.
+            return self
+                .device
+                .split(|&b| b == b'/')
+                .next()
+                .filter(|p| !p.is_empty());
+        }
+        let on_dev = self.device.starts_with(b"/dev/") && self.device.len() > 5;
+        (on_dev && is_local_disk_fs(self.fs_type)).then_some(self.device)
+    }
+}
+
+/// Filesystem types that live on a local block device. Anything else (nfs, cifs, ceph, fuse, overlay,
+/// tmpfs, proc, ...) is left out: network ones can block `statvfs`, the others are not disk space.
+pub(crate) fn is_local_disk_fs(fs_type: &[u8]) -> bool {
+    matches!(
+        fs_type,
+        b"ext2"
+            | b"ext3"
+            | b"ext4"
+            | b"xfs"
+            | b"btrfs"
+            | b"f2fs"
+            | b"vfat"
+            | b"msdos"
+            | b"exfat"
+            | b"ntfs"
+            | b"ntfs3"
+            | b"jfs"
+            | b"reiserfs"
+            | b"zfs"
+            | b"hfs"
+            | b"hfsplus"
+            | b"nilfs2"
+            | b"bcachefs"
+            | b"ufs"
+    )
+}
+
+/// Undoes the kernel's `\ooo` octal escapes of space, tab, newline and backslash in a mount point. A
+/// backslash not followed by three octal digits is kept as is.
+pub(crate) fn unescape_mount_point(raw: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    let mut rest = raw;
+    while let Some((&b, tail)) = rest.split_first() {
+        let octal = tail.get(..3).and_then(|d| {
+            d.iter().try_fold(0u16, |acc, &c| {
+                (b'0'..=b'7')
+                    .contains(&c)
+                    .then(|| acc * 8 + u16::from(c - b'0'))
+            })
+        });
+        match (b, octal.and_then(|v| u8::try_from(v).ok())) {
+            (b'\\', Some(byte)) => {
+                out.push(byte);
+                rest = tail.get(3..).unwrap_or_default();
+            }
+            _ => {
+                out.push(b);
+                rest = tail;
+            }
+        }
+    }
+}
+
+/// Space summed over the counted filesystems.
+#[derive(Debug, Default)]
+struct SpaceTotals {
+    lines: usize,
+    total: u64,
+    available: u64,
+    /// Highest used share, hundredths of a percent.
+    max_used: Option<i32>,
+}
+
+impl SpaceTotals {
+    fn add(&mut self, size: FsSize) {
+        if size.total == 0 {
+            return;
+        }
+        self.total = self.total.saturating_add(size.total);
+        self.available = self.available.saturating_add(size.available);
+        if let Some(used) = used_hundredths(size) {
+            self.max_used = Some(self.max_used.map_or(used, |m| m.max(used)));
+        }
+    }
+
+    fn apply(&self, disk: &mut HostDiskIo) {
+        if self.lines == 0 {
+            return;
+        }
+        disk.disk_total = self.total;
+        disk.disk_free = self.available;
+        if let Some(used) = self.max_used {
+            disk.part_max_used = used;
+        }
+    }
+}
+
+/// used / (used + available) in hundredths of a percent, as `df` computes it (the root reserve counts
+/// neither as used nor as available), truncated.
+pub(crate) fn used_hundredths(size: FsSize) -> Option<i32> {
+    let used = u128::from(size.total.saturating_sub(size.free));
+    let denominator = used + u128::from(size.available);
+    if denominator == 0 {
+        return None;
+    }
+    i32::try_from(used * 10_000 / denominator).ok()
+}
+
+/// The fields of one /proc/diskstats line this record uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DiskStatsLine<'a> {
+    /// Device name, e.g. `sda`, `nvme0n1p1`, `cciss/c0d0`.
+    pub name: &'a [u8],
+    /// Reads completed.
+    pub reads: u64,
+    /// Sectors (512 bytes) read.
+    pub sectors_read: u64,
+    /// Milliseconds spent reading.
+    pub read_ms: u64,
+    /// Writes completed.
+    pub writes: u64,
+    /// Sectors (512 bytes) written.
+    pub sectors_written: u64,
+    /// Milliseconds spent writing.
+    pub write_ms: u64,
+}
+
+impl<'a> DiskStatsLine<'a> {
+    /// `major minor name reads merged sectors ms writes merged sectors ms ...`; later fields (in-flight,
+    /// discards, flushes) are ignored.
+    pub(crate) fn parse(line: &'a [u8]) -> Option<Self> {
+        let mut f = fields(line);
+        parse_u64(f.next()?)?;
+        parse_u64(f.next()?)?;
+        let name = f.next()?;
+        let mut n = [0u64; 8];
+        for slot in &mut n {
+            *slot = parse_u64(f.next()?)?;
+        }
+        let [reads, _, sectors_read, read_ms, writes, _, sectors_written, write_ms] = n;
+        Some(DiskStatsLine {
+            name,
+            reads,
+            sectors_read,
+            read_ms,
+            writes,
+            sectors_written,
+            write_ms,
+        })
+    }
+}
+
+/// Whether a block device name can be a whole physical disk: loop, RAM, zram, device-mapper, md RAID,
+/// optical and floppy devices are not (their I/O is either not disk I/O or counted again on the disks
+/// below them).
+pub(crate) fn may_be_physical_disk(name: &[u8]) -> bool {
+    const NOT_DISKS: [&[u8]; 7] = [b"loop", b"ram", b"zram", b"dm-", b"md", b"sr", b"fd"];
+    !NOT_DISKS.iter().any(|p| name.starts_with(p))
+}
+
+/// I/O summed over the counted disks; the kernel's counters are 64-bit (wrapping).
+#[derive(Debug, Default)]
+struct IoTotals {
+    lines: usize,
+    reads: u64,
+    sectors_read: u64,
+    read_ms: u64,
+    writes: u64,
+    sectors_written: u64,
+    write_ms: u64,
+}
+
+impl IoTotals {
+    fn add(&mut self, s: &DiskStatsLine<'_>) {
+        self.reads = self.reads.wrapping_add(s.reads);
+        self.sectors_read = self.sectors_read.wrapping_add(s.sectors_read);
+        self.read_ms = self.read_ms.wrapping_add(s.read_ms);
+        self.writes = self.writes.wrapping_add(s.writes);
+        self.sectors_written = self.sectors_written.wrapping_add(s.sectors_written);
+        self.write_ms = self.write_ms.wrapping_add(s.write_ms);
+    }
+
+    fn apply(&self, disk: &mut HostDiskIo) {
+        if self.lines == 0 {
+            return;
+        }
+        disk.reads = self.reads as u32;
+        disk.bytes_read = self.sectors_read.wrapping_mul(SECTOR_BYTES);
+        disk.read_time = self.read_ms as u32;
+        disk.writes = self.writes as u32;
+        disk.bytes_written = self.sectors_written.wrapping_mul(SECTOR_BYTES);
+        disk.write_time = self.write_ms as u32;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mount_lines() {
+        let m = MountLine::parse(b"/dev/vda / ext4 rw,relatime,discard 0 0").unwrap();
+        assert_eq!(
+            (m.device, m.mount_point, m.fs_type),
+            (&b"/dev/vda"[..], &b"/"[..], &b"ext4"[..])
+        );
+        assert_eq!(m.space_key(), Some(&b"/dev/vda"[..]));
+        assert_eq!(MountLine::parse(b"/dev/vda / ext4"), None);
+        assert_eq!(MountLine::parse(b""), None);
+
+        fn key(line: &[u8]) -> Option<&[u8]> {
+            MountLine::parse(line).unwrap().space_key()
+        }
+        assert_eq!(key(b"server:/export /mnt/nfs nfs4 rw 0 0"), None);
+        assert_eq!(key(b"//srv/share /mnt/smb cifs rw 0 0"), None);
+        assert_eq!(key(b"tmpfs /run tmpfs rw 0 0"), None);
+        assert_eq!(
+            key(b"overlay /var/lib/docker/overlay2/x/merged overlay rw 0 0"),
+            None
+        );
+        assert_eq!(key(b"/dev/fuse /mnt/fuse fuse.sshfs rw 0 0"), None);
+        assert_eq!(key(b"/dev/ /mnt ext4 rw 0 0"), None);
+        assert_eq!(
+            key(b"/dev/nvme0n1p2 /home xfs rw 0 0"),
+            Some(&b"/dev/nvme0n1p2"[..])
+        );
+        assert_eq!(key(b"rpool/ROOT/debian / zfs rw 0 0"), Some(&b"rpool"[..]));
+        assert_eq!(
+            key(b"/dev/sda1 /boot/efi vfat rw 0 0"),
+            Some(&b"/dev/sda1"[..])
+        );
+    }
+
+    #[test]
+    fn mount_point_escapes() {
+        let mut out = Vec::new();
+        unescape_mount_point(br"/mnt/my\040disk\011x\134y", &mut out);
+        assert_eq!(out, b"/mnt/my disk\tx\\y");
+        unescape_mount_point(br"/a\04", &mut out);
+        assert_eq!(out, br"/a\04");
+        unescape_mount_point(br"/a\999", &mut out);
+        assert_eq!(out, br"/a\999");
+        // \777 is not a byte: kept verbatim.
+        unescape_mount_point(br"\777", &mut out);
+        assert_eq!(out, br"\777");
+        unescape_mount_point(b"", &mut out);
+        assert_eq!(out, b"");
+    }
+
+    #[test]
+    fn each_device_counts_once() {
+        let mut s = DiskScratch::default();
+        assert!(s.insert_device(b"/dev/vda"));
+        assert!(s.insert_device(b"/dev/vdb"));
+        assert!(!s.insert_device(b"/dev/vda"));
+        assert!(s.insert_device(b"/dev/vd"));
+        assert!(!s.insert_device(b"/dev/vd"));
+        s.clear();
+        assert!(s.insert_device(b"/dev/vda"));
+    }
+
+    #[test]
+    fn used_share_like_df() {
+        // 100 blocks, 40 free of which 30 available to users: used 60 / (60 + 30).
+        let size = FsSize {
+            total: 100,
+            free: 40,
+            available: 30,
+        };
+        assert_eq!(used_hundredths(size), Some(6666));
+        let empty = FsSize {
+            total: 0,
+            free: 0,
+            available: 0,
+        };
+        assert_eq!(used_hundredths(empty), None);
+        let full = FsSize {
+            total: u64::MAX,
+            free: 0,
+            available: 0,
+        };
+        assert_eq!(used_hundredths(full), Some(10_000));
+    }
+
+    #[test]
+    fn space_totals() {
+        let mut t = SpaceTotals::default();
+        let mut disk = HostDiskIo::UNKNOWN;
+        t.apply(&mut disk);
+        assert_eq!(disk, HostDiskIo::UNKNOWN);
+
+        t.lines = 3;
+        t.add(FsSize {
+            total: 1000,
+            free: 500,
+            available: 400,
+        });
+        t.add(FsSize {
+            total: 0,
+            free: 0,
+            available: 0,
+        });
+        t.add(FsSize {
+            total: 1000,
+            free: 100,
+            available: 100,
+        });
+        t.apply(&mut disk);
+        assert_eq!(
+            (disk.disk_total, disk.disk_free, disk.part_max_used),
+            (2000, 500, 9000)
+        );
+    }
+
+    #[test]
+    fn diskstats_lines() {
+        let line = b" 254       0 vda 34650 5889 2866410 45406 15870 12173 2751864 6224 0 15796 52103 4865 41 485800 386 2315 85";
+        let s = DiskStatsLine::parse(line).unwrap();
+        assert_eq!(s.name, b"vda");
+        assert_eq!(
+            (s.reads, s.sectors_read, s.read_ms),
+            (34650, 2866410, 45406)
+        );
+        assert_eq!(
+            (s.writes, s.sectors_written, s.write_ms),
+            (15870, 2751864, 6224)
+        );
+        // Kernels before 4.18 have 14 fields; the oldest partition lines only 7.
+        assert!(DiskStatsLine::parse(b"8 0 sda 1 2 3 4 5 6 7 8 9 10 11").is_some());
+        assert!(DiskStatsLine::parse(b"8 1 sda1 1 2 3 4").is_none());
+        assert!(DiskStatsLine::parse(b"x 0 sda 1 2 3 4 5 6 7 8").is_none());
+        assert!(DiskStatsLine::parse(b"8 0 sda 1 2 3 4 5 6 7 z").is_none());
+    }
+
+    #[test]
+    fn whole_disk_names() {
+        for name in [
+            &b"sda"[..],
+            b"vda",
+            b"nvme0n1",
+            b"mmcblk0",
+            b"xvda",
+            b"cciss/c0d0",
+        ] {
+            assert!(may_be_physical_disk(name), "{name:?}");
+        }
+        for name in [
+            &b"loop0"[..],
+            b"ram0",
+            b"zram0",
+            b"dm-0",
+            b"md127",
+            b"sr0",
+            b"fd0",
+        ] {
+            assert!(!may_be_physical_disk(name), "{name:?}");
+        }
+    }
+
+    #[test]
+    fn io_totals_wrap_to_the_record_width() {
+        let mut t = IoTotals {
+            lines: 1,
+            ..IoTotals::default()
+        };
+        let s = DiskStatsLine {
+            name: b"sda",
+            reads: (1 << 32) + 3,
+            sectors_read: 2,
+            read_ms: 5,
+            writes: 7,
+            sectors_written: 1 << 56,
+            write_ms: 11,
+        };
+        t.add(&s);
+        t.add(&s);
+        let mut disk = HostDiskIo::UNKNOWN;
+        t.apply(&mut disk);
+        assert_eq!(disk.reads, 6);
+        assert_eq!(disk.bytes_read, 2048);
+        assert_eq!(disk.read_time, 10);
+        assert_eq!(disk.writes, 14);
+        // 2^57 sectors of 512 bytes wrap the 64-bit byte counter.
+        assert_eq!(disk.bytes_written, (1u64 << 57).wrapping_mul(512));
+        assert_eq!(disk.write_time, 22);
+        // part_max_used and sizes are not diskstats' business.
+        assert_eq!(disk.disk_total, u64::MAX);
+    }
+}

@@ -1,0 +1,188 @@
+//! Bounded reads of small kernel files into one reusable buffer, and paths built under a root without
+//! allocating once warmed up.
+//!
+//! Files under /proc and /sys report a size of 0 and are produced on each read, so they are read to the end
+//! into a buffer the reader keeps between polls. Every read is capped: a file longer than the cap is
+//! treated as unreadable (a truncated /proc file would give wrong sums), and that is logged once per reader.
+//! Files are opened non-blocking, so a FIFO in a root never stalls the caller. Nothing here panics.
+
+use std::ffi::OsStr;
+use std::fs::OpenOptions;
+use std::io::{self, Read};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+/// Largest file read whole (bytes). /proc/stat of a machine with thousands of CPUs and interrupt lines
+/// stays far below this.
+pub const MAX_FILE_BYTES: usize = 4 << 20;
+
+/// Capacity the buffer keeps after an oversized file: enough for every usual file of a large host.
+const KEPT_CAPACITY: usize = 256 << 10;
+
+/// How much of a file a caller wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Extent {
+    /// The whole file, which must not exceed [`MAX_FILE_BYTES`].
+    Whole,
+    /// At most this many leading bytes; a longer file is cut, which the caller accepts.
+    Prefix(usize),
+}
+
+/// One reusable read buffer.
+#[derive(Debug, Default)]
+pub(crate) struct FileBuf {
+    buf: Vec<u8>,
+    warned_oversize: bool,
+}
+
+impl FileBuf {
+    /// Reads `path` into the buffer; `None` when it cannot be opened or read, or is longer than allowed.
+    pub(crate) fn read(&mut self, path: &Path, extent: Extent) -> Option<&[u8]> {
+        let limit = match extent {
+            Extent::Whole => MAX_FILE_BYTES,
+            Extent::Prefix(n) => n.min(MAX_FILE_BYTES),
+        };
+        self.buf.clear();
+        match read_capped(path, limit, &mut self.buf) {
+            Ok(false) => Some(&self.buf),
+            Ok(true) if extent != Extent::Whole => {
+                self.buf.truncate(limit);
+                Some(&self.buf)
+            }
+            Ok(true) => {
+                // Do not keep megabytes of capacity for the sake of one bad file.
+                self.buf.clear();
+                self.buf.shrink_to(KEPT_CAPACITY);
+                if !self.warned_oversize {
+                    self.warned_oversize = true;
+                    log::warn!(
+                        "{} is longer than {} bytes; its values are reported as unknown",
+                        path.display(),
+                        MAX_FILE_BYTES
+                    );
+                }
+                None
+            }
+            Err(e) => {
+                log::debug!("cannot read {}: {}", path.display(), e);
+                None
+            }
+        }
+    }
+}
+
+/// Appends at most `limit + 1` bytes of the file to `buf`; `Ok(true)` when the file is longer than
+/// `limit`.
+fn read_capped(path: &Path, limit: usize, buf: &mut Vec<u8>) -> io::Result<bool> {
+    // O_NONBLOCK: a FIFO planted where a kernel file should be must not stall the agent's loop; it has
+    // no effect on regular and /proc files.
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
+    file.take(cap).read_to_end(buf)?;
+    Ok(buf.len() > limit)
+}
+
+/// A path under a root, rebuilt in place for each file so its capacity is reused.
+#[derive(Debug, Default)]
+pub(crate) struct PathBuilder {
+    path: PathBuf,
+}
+
+impl PathBuilder {
+    /// `root/part/part/...`, the parts appended as raw bytes with one `/` between each.
+    pub(crate) fn join(&mut self, root: &Path, parts: &[&[u8]]) -> &Path {
+        let s = self.path.as_mut_os_string();
+        s.clear();
+        s.push(root.as_os_str());
+        for part in parts {
+            s.push("/");
+            s.push(OsStr::from_bytes(part));
+        }
+        &self.path
+    }
+}
+
+/// Whether a name taken from a file can be used as one path component: not empty, not `.` or `..`, and
+/// without `/` or NUL, so that data can never walk out of the directory it names an entry of.
+pub(crate) fn is_plain_name(name: &[u8]) -> bool {
+    !name.is_empty() && name != b"." && name != b".." && !name.iter().any(|&b| b == b'/' || b == 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn temp_file(name: &str, contents: &[u8]) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("csflowd-host-file-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::File::create(&path)
+            .unwrap()
+            .write_all(contents)
+            .unwrap();
+        path
+    }
+
+    #[test]
+    fn reads_a_small_file_whole() {
+        let path = temp_file("small", b"hello\n");
+        let mut f = FileBuf::default();
+        assert_eq!(f.read(&path, Extent::Whole), Some(&b"hello\n"[..]));
+        assert_eq!(f.read(&path, Extent::Prefix(3)), Some(&b"hel"[..]));
+        assert_eq!(f.read(&path, Extent::Prefix(100)), Some(&b"hello\n"[..]));
+    }
+
+    #[test]
+    fn a_file_over_the_cap_is_unreadable() {
+        let big = vec![b'x'; MAX_FILE_BYTES + 1];
+        let path = temp_file("big", &big);
+        let mut f = FileBuf::default();
+        assert_eq!(f.read(&path, Extent::Whole), None);
+        assert!(f.warned_oversize);
+        assert!(f.buf.capacity() <= KEPT_CAPACITY);
+        // A prefix of it is fine.
+        assert_eq!(f.read(&path, Extent::Prefix(4)), Some(&b"xxxx"[..]));
+        // Exactly at the cap is accepted.
+        let path = temp_file("exact", &big[..MAX_FILE_BYTES]);
+        assert_eq!(
+            f.read(&path, Extent::Whole).map(<[u8]>::len),
+            Some(MAX_FILE_BYTES)
+        );
+    }
+
+    #[test]
+    fn a_missing_file_is_none() {
+        let mut f = FileBuf::default();
+        assert_eq!(
+            f.read(Path::new("/nonexistent/csflowd"), Extent::Whole),
+            None
+        );
+    }
+
+    #[test]
+    fn paths_are_joined_with_one_slash() {
+        let mut p = PathBuilder::default();
+        assert_eq!(
+            p.join(Path::new("/sys"), &[b"class", b"net", b"eth0", b"flags"]),
+            Path::new("/sys/class/net/eth0/flags")
+        );
+        assert_eq!(
+            p.join(Path::new("/proc"), &[b"stat"]),
+            Path::new("/proc/stat")
+        );
+    }
+
+    #[test]
+    fn plain_names() {
+        assert!(is_plain_name(b"eth0"));
+        assert!(is_plain_name(b"cciss!c0d0"));
+        for bad in [&b""[..], b".", b"..", b"a/b", b"a\0"] {
+            assert!(!is_plain_name(bad), "{bad:?}");
+        }
+    }
+}

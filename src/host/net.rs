@@ -1,0 +1,197 @@
+//! `host_net_io` from /proc/net/dev, summed over the interfaces that carry the host's own traffic.
+//!
+//! Left out: `lo`, and every virtual interface (bridges, veths, VLANs, bonds, tunnels), recognised by
+//! sysfs placing it under `devices/virtual/net/`: counting a bridge, the veths behind it and the NIC in
+//! front of it would count each container packet two or three times. The record is
+//! known when the file had at least one well-formed interface line (a host with only `lo` reports zeros).
+
+use super::file::{is_plain_name, Extent, FileBuf, PathBuilder};
+use super::parse::{fields, lines, parse_u64, trim};
+use super::Roots;
+use crate::wire::NetIo;
+
+/// Fills `net` (which the caller reset to unknown) from `<proc>/net/dev`.
+pub(crate) fn read_net(
+    files: &mut FileBuf,
+    paths: &mut PathBuilder,
+    roots: &Roots,
+    net: &mut NetIo,
+) {
+    let Some(text) = files.read(paths.join(&roots.proc, &[b"net", b"dev"]), Extent::Whole) else {
+        return;
+    };
+    let mut sum = NetSum::default();
+    for (name, counters) in lines(text).filter_map(parse_net_dev_line) {
+        sum.lines += 1;
+        if name != b"lo" && !is_virtual(paths, roots, name) {
+            sum.add(&counters);
+        }
+    }
+    sum.apply(net);
+}
+
+/// Whether sysfs lists the interface as virtual. Real sysfs links `class/net/<name>` to
+/// `../../devices/virtual/net/<name>` for exactly these, so checking that directory answers the same
+/// question as reading the link, without allocating the link's target.
+fn is_virtual(paths: &mut PathBuilder, roots: &Roots, name: &[u8]) -> bool {
+    is_plain_name(name)
+        && std::fs::symlink_metadata(
+            paths.join(&roots.sys, &[b"devices", b"virtual", b"net", name]),
+        )
+        .is_ok()
+}
+
+/// The counters of one interface line that `host_net_io` uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct NetDevCounters {
+    pub rx_bytes: u64,
+    pub rx_packets: u64,
+    pub rx_errs: u64,
+    pub rx_drop: u64,
+    pub tx_bytes: u64,
+    pub tx_packets: u64,
+    pub tx_errs: u64,
+    pub tx_drop: u64,
+}
+
+/// `  eth0: rx_bytes rx_packets errs drop fifo frame compressed multicast tx_bytes tx_packets errs drop
+/// ...`; the two header lines and anything malformed give `None`. A wide counter may touch the colon
+/// (`eth0:200071119`), which is why the name ends at the first colon (names cannot hold one).
+pub(crate) fn parse_net_dev_line(line: &[u8]) -> Option<(&[u8], NetDevCounters)> {
+    let colon = line.iter().position(|&b| b == b':')?;
+    let name = trim(line.get(..colon)?);
+    if name.is_empty() || name.iter().any(u8::is_ascii_whitespace) {
+        return None;
+    }
+    let mut n = [0u64; 12];
+    let mut f = fields(line.get(colon + 1..)?);
+    for slot in &mut n {
+        *slot = parse_u64(f.next()?)?;
+    }
+    let [rx_bytes, rx_packets, rx_errs, rx_drop, _, _, _, _, tx_bytes, tx_packets, tx_errs, tx_drop] =
+        n;
+    Some((
+        name,
+        NetDevCounters {
+            rx_bytes,
+            rx_packets,
+            rx_errs,
+            rx_drop,
+            tx_bytes,
+            tx_packets,
+            tx_errs,
+            tx_drop,
+        },
+    ))
+}
+
+/// Counters summed over the counted interfaces (64-bit, wrapping, then cut to the record's widths).
+#[derive(Debug, Default)]
+struct NetSum {
+    lines: usize,
+    total: NetDevCounters,
+}
+
+impl NetSum {
+    fn add(&mut self, c: &NetDevCounters) {
+        let t = &mut self.total;
+        t.rx_bytes = t.rx_bytes.wrapping_add(c.rx_bytes);
+        t.rx_packets = t.rx_packets.wrapping_add(c.rx_packets);
+        t.rx_errs = t.rx_errs.wrapping_add(c.rx_errs);
+        t.rx_drop = t.rx_drop.wrapping_add(c.rx_drop);
+        t.tx_bytes = t.tx_bytes.wrapping_add(c.tx_bytes);
+        t.tx_packets = t.tx_packets.wrapping_add(c.tx_packets);
+        t.tx_errs = t.tx_errs.wrapping_add(c.tx_errs);
+        t.tx_drop = t.tx_drop.wrapping_add(c.tx_drop);
+    }
+
+    fn apply(&self, net: &mut NetIo) {
+        if self.lines == 0 {
+            return;
+        }
+        let t = &self.total;
+        *net = NetIo {
+            bytes_in: t.rx_bytes,
+            pkts_in: t.rx_packets as u32,
+            errs_in: t.rx_errs as u32,
+            drops_in: t.rx_drop as u32,
+            bytes_out: t.tx_bytes,
+            pkts_out: t.tx_packets as u32,
+            errs_out: t.tx_errs as u32,
+            drops_out: t.tx_drop as u32,
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NET_DEV: &[u8] = b"Inter-|   Receive                                                |  Transmit
+ face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
+    lo:    3193      29    0    0    0     0          0         0     3193      29    0    0    0     0       0          0
+  eth0:200071119    5922    1    2    0     0          0         0   305489    3667    3    4    0     0       0          0
+";
+
+    #[test]
+    fn interface_lines() {
+        let parsed: Vec<_> = lines(NET_DEV).filter_map(parse_net_dev_line).collect();
+        assert_eq!(parsed.len(), 2);
+        assert_eq!(parsed[0].0, b"lo");
+        let (name, c) = parsed[1];
+        assert_eq!(name, b"eth0");
+        assert_eq!(
+            c,
+            NetDevCounters {
+                rx_bytes: 200071119,
+                rx_packets: 5922,
+                rx_errs: 1,
+                rx_drop: 2,
+                tx_bytes: 305489,
+                tx_packets: 3667,
+                tx_errs: 3,
+                tx_drop: 4,
+            }
+        );
+    }
+
+    #[test]
+    fn malformed_lines() {
+        for line in [
+            &b""[..],
+            b"eth0",
+            b"eth0: 1 2 3",
+            b": 1 2 3 4 5 6 7 8 9 10 11 12",
+            b"eth 0: 1 2 3 4 5 6 7 8 9 10 11 12",
+            b"eth0: 1 2 3 4 5 6 7 8 9 10 11 x",
+        ] {
+            assert_eq!(parse_net_dev_line(line), None, "{line:?}");
+        }
+    }
+
+    #[test]
+    fn sums_wrap_to_the_record_width() {
+        let c = NetDevCounters {
+            rx_bytes: u64::MAX,
+            rx_packets: u64::from(u32::MAX),
+            tx_packets: 7,
+            ..NetDevCounters::default()
+        };
+        let mut sum = NetSum {
+            lines: 1,
+            ..NetSum::default()
+        };
+        sum.add(&c);
+        sum.add(&c);
+        let mut net = NetIo::UNKNOWN;
+        sum.apply(&mut net);
+        assert_eq!(net.bytes_in, u64::MAX - 1);
+        assert_eq!(net.pkts_in, u32::MAX - 1);
+        assert_eq!(net.pkts_out, 14);
+        assert_eq!(net.errs_in, 0);
+
+        let mut net = NetIo::UNKNOWN;
+        NetSum::default().apply(&mut net);
+        assert_eq!(net, NetIo::UNKNOWN);
+    }
+}
