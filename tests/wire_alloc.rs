@@ -1,11 +1,8 @@
 //! The encoder never allocates: a full datagram is encoded under a counting global allocator.
 //!
-//! The counter is per thread, so allocations made by other test-harness threads at the same time
-//! are not counted. This file needs `unsafe` for the `GlobalAlloc` impl only (test code; the crate
-//! itself stays `#![deny(unsafe_code)]`).
+//! The counter (the allocation-counter crate, which replaces the global allocator in this test binary
+//! only) is per thread, so allocations made by other test-harness threads are not counted.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::net::{IpAddr, Ipv4Addr};
 
 use csflowd::wire::{
@@ -13,53 +10,6 @@ use csflowd::wire::{
     HostDescr, HostDiskIo, HostMemory, HostParent, NetIo, VirtCpu, VirtDiskIo, VirtMemory,
     VirtNode,
 };
-
-thread_local! {
-    // `const` initialisation: reading it never allocates nor registers a destructor.
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-struct CountingAllocator;
-
-fn count_one() {
-    // `try_with`: the thread-local may already be gone while a thread exits.
-    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so `System`'s
-// guarantees hold; the only addition is a thread-local counter that does not allocate.
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count_one();
-        // SAFETY: forwarded unchanged; the caller upholds `GlobalAlloc::alloc`'s contract.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count_one();
-        // SAFETY: as above.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count_one();
-        // SAFETY: as above; `ptr` and `layout` come from this allocator, which is `System`.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: as above.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: CountingAllocator = CountingAllocator;
-
-fn allocations() -> u64 {
-    ALLOCATIONS.with(Cell::get)
-}
 
 #[test]
 fn encoding_a_full_datagram_does_not_allocate() {
@@ -138,19 +88,20 @@ fn encoding_a_full_datagram_does_not_allocate() {
     };
     let mut buf = [0u8; 1400];
 
-    let before = allocations();
     let mut len = header.header_len();
     let mut encoded = Ok(());
-    for sample in &samples {
-        // `get_mut` rather than indexing: the measured code stays panic-free like the agent's.
-        match buf.get_mut(len..).map(|rest| sample.emit(rest)) {
-            Some(Ok(n)) => len += n,
-            Some(Err(e)) => encoded = Err(e),
-            None => encoded = Err(csflowd::wire::Error::Truncated),
+    let mut header_written = Ok(0);
+    let info = allocation_counter::measure(|| {
+        for sample in &samples {
+            // `get_mut` rather than indexing: the measured code stays panic-free like the agent's.
+            match buf.get_mut(len..).map(|rest| sample.emit(rest)) {
+                Some(Ok(n)) => len += n,
+                Some(Err(e)) => encoded = Err(e),
+                None => encoded = Err(csflowd::wire::Error::Truncated),
+            }
         }
-    }
-    let header_written = header.emit(&mut buf);
-    let after = allocations();
+        header_written = header.emit(&mut buf);
+    });
 
     assert_eq!(encoded, Ok(()));
     assert_eq!(header_written, Ok(28));
@@ -162,11 +113,9 @@ fn encoding_a_full_datagram_does_not_allocate() {
             .sum::<usize>()
     );
     assert!(len > 500, "a realistic datagram: {len} bytes");
-    assert_eq!(after - before, 0, "allocations while encoding");
+    assert_eq!(info.count_total, 0, "allocations while encoding");
 
-    // The counter does count: a deliberate allocation on this thread shows up.
-    let before = allocations();
-    let boxed = Box::new(len);
-    assert!(allocations() > before);
-    drop(boxed);
+    // The counter does count: a deliberate allocation shows up.
+    let info = allocation_counter::measure(|| drop(std::hint::black_box(Box::new(len))));
+    assert!(info.count_total > 0);
 }
