@@ -16,10 +16,12 @@
 #![warn(missing_docs)]
 
 pub mod agent;
+pub mod cli;
 pub mod config;
 pub mod docker;
 pub mod host;
 pub mod http;
 pub mod sys;
+pub mod syslog;
 pub mod timer;
 pub mod wire;

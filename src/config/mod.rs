@@ -43,6 +43,12 @@ pub use file::{default_path, load, OWN_FILE_NAME, REFERENCE_FILE_NAME};
 pub use parse::{parse, Parsed};
 pub use value::{MAX_INTERFACE_NAME_BYTES, MAX_SOCKET_PATH_BYTES};
 
+/// Parses a UUID as the file's `uuid` setting takes it (8-4-4-4-12 or 32 hexadecimal digits), for the
+/// command line's `-u`.
+pub fn parse_uuid(text: &str) -> Option<[u8; 16]> {
+    value::uuid(text).ok()
+}
+
 /// Largest configuration file, bytes.
 pub const MAX_FILE_BYTES: usize = 1 << 20;
 /// Longest word (or quoted string) in a configuration file, bytes.

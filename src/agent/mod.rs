@@ -1,0 +1,383 @@
+//! The agent: one thread, one [`polling::Poller`], one [`TimerWheel`](crate::timer::TimerWheel).
+//!
+//! The loop waits until the earliest of the timer wheel's next deadline and the exporter's flush
+//! deadline, or until a descriptor is ready: the signalfd, a collector socket, standard output. Nothing
+//! in it blocks: sockets are non-blocking, files under /proc and /sys are small and local, and standard
+//! output is written through a non-blocking queue.
+//!
+//! Signals arrive through a signalfd (the poller retries on EINTR, so a handler's flag would never wake
+//! it): SIGTERM and SIGINT send what is queued and end [`run`]; SIGHUP re-reads the configuration and
+//! applies it without losing sequence numbers, or keeps the running one and logs why.
+
+mod exporter;
+mod host_source;
+mod printer;
+
+use std::io;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use log::{debug, error, info, warn};
+
+use crate::cli::Overrides;
+use crate::config::{self, Config, ConfigError};
+use crate::host::{self, Roots};
+use crate::sys::{self, SignalFd, Watched};
+use crate::timer::{TimerId, TimerWheel};
+
+pub use exporter::{ExportStats, FLUSH_DELAY_MS};
+
+const KEY_SIGNALS: usize = 0;
+const KEY_STDOUT: usize = 1;
+const KEY_COLLECTORS: usize = 1 << 16;
+
+/// What the timer wheel's timers stand for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Timer {
+    HostPoll,
+}
+
+/// How the agent was started: what it needs to (re)load its configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `-f FILE`; `None` searches `<etc>/csflowd.conf` then `<etc>/hsflowd.conf`.
+    pub config_path: Option<PathBuf>,
+    /// Command-line settings that override the file.
+    pub overrides: Overrides,
+    /// Where /proc, /sys and /etc are.
+    pub roots: Roots,
+    /// `--print`.
+    pub print: bool,
+}
+
+/// A configuration ready to run, with what the file's parser had to say about it.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The configuration, overrides applied.
+    pub config: Config,
+    /// The file read, if any.
+    pub file: Option<PathBuf>,
+    /// Warnings, to be logged once.
+    pub warnings: Vec<config::Warning>,
+}
+
+/// Reads the configuration the way the agent does at start and on SIGHUP.
+pub fn load_config(settings: &Settings) -> Result<Loaded, ConfigError> {
+    let file = match &settings.config_path {
+        Some(p) => Some(p.clone()),
+        None => config::default_path(&settings.roots.etc),
+    };
+    let (mut config, warnings) = match &file {
+        Some(path) => {
+            let parsed = config::load(path)?;
+            (parsed.config, parsed.warnings)
+        }
+        None => (Config::default(), Vec::new()),
+    };
+    settings.overrides.apply(&mut config);
+    Ok(Loaded {
+        config,
+        file,
+        warnings,
+    })
+}
+
+/// Logs a loaded configuration's warnings and a one-line summary.
+pub fn log_loaded(loaded: &Loaded) {
+    for w in &loaded.warnings {
+        warn!("{w}");
+    }
+    match &loaded.file {
+        Some(f) => info!("configuration {}: {}", f.display(), summary(&loaded.config)),
+        None => info!(
+            "no configuration file; built-in defaults: {}",
+            summary(&loaded.config)
+        ),
+    }
+}
+
+/// The settings in effect, in one line.
+pub fn summary(c: &Config) -> String {
+    let collectors: Vec<String> = c
+        .collectors
+        .iter()
+        .map(|k| std::net::SocketAddr::new(k.ip, k.port).to_string())
+        .collect();
+    format!(
+        "polling {} s, datagramBytes {}, subAgentId {}, collectors [{}]{}",
+        c.polling,
+        c.datagram_bytes,
+        c.sub_agent_id,
+        collectors.join(", "),
+        if c.docker.is_some() {
+            ", docker on"
+        } else {
+            ""
+        }
+    )
+}
+
+struct Agent {
+    settings: Settings,
+    config: Config,
+    poller: Rc<polling::Poller>,
+    signals: Watched<SignalFd>,
+    wheel: TimerWheel<Timer>,
+    host_timer: Option<TimerId>,
+    exporter: exporter::Exporter,
+    printer: Option<printer::Printer>,
+    host: host_source::HostSource,
+    start: Instant,
+    rng: u64,
+    stop: bool,
+}
+
+/// Runs the agent until SIGTERM or SIGINT. The handled signals must not have been delivered to a
+/// handler before (the signalfd is created here, blocking them).
+pub fn run(settings: Settings, config: Config) -> io::Result<()> {
+    let poller = Rc::new(polling::Poller::new()?);
+    let signals = Watched::new(
+        &poller,
+        SignalFd::new()?,
+        polling::Event::readable(KEY_SIGNALS),
+    )?;
+    let printer = if settings.print {
+        Some(printer::Printer::new(&poller, KEY_STDOUT).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("--print: cannot open standard output: {e}"),
+            )
+        })?)
+    } else {
+        None
+    };
+    let uuid = host_uuid(&config, &settings.roots);
+    let agent_ip = agent_address(&config);
+    let mut exporter = exporter::Exporter::new(
+        &poller,
+        KEY_COLLECTORS,
+        agent_ip,
+        config.sub_agent_id,
+        config.datagram_bytes,
+    );
+    exporter.set_collectors(&config.collectors);
+    if config.collectors.is_empty() {
+        warn!("no collector is configured: nothing will be sent");
+    }
+    info!("agent address {agent_ip}");
+    let host = host_source::HostSource::new(settings.roots.clone(), uuid);
+    let mut agent = Agent {
+        settings,
+        config,
+        poller,
+        signals,
+        wheel: TimerWheel::new(),
+        host_timer: None,
+        exporter,
+        printer,
+        host,
+        start: Instant::now(),
+        rng: sys::random_u64() | 1,
+        stop: false,
+    };
+    agent.schedule_host(true);
+    agent.run_loop()
+}
+
+fn host_uuid(config: &Config, roots: &Roots) -> [u8; 16] {
+    if let Some(u) = config.uuid {
+        return u;
+    }
+    match host::host_uuid(roots) {
+        Some(u) => u,
+        None => {
+            warn!("no host UUID (no uuid setting, DMI product_uuid or machine-id): sending zeros");
+            [0; 16]
+        }
+    }
+}
+
+fn agent_address(config: &Config) -> IpAddr {
+    if let Some(ip) = config.agent_ip {
+        return ip;
+    }
+    let addrs = sys::interface_addresses().unwrap_or_else(|e| {
+        warn!("cannot list interface addresses: {e}");
+        Vec::new()
+    });
+    let cidrs: Vec<host::CidrRule> = config
+        .agent_cidrs
+        .iter()
+        .map(|c| host::CidrRule {
+            net: c.net,
+            prefix: c.prefix,
+            exclude: c.exclude,
+        })
+        .collect();
+    host::choose_agent_address(None, config.agent_device.as_deref(), &cidrs, &addrs)
+        .unwrap_or(IpAddr::from([127, 0, 0, 1]))
+}
+
+impl Agent {
+    fn now_ms(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64
+    }
+
+    fn random_below(&mut self, n: u64) -> u64 {
+        // xorshift64*: plenty for spreading poll phases.
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        if n == 0 {
+            0
+        } else {
+            self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
+        }
+    }
+
+    /// Arms the host poll timer: at a random phase within one interval when `fresh`, else one interval
+    /// after the previous deadline (or from now, when the loop fell more than an interval behind).
+    fn schedule_host(&mut self, fresh: bool) {
+        let previous = self.host_timer.take().and_then(|id| {
+            let d = self.wheel.deadline(id);
+            self.wheel.cancel(id);
+            d
+        });
+        if self.config.polling == 0 {
+            return;
+        }
+        let interval = u64::from(self.config.polling) * 1000;
+        let now = self.now_ms();
+        let deadline = match previous {
+            Some(prev) if !fresh && prev + interval > now => prev + interval,
+            _ if fresh => now + self.random_below(interval),
+            _ => now + interval,
+        };
+        self.host_timer = Some(self.wheel.insert(deadline, Timer::HostPoll));
+    }
+
+    fn run_loop(&mut self) -> io::Result<()> {
+        let mut events = polling::Events::new();
+        while !self.stop {
+            let now = self.now_ms();
+            while let Some((id, timer)) = self.wheel.pop_expired(now) {
+                self.on_timer(id, timer, now);
+            }
+            self.exporter.flush_if_due(now);
+            let deadline = match (self.wheel.next_deadline(), self.exporter.flush_deadline()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let timeout = deadline.map(|d| Duration::from_millis(d.saturating_sub(self.now_ms())));
+            events.clear();
+            self.poller.wait(&mut events, timeout)?;
+            for ev in events.iter() {
+                match ev.key {
+                    KEY_SIGNALS => self.on_signals(),
+                    KEY_STDOUT => {
+                        if let Some(p) = &mut self.printer {
+                            p.on_writable();
+                        }
+                    }
+                    k if k >= KEY_COLLECTORS => self.exporter.on_socket_event(k),
+                    k => debug!("event for unknown key {k}"),
+                }
+            }
+        }
+        let now = self.now_ms();
+        self.exporter.flush(now);
+        if let Some(p) = &mut self.printer {
+            p.finish();
+        }
+        let s = self.exporter.stats();
+        info!(
+            "stopping: {} samples in {} datagrams sent, {} send failures",
+            s.samples, s.datagrams, s.send_failures
+        );
+        Ok(())
+    }
+
+    fn on_timer(&mut self, id: TimerId, timer: Timer, now: u64) {
+        match timer {
+            Timer::HostPoll => {
+                if self.host_timer == Some(id) {
+                    if self.config.agent_ip.is_none() {
+                        let agent = agent_address(&self.config);
+                        if agent != self.exporter.agent() {
+                            info!("agent address {} -> {agent}", self.exporter.agent());
+                        }
+                        self.exporter.reconfigure(
+                            agent,
+                            self.config.sub_agent_id,
+                            self.config.datagram_bytes,
+                            now,
+                        );
+                    }
+                    let domains = self.config.docker.as_ref().map(|_| 0);
+                    self.host.sample(
+                        domains,
+                        &mut self.exporter,
+                        self.printer.as_mut(),
+                        self.config.datagram_bytes,
+                        now,
+                    );
+                    self.schedule_host(false);
+                }
+            }
+        }
+    }
+
+    fn on_signals(&mut self) {
+        loop {
+            match self.signals.get().read() {
+                Ok(Some(sig)) if sig == libc::SIGTERM || sig == libc::SIGINT => {
+                    info!("signal {sig}: flushing and exiting");
+                    self.stop = true;
+                }
+                Ok(Some(sig)) if sig == libc::SIGHUP => self.reload(),
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+                Err(e) => {
+                    error!("reading signals failed: {e}");
+                    break;
+                }
+            }
+        }
+        if let Err(e) = self.signals.rearm(polling::Event::readable(KEY_SIGNALS)) {
+            error!("cannot re-arm the signal descriptor: {e}");
+        }
+    }
+
+    fn reload(&mut self) {
+        let loaded = match load_config(&self.settings) {
+            Ok(l) => l,
+            Err(e) => {
+                error!("SIGHUP: configuration not reloaded, the running one stays in force: {e}");
+                return;
+            }
+        };
+        log_loaded(&loaded);
+        let new = loaded.config;
+        let now = self.now_ms();
+        let agent = agent_address(&new);
+        self.exporter
+            .reconfigure(agent, new.sub_agent_id, new.datagram_bytes, now);
+        self.exporter.set_collectors(&new.collectors);
+        if new.uuid != self.config.uuid {
+            self.host.set_uuid(host_uuid(&new, &self.settings.roots));
+        }
+        let polling_changed = new.polling != self.config.polling;
+        self.config = new;
+        if polling_changed {
+            self.schedule_host(true);
+        }
+        info!("SIGHUP: configuration reloaded");
+    }
+}
+
+/// Writes the process id to `path` (for `-p`).
+pub fn write_pid_file(path: &Path) -> io::Result<()> {
+    std::fs::write(path, format!("{}\n", std::process::id()))
+}
