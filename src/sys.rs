@@ -160,6 +160,53 @@ impl<S: AsFd> Drop for Watched<S> {
     }
 }
 
+/// Opens a non-blocking, close-on-exec UNIX stream connection to `path`.
+///
+/// `connect(2)` on a UNIX socket completes at once or fails; it never waits for the peer to
+/// `accept`. When the listener's backlog is full (a hung engine) it fails with `WouldBlock`, which
+/// the caller treats as a failed attempt rather than waiting.
+pub fn connect_unix(path: &Path) -> io::Result<std::os::unix::net::UnixStream> {
+    let bytes = path.as_os_str().as_bytes();
+    // SAFETY: sockaddr_un is plain data; all-zero is a valid value.
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    if bytes.len() >= addr.sun_path.len() || bytes.contains(&0) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "socket path too long or has NUL",
+        ));
+    }
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    for (dst, src) in addr.sun_path.iter_mut().zip(bytes) {
+        *dst = *src as libc::c_char;
+    }
+    // SAFETY: socket(2) has no memory-safety preconditions.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: socket returned a new descriptor that nothing else owns.
+    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    let len = std::mem::size_of::<libc::sa_family_t>() + bytes.len() + 1;
+    // SAFETY: `addr` is a valid sockaddr_un and `len` does not exceed its size.
+    let rc = unsafe {
+        libc::connect(
+            owned.as_raw_fd(),
+            (&addr as *const libc::sockaddr_un).cast(),
+            len as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(std::os::unix::net::UnixStream::from(owned))
+}
+
 /// Sizes of a mounted filesystem, in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FsSize {
@@ -390,6 +437,25 @@ mod tests {
             .wait(&mut events, Some(std::time::Duration::from_millis(10)))
             .unwrap();
         assert!(events.is_empty());
+    }
+
+    #[test]
+    fn unix_connect_is_non_blocking_and_reports_failures() {
+        let dir = std::env::temp_dir().join(format!("csflowd-sys-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("s.sock");
+        let _ = std::fs::remove_file(&path);
+        assert!(connect_unix(&path).is_err(), "no socket file");
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        // Connects although nobody accepts yet.
+        let s = connect_unix(&path).unwrap();
+        let mut b = [0u8; 1];
+        let e = std::io::Read::read(&mut &s, &mut b).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock);
+        drop(listener);
+        assert!(connect_unix(&path).is_err(), "nobody listens");
+        assert!(connect_unix(Path::new(&"x".repeat(200))).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
