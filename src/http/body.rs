@@ -1,24 +1,11 @@
 //! The body decoder: Content-Length, chunked and read-until-close bodies, push-style and zero-copy.
 //!
-//! [`BodyDecoder::decode`] takes a cursor over the caller's bytes (`&mut &[u8]`), advances it past
-//! what it consumed and hands out body data as sub-slices of those same bytes. Because the cursor
-//! itself moves, a caller cannot forget how much was consumed: it calls again with what is left.
-//!
-//! - `Ok(Some(data))`: `data` (never empty) is body content; call again.
-//! - `Ok(None)`: either the body is complete ([`is_done`](BodyDecoder::is_done); the cursor then
-//!   starts at the first byte after the body), or all input was consumed and more is needed. The
-//!   decoder keeps no copy of the input: a chunk-size line split across reads is parsed
-//!   incrementally.
-//! - `Err(e)`: the body is malformed; the decoder keeps returning `e`.
-//!
-//! [`eof`](BodyDecoder::eof) reports the peer closing: it completes a read-until-close body and is
-//! [`Error::Truncated`] for a Content-Length or chunked body that is not finished.
-//!
 //! Chunk-size lines follow RFC 9112 §7.1 as `httparse::parse_chunk_size` reads them: hex digits in
 //! either case (at most 16), optional spaces or tabs, optional `;extensions` (at most
 //! [`MAX_CHUNK_EXT_LEN`] bytes, content ignored), then CRLF. A chunk may announce at most
 //! [`MAX_CHUNK_SIZE`] bytes. After the `0` chunk, trailer fields (at most [`MAX_TRAILER_LEN`] bytes
-//! in all) are skipped up to the empty line. Nothing here allocates or panics.
+//! in all) are skipped up to the empty line. The decoder keeps no copy of the input: a chunk-size
+//! line split across reads is parsed byte by byte. Nothing here allocates or panics.
 
 use super::{Error, Framing};
 
@@ -32,7 +19,19 @@ pub const MAX_TRAILER_LEN: usize = 16 * 1024;
 /// The most hex digits in a chunk size, as `httparse` allows.
 const MAX_CHUNK_SIZE_DIGITS: u8 = 16;
 
-/// Decodes one response body from bytes pushed by the caller. See the [module docs](self).
+/// Decodes one response body from bytes pushed by the caller.
+///
+/// [`decode`](Self::decode) takes a cursor over the caller's bytes (`&mut &[u8]`), advances it past
+/// what it consumed and hands out body data as sub-slices of those same bytes. Because the cursor
+/// itself moves, a caller cannot lose track of what was consumed: it calls again with what is left.
+///
+/// - `Ok(Some(data))`: `data` (never empty) is body content; call again.
+/// - `Ok(None)`: either the body is complete ([`is_done`](Self::is_done); the cursor then starts at
+///   the first byte after the body), or all input was consumed and more is needed.
+/// - `Err(e)`: the body is malformed; the decoder keeps returning `e`.
+///
+/// [`eof`](Self::eof) reports the peer closing: it completes a read-until-close body and is
+/// [`Error::Truncated`] for a Content-Length or chunked body that is not finished.
 #[derive(Debug, Clone)]
 pub struct BodyDecoder {
     state: State,
@@ -108,8 +107,8 @@ impl BodyDecoder {
         self.state == State::Done
     }
 
-    /// Decodes from `input`, advancing it past the consumed bytes. See the [module docs](self) for
-    /// the meaning of each result.
+    /// Decodes from `input`, advancing it past the consumed bytes. See [`BodyDecoder`] for the
+    /// meaning of each result.
     pub fn decode<'a>(&mut self, input: &mut &'a [u8]) -> Result<Option<&'a [u8]>, Error> {
         let result = self.decode_inner(input);
         if let Err(e) = result {
@@ -126,15 +125,22 @@ impl BodyDecoder {
                 State::UntilClose => return Ok(take(input, u64::MAX)),
                 State::Length(remaining) => {
                     let data = take(input, remaining);
-                    let left = remaining - data.map_or(0, len_u64);
-                    self.state = if left == 0 { State::Done } else { State::Length(left) };
+                    let left = remaining.saturating_sub(data.map_or(0, len_u64));
+                    self.state = if left == 0 {
+                        State::Done
+                    } else {
+                        State::Length(left)
+                    };
                     return Ok(data);
                 }
                 State::ChunkData(remaining) => {
                     let data = take(input, remaining);
-                    let left = remaining - data.map_or(0, len_u64);
-                    self.state =
-                        if left == 0 { State::Chunked(Chunk::DataCr) } else { State::ChunkData(left) };
+                    let left = remaining.saturating_sub(data.map_or(0, len_u64));
+                    self.state = if left == 0 {
+                        State::Chunked(Chunk::DataCr)
+                    } else {
+                        State::ChunkData(left)
+                    };
                     // `None` here means the input is empty.
                     return Ok(data);
                 }
@@ -173,7 +179,9 @@ impl BodyDecoder {
 
 /// Splits at most `limit` bytes off the front of `input`; `None` when nothing can be taken.
 fn take<'a>(input: &mut &'a [u8], limit: u64) -> Option<&'a [u8]> {
-    let n = usize::try_from(limit).unwrap_or(usize::MAX).min(input.len());
+    let n = usize::try_from(limit)
+        .unwrap_or(usize::MAX)
+        .min(input.len());
     if n == 0 {
         return None;
     }
@@ -191,13 +199,24 @@ fn framing_byte(chunk: Chunk, byte: u8) -> Result<Step, Error> {
     use Chunk::*;
     let hex = char::from(byte).to_digit(16).map(u64::from);
     let next = match (chunk, byte, hex) {
-        (SizeStart, _, Some(digit)) => Size { size: digit, digits: 1 },
+        (SizeStart, _, Some(digit)) => Size {
+            size: digit,
+            digits: 1,
+        },
         (SizeStart, _, None) => return Err(Error::BadChunkSize),
-        (Size { digits: MAX_CHUNK_SIZE_DIGITS, .. }, _, Some(_)) => {
-            return Err(Error::BadChunkSize)
-        }
+        (
+            Size {
+                digits: MAX_CHUNK_SIZE_DIGITS,
+                ..
+            },
+            _,
+            Some(_),
+        ) => return Err(Error::BadChunkSize),
         // At most 16 digits, so the size never overflows.
-        (Size { size, digits }, _, Some(digit)) => Size { size: size << 4 | digit, digits: digits + 1 },
+        (Size { size, digits }, _, Some(digit)) => Size {
+            size: size << 4 | digit,
+            digits: digits + 1,
+        },
         (Size { size, .. } | SizeSpace { size }, b' ' | b'\t', _) => SizeSpace { size },
         (Size { size, .. } | SizeSpace { size }, b';', _) => Extension { size, len: 0 },
         (Size { size, .. } | SizeSpace { size } | Extension { size, .. }, b'\r', _) => {
@@ -205,7 +224,14 @@ fn framing_byte(chunk: Chunk, byte: u8) -> Result<Step, Error> {
         }
         (Size { .. } | SizeSpace { .. }, _, _) => return Err(Error::BadChunkSize),
         (Extension { .. }, b'\n', _) => return Err(Error::BadChunkSize),
-        (Extension { len: MAX_CHUNK_EXT_LEN.., .. }, _, _) => return Err(Error::BadChunkSize),
+        (
+            Extension {
+                len: MAX_CHUNK_EXT_LEN..,
+                ..
+            },
+            _,
+            _,
+        ) => return Err(Error::BadChunkSize),
         (Extension { size, len }, _, _) => Extension { size, len: len + 1 },
         (SizeLf { size: 0 }, b'\n', _) => TrailerStart { total: 0 },
         (SizeLf { size }, b'\n', _) if size > MAX_CHUNK_SIZE => return Err(Error::ChunkTooLarge),
@@ -218,9 +244,16 @@ fn framing_byte(chunk: Chunk, byte: u8) -> Result<Step, Error> {
         (EndLf, b'\n', _) => return Ok(Step::Finished),
         (TrailerField { total }, b'\r', _) => TrailerFieldLf { total },
         (TrailerFieldLf { total }, b'\n', _) => TrailerStart { total },
-        (TrailerStart { total: MAX_TRAILER_LEN.. } | TrailerField { total: MAX_TRAILER_LEN.. }, _, _) => {
-            return Err(Error::BadTrailer)
-        }
+        (
+            TrailerStart {
+                total: MAX_TRAILER_LEN..,
+            }
+            | TrailerField {
+                total: MAX_TRAILER_LEN..,
+            },
+            _,
+            _,
+        ) => return Err(Error::BadTrailer),
         (TrailerStart { total } | TrailerField { total }, _, _) if byte != b'\n' => {
             TrailerField { total: total + 1 }
         }
@@ -257,7 +290,12 @@ mod tests {
                         body.extend_from_slice(data);
                     }
                     Ok(None) => break,
-                    Err(e) => return Outcome { body, result: Err(e) },
+                    Err(e) => {
+                        return Outcome {
+                            body,
+                            result: Err(e),
+                        }
+                    }
                 }
             }
             if decoder.is_done() {
@@ -268,17 +306,28 @@ mod tests {
         }
         if eof {
             if let Err(e) = decoder.eof() {
-                return Outcome { body, result: Err(e) };
+                return Outcome {
+                    body,
+                    result: Err(e),
+                };
             }
         }
-        Outcome { body, result: Ok((decoder.is_done(), leftover)) }
+        Outcome {
+            body,
+            result: Ok((decoder.is_done(), leftover)),
+        }
     }
 
     /// Runs every splitting of `input` and checks they all agree; returns the common outcome.
     fn run_all(framing: Framing, input: &[u8], eof: bool) -> Outcome {
         let whole = run(framing, &[input], eof);
         for pieces in splittings(input, 20) {
-            assert_eq!(run(framing, &pieces, eof), whole, "{:?}", String::from_utf8_lossy(input));
+            assert_eq!(
+                run(framing, &pieces, eof),
+                whole,
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
         }
         whole
     }
@@ -291,7 +340,11 @@ mod tests {
             (b"A\r\n0123456789\r\n0\r\n\r\n", b"0123456789", 0),
             (b"a\r\n0123456789\r\n0\r\n\r\n", b"0123456789", 0),
             (b"00005\r\nhello\r\n000\r\n\r\n", b"hello", 0),
-            (b"000000000000000A\r\n0123456789\r\n0000000000000000\r\n\r\n", b"0123456789", 0),
+            (
+                b"000000000000000A\r\n0123456789\r\n0000000000000000\r\n\r\n",
+                b"0123456789",
+                0,
+            ),
             (b"5;name=value\r\nhello\r\n0;last\r\n\r\n", b"hello", 0),
             (b"5;a=\"q;\\\"\"\r\nhello\r\n0\r\n\r\n", b"hello", 0),
             (b"5 \t ;ext\r\nhello\r\n0\r\n\r\n", b"hello", 0),
@@ -302,13 +355,28 @@ mod tests {
             (b"3\r\nabc\r\n0\r\nX: \r\n\r\n", b"abc", 0),
             (b"5\r\nhello\r\n0\r\n\r\nHTTP/1.1 200 OK\r\n", b"hello", 17),
             // An "é" cut between two chunks passes through byte for byte.
-            (b"1\r\n\xc3\r\n1\r\n\xa9\r\n0\r\n\r\n", "\u{e9}".as_bytes(), 0),
-            (b"3\r\n\xf0\x9f\x90\r\n1\r\n\xb3\r\n0\r\n\r\n", "\u{1F433}".as_bytes(), 0),
+            (
+                b"1\r\n\xc3\r\n1\r\n\xa9\r\n0\r\n\r\n",
+                "\u{e9}".as_bytes(),
+                0,
+            ),
+            (
+                b"3\r\n\xf0\x9f\x90\r\n1\r\n\xb3\r\n0\r\n\r\n",
+                "\u{1F433}".as_bytes(),
+                0,
+            ),
         ];
         for &(input, body, leftover) in rows {
             let outcome = run_all(Framing::Chunked, input, false);
             let text = String::from_utf8_lossy(input);
-            assert_eq!(outcome, Outcome { body: body.to_vec(), result: Ok((true, leftover)) }, "{text}");
+            assert_eq!(
+                outcome,
+                Outcome {
+                    body: body.to_vec(),
+                    result: Ok((true, leftover))
+                },
+                "{text}"
+            );
             // The independent reference agrees.
             assert_eq!(dechunk_reference(input), body, "{text}");
         }
@@ -347,12 +415,20 @@ mod tests {
         ];
         for &(input, error) in rows {
             let outcome = run_all(Framing::Chunked, input, false);
-            assert_eq!(outcome.result, Err(error), "{}", String::from_utf8_lossy(input));
+            assert_eq!(
+                outcome.result,
+                Err(error),
+                "{}",
+                String::from_utf8_lossy(input)
+            );
         }
         // A failed decoder stays failed, even for good bytes.
         let mut decoder = BodyDecoder::new(Framing::Chunked);
         assert_eq!(decoder.decode(&mut &b"x"[..]), Err(Error::BadChunkSize));
-        assert_eq!(decoder.decode(&mut &b"0\r\n\r\n"[..]), Err(Error::BadChunkSize));
+        assert_eq!(
+            decoder.decode(&mut &b"0\r\n\r\n"[..]),
+            Err(Error::BadChunkSize)
+        );
         assert_eq!(decoder.eof(), Err(Error::BadChunkSize));
     }
 
@@ -360,31 +436,56 @@ mod tests {
     fn chunk_limits() {
         // The largest chunk is accepted (and then awaits its data).
         let outcome = run_all(Framing::Chunked, b"4000000\r\nabc", false);
-        assert_eq!(outcome, Outcome { body: b"abc".to_vec(), result: Ok((false, 0)) });
+        assert_eq!(
+            outcome,
+            Outcome {
+                body: b"abc".to_vec(),
+                result: Ok((false, 0))
+            }
+        );
         // Extensions up to the limit pass; one byte more fails.
         let mut input = b"1;".to_vec();
         input.resize(2 + MAX_CHUNK_EXT_LEN, b'e');
         input.extend_from_slice(b"\r\nx\r\n0\r\n\r\n");
-        assert_eq!(run_all(Framing::Chunked, &input, false).result, Ok((true, 0)));
+        assert_eq!(
+            run_all(Framing::Chunked, &input, false).result,
+            Ok((true, 0))
+        );
         input.insert(3, b'e');
-        assert_eq!(run_all(Framing::Chunked, &input, false).result, Err(Error::BadChunkSize));
+        assert_eq!(
+            run_all(Framing::Chunked, &input, false).result,
+            Err(Error::BadChunkSize)
+        );
         // Trailers likewise.
         let mut input = b"0\r\nX: ".to_vec();
         input.resize(3 + MAX_TRAILER_LEN, b't');
         input.extend_from_slice(b"\r\n\r\n");
-        assert_eq!(run(Framing::Chunked, &[&input], false).result, Ok((true, 0)));
+        assert_eq!(
+            run(Framing::Chunked, &[&input], false).result,
+            Ok((true, 0))
+        );
         input.insert(6, b't');
-        assert_eq!(run(Framing::Chunked, &[&input], false).result, Err(Error::BadTrailer));
+        assert_eq!(
+            run(Framing::Chunked, &[&input], false).result,
+            Err(Error::BadTrailer)
+        );
     }
 
     #[test]
     fn truncation_at_every_byte() {
         let chunked: &[u8] = b"5;x=y\r\nhello\r\n1\r\n!\r\n0\r\nTrailer: t\r\n\r\n";
-        let cases: &[(Framing, &[u8])] = &[(Framing::Chunked, chunked), (Framing::Length(11), b"hello world")];
+        let cases: &[(Framing, &[u8])] = &[
+            (Framing::Chunked, chunked),
+            (Framing::Length(11), b"hello world"),
+        ];
         for &(framing, input) in cases {
             for cut in 0..input.len() {
                 let outcome = run(framing, &[&input[..cut]], true);
-                assert_eq!(outcome.result, Err(Error::Truncated), "{framing:?} cut at {cut}");
+                assert_eq!(
+                    outcome.result,
+                    Err(Error::Truncated),
+                    "{framing:?} cut at {cut}"
+                );
             }
             assert_eq!(run(framing, &[input], true).result, Ok((true, 0)));
         }
@@ -392,20 +493,50 @@ mod tests {
 
     #[test]
     fn content_length_and_until_close() {
-        let expect = |body: &[u8], result| Outcome { body: body.to_vec(), result };
-        assert_eq!(run_all(Framing::Length(5), b"hello", false), expect(b"hello", Ok((true, 0))));
-        assert_eq!(run_all(Framing::Length(5), b"helloEXTRA", false), expect(b"hello", Ok((true, 5))));
-        assert_eq!(run_all(Framing::Length(5), b"hel", false), expect(b"hel", Ok((false, 0))));
-        assert_eq!(run_all(Framing::Length(0), b"next", false), expect(b"", Ok((true, 4))));
-        assert_eq!(run_all(Framing::NoBody, b"next", false), expect(b"", Ok((true, 4))));
+        let expect = |body: &[u8], result| Outcome {
+            body: body.to_vec(),
+            result,
+        };
+        assert_eq!(
+            run_all(Framing::Length(5), b"hello", false),
+            expect(b"hello", Ok((true, 0)))
+        );
+        assert_eq!(
+            run_all(Framing::Length(5), b"helloEXTRA", false),
+            expect(b"hello", Ok((true, 5)))
+        );
+        assert_eq!(
+            run_all(Framing::Length(5), b"hel", false),
+            expect(b"hel", Ok((false, 0)))
+        );
+        assert_eq!(
+            run_all(Framing::Length(0), b"next", false),
+            expect(b"", Ok((true, 4)))
+        );
+        assert_eq!(
+            run_all(Framing::NoBody, b"next", false),
+            expect(b"", Ok((true, 4)))
+        );
         let huge = Framing::Length(u64::MAX);
-        assert_eq!(run_all(huge, b"data", false), expect(b"data", Ok((false, 0))));
+        assert_eq!(
+            run_all(huge, b"data", false),
+            expect(b"data", Ok((false, 0)))
+        );
         assert_eq!(run_all(huge, b"data", true).result, Err(Error::Truncated));
         // Until close: everything is body, and the close ends it.
         let text: &[u8] = b"{\"a\":1}\r\n0\r\n\r\n";
-        assert_eq!(run_all(Framing::UntilClose, text, false), expect(text, Ok((false, 0))));
-        assert_eq!(run_all(Framing::UntilClose, text, true), expect(text, Ok((true, 0))));
-        assert_eq!(run_all(Framing::UntilClose, b"", true), expect(b"", Ok((true, 0))));
+        assert_eq!(
+            run_all(Framing::UntilClose, text, false),
+            expect(text, Ok((false, 0)))
+        );
+        assert_eq!(
+            run_all(Framing::UntilClose, text, true),
+            expect(text, Ok((true, 0)))
+        );
+        assert_eq!(
+            run_all(Framing::UntilClose, b"", true),
+            expect(b"", Ok((true, 0)))
+        );
     }
 
     #[test]

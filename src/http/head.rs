@@ -46,7 +46,10 @@ impl ApiVersion {
     pub fn parse(text: &[u8]) -> Option<ApiVersion> {
         let dot = text.iter().position(|&b| b == b'.')?;
         let (major, minor) = (text.get(..dot)?, text.get(dot + 1..)?);
-        Some(ApiVersion { major: parse_u16(major)?, minor: parse_u16(minor)? })
+        Some(ApiVersion {
+            major: parse_u16(major)?,
+            minor: parse_u16(minor)?,
+        })
     }
 }
 
@@ -60,7 +63,9 @@ fn parse_u16(digits: &[u8]) -> Option<u16> {
     if digits.is_empty() || digits.len() > 5 || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    digits.iter().try_fold(0u16, |acc, &d| acc.checked_mul(10)?.checked_add(u16::from(d - b'0')))
+    digits.iter().try_fold(0u16, |acc, &d| {
+        acc.checked_mul(10)?.checked_add(u16::from(d - b'0'))
+    })
 }
 
 /// A short printable-ASCII header value kept inline (no allocation), such as `Server`.
@@ -73,7 +78,9 @@ pub struct ShortValue {
 impl ShortValue {
     /// Copies `value` if it is at most [`MAX_SHORT_VALUE`] bytes of printable ASCII (space included).
     pub fn new(value: &[u8]) -> Option<ShortValue> {
-        let len = u8::try_from(value.len()).ok().filter(|&n| usize::from(n) <= MAX_SHORT_VALUE)?;
+        let len = u8::try_from(value.len())
+            .ok()
+            .filter(|&n| usize::from(n) <= MAX_SHORT_VALUE)?;
         if !value.iter().all(|&b| b == b' ' || b.is_ascii_graphic()) {
             return None;
         }
@@ -85,7 +92,10 @@ impl ShortValue {
     /// The value as text.
     pub fn as_str(&self) -> &str {
         // Only printable ASCII is ever stored, so this never falls back.
-        self.bytes.get(..usize::from(self.len)).and_then(|b| core::str::from_utf8(b).ok()).unwrap_or("")
+        self.bytes
+            .get(..usize::from(self.len))
+            .and_then(|b| core::str::from_utf8(b).ok())
+            .unwrap_or("")
     }
 }
 
@@ -214,7 +224,9 @@ impl FieldSummary {
         } else if is("transfer-encoding") {
             // Only a single `chunked` is understood: this client asks for no other coding.
             let mut codings = list_items(value);
-            let only_chunked = codings.next().is_some_and(|c| c.eq_ignore_ascii_case(b"chunked"))
+            let only_chunked = codings
+                .next()
+                .is_some_and(|c| c.eq_ignore_ascii_case(b"chunked"))
                 && codings.next().is_none();
             if !only_chunked || self.transfer_encoding {
                 return Err(Error::UnsupportedTransferEncoding);
@@ -240,14 +252,19 @@ impl FieldSummary {
 
 /// The non-empty, trimmed elements of a comma-separated header list.
 fn list_items(value: &[u8]) -> impl Iterator<Item = &[u8]> {
-    value.split(|&b| b == b',').map(<[u8]>::trim_ascii).filter(|item| !item.is_empty())
+    value
+        .split(|&b| b == b',')
+        .map(<[u8]>::trim_ascii)
+        .filter(|item| !item.is_empty())
 }
 
 fn parse_content_length(digits: &[u8]) -> Option<u64> {
     if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    digits.iter().try_fold(0u64, |acc, &d| acc.checked_mul(10)?.checked_add(u64::from(d - b'0')))
+    digits.iter().try_fold(0u64, |acc, &d| {
+        acc.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
 }
 
 #[cfg(test)]
@@ -273,10 +290,22 @@ mod tests {
         assert_eq!(head.minor_version, 1);
         assert_eq!(head.framing, Framing::Length(2));
         assert!(head.connection_close);
-        assert_eq!(head.api_version, Some(ApiVersion { major: 1, minor: 41 }));
+        assert_eq!(
+            head.api_version,
+            Some(ApiVersion {
+                major: 1,
+                minor: 41
+            })
+        );
         assert!(!head.libpod);
-        assert_eq!(head.server.unwrap().as_str(), "Docker/20.10.24+dfsg1 (linux)");
-        assert_eq!(head.content_type.unwrap().as_str(), "text/plain; charset=utf-8");
+        assert_eq!(
+            head.server.unwrap().as_str(),
+            "Docker/20.10.24+dfsg1 (linux)"
+        );
+        assert_eq!(
+            head.content_type.unwrap().as_str(),
+            "text/plain; charset=utf-8"
+        );
         // The body's first byte is not part of the head.
         let mut with_body = PING.to_vec();
         with_body.extend_from_slice(b"OK");
@@ -293,7 +322,13 @@ mod tests {
               Content-Length: 2\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n",
         );
         assert!(head.libpod);
-        assert_eq!(head.api_version, Some(ApiVersion { major: 1, minor: 41 }));
+        assert_eq!(
+            head.api_version,
+            Some(ApiVersion {
+                major: 1,
+                minor: 41
+            })
+        );
         assert_eq!(head.server.unwrap().as_str(), "Libpod/4.3.1 (linux)");
     }
 
@@ -302,11 +337,41 @@ mod tests {
     fn framing_table() {
         use Framing::*;
         let rows: &[(&[u8], u16, u8, Framing, bool)] = &[
-            (b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 200, 1, Length(0), false),
-            (b"HTTP/1.1 200 OK\r\ncontent-length: 792\r\n\r\n", 200, 1, Length(792), false),
-            (b"HTTP/1.1 200 OK\r\nContent-Length:  7 \r\n\r\n", 200, 1, Length(7), false),
-            (b"HTTP/1.1 200 OK\r\nContent-Length: 7, 7\r\n\r\n", 200, 1, Length(7), false),
-            (b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\nContent-Length: 7\r\n\r\n", 200, 1, Length(7), false),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+                200,
+                1,
+                Length(0),
+                false,
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\ncontent-length: 792\r\n\r\n",
+                200,
+                1,
+                Length(792),
+                false,
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length:  7 \r\n\r\n",
+                200,
+                1,
+                Length(7),
+                false,
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 7, 7\r\n\r\n",
+                200,
+                1,
+                Length(7),
+                false,
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\nContent-Length: 7\r\n\r\n",
+                200,
+                1,
+                Length(7),
+                false,
+            ),
             (
                 b"HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551615\r\n\r\n",
                 200,
@@ -314,22 +379,100 @@ mod tests {
                 Length(u64::MAX),
                 false,
             ),
-            (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", 200, 1, Chunked, false),
-            (b"HTTP/1.1 200 OK\r\ntransfer-encoding: CHUNKED\r\n\r\n", 200, 1, Chunked, false),
-            (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", 200, 1, Chunked, false),
-            (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n", 200, 1, Chunked, true),
-            (b"HTTP/1.1 200 OK\r\nConnection: keep-alive, Close\r\n\r\n", 200, 1, UntilClose, true),
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+                200,
+                1,
+                Chunked,
+                false,
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\ntransfer-encoding: CHUNKED\r\n\r\n",
+                200,
+                1,
+                Chunked,
+                false,
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n",
+                200,
+                1,
+                Chunked,
+                false,
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+                200,
+                1,
+                Chunked,
+                true,
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nConnection: keep-alive, Close\r\n\r\n",
+                200,
+                1,
+                UntilClose,
+                true,
+            ),
             (b"HTTP/1.1 200 OK\r\n\r\n", 200, 1, UntilClose, true),
             (b"HTTP/1.0 200 OK\r\n\r\n", 200, 0, UntilClose, true),
-            (b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n", 200, 0, Length(2), true),
-            (b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\n", 200, 0, Length(2), false),
-            (b"HTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\n", 204, 1, NoBody, false),
-            (b"HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n", 304, 1, NoBody, false),
+            (
+                b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n",
+                200,
+                0,
+                Length(2),
+                true,
+            ),
+            (
+                b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\n",
+                200,
+                0,
+                Length(2),
+                false,
+            ),
+            (
+                b"HTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\n",
+                204,
+                1,
+                NoBody,
+                false,
+            ),
+            (
+                b"HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n",
+                304,
+                1,
+                NoBody,
+                false,
+            ),
             (b"HTTP/1.1 100 Continue\r\n\r\n", 100, 1, NoBody, false),
-            (b"HTTP/1.1 101 Switching Protocols\r\n\r\n", 101, 1, NoBody, false),
-            (b"HTTP/1.1 404 Not Found\r\nContent-Length: 40\r\n\r\n", 404, 1, Length(40), false),
-            (b"HTTP/1.1 500\r\nContent-Length: 1\r\n\r\n", 500, 1, Length(1), false),
-            (b"HTTP/1.1 200 OK\nContent-Length: 3\n\n", 200, 1, Length(3), false),
+            (
+                b"HTTP/1.1 101 Switching Protocols\r\n\r\n",
+                101,
+                1,
+                NoBody,
+                false,
+            ),
+            (
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 40\r\n\r\n",
+                404,
+                1,
+                Length(40),
+                false,
+            ),
+            (
+                b"HTTP/1.1 500\r\nContent-Length: 1\r\n\r\n",
+                500,
+                1,
+                Length(1),
+                false,
+            ),
+            (
+                b"HTTP/1.1 200 OK\nContent-Length: 3\n\n",
+                200,
+                1,
+                Length(3),
+                false,
+            ),
         ];
         for &(input, status, minor, framing, close) in rows {
             let head = parse(input);
@@ -377,7 +520,12 @@ mod tests {
             (b"HTTP/1.1 200 OK\r\n folded: x\r\n\r\n", Error::BadHead),
         ];
         for &(input, error) in rows {
-            assert_eq!(parse_head(input), Err(error), "{}", String::from_utf8_lossy(input));
+            assert_eq!(
+                parse_head(input),
+                Err(error),
+                "{}",
+                String::from_utf8_lossy(input)
+            );
         }
     }
 
@@ -422,16 +570,40 @@ mod tests {
             b"HTTP/1.1 200 OK\r\nAPI-VERSION: 1.44\r\napi-version: 1.99\r\nlibpod-api-version: 5.0\r\n\
               SERVER: Docker/29.1.0 (linux)\r\n\r\n",
         );
-        assert_eq!(head.api_version, Some(ApiVersion { major: 1, minor: 44 }));
+        assert_eq!(
+            head.api_version,
+            Some(ApiVersion {
+                major: 1,
+                minor: 44
+            })
+        );
         assert!(head.libpod);
         assert_eq!(head.server.unwrap().as_str(), "Docker/29.1.0 (linux)");
         // A server name too long or not plain ASCII is dropped, not truncated.
-        let long = format!("HTTP/1.1 200 OK\r\nServer: {}\r\n\r\n", "x".repeat(MAX_SHORT_VALUE + 1));
+        let long = format!(
+            "HTTP/1.1 200 OK\r\nServer: {}\r\n\r\n",
+            "x".repeat(MAX_SHORT_VALUE + 1)
+        );
         assert_eq!(parse(long.as_bytes()).server, None);
-        let exact = format!("HTTP/1.1 200 OK\r\nServer: {}\r\n\r\n", "x".repeat(MAX_SHORT_VALUE));
-        assert_eq!(parse(exact.as_bytes()).server.unwrap().as_str().len(), MAX_SHORT_VALUE);
-        assert_eq!(parse(b"HTTP/1.1 200 OK\r\nServer: caf\xc3\xa9\r\n\r\n").server, None);
-        assert_eq!(parse(b"HTTP/1.1 200 OK\r\nServer:\r\n\r\n").server.unwrap().as_str(), "");
+        let exact = format!(
+            "HTTP/1.1 200 OK\r\nServer: {}\r\n\r\n",
+            "x".repeat(MAX_SHORT_VALUE)
+        );
+        assert_eq!(
+            parse(exact.as_bytes()).server.unwrap().as_str().len(),
+            MAX_SHORT_VALUE
+        );
+        assert_eq!(
+            parse(b"HTTP/1.1 200 OK\r\nServer: caf\xc3\xa9\r\n\r\n").server,
+            None
+        );
+        assert_eq!(
+            parse(b"HTTP/1.1 200 OK\r\nServer:\r\n\r\n")
+                .server
+                .unwrap()
+                .as_str(),
+            ""
+        );
     }
 
     #[test]
@@ -456,18 +628,46 @@ mod tests {
             (b"", None),
         ];
         for &(text, expected) in rows {
-            assert_eq!(ApiVersion::parse(text), expected, "{}", String::from_utf8_lossy(text));
+            assert_eq!(
+                ApiVersion::parse(text),
+                expected,
+                "{}",
+                String::from_utf8_lossy(text)
+            );
         }
-        assert!(ApiVersion { major: 1, minor: 41 } < ApiVersion { major: 1, minor: 140 });
-        assert!(ApiVersion { major: 1, minor: 99 } < ApiVersion { major: 2, minor: 0 });
+        assert!(
+            ApiVersion {
+                major: 1,
+                minor: 41
+            } < ApiVersion {
+                major: 1,
+                minor: 140
+            }
+        );
+        assert!(
+            ApiVersion {
+                major: 1,
+                minor: 99
+            } < ApiVersion { major: 2, minor: 0 }
+        );
         assert_eq!(ApiVersion { major: 1, minor: 4 }.to_string(), "1.4");
         // A malformed header counts as absent.
-        assert_eq!(parse(b"HTTP/1.1 200 OK\r\nApi-Version: latest\r\n\r\n").api_version, None);
+        assert_eq!(
+            parse(b"HTTP/1.1 200 OK\r\nApi-Version: latest\r\n\r\n").api_version,
+            None
+        );
     }
 
     #[test]
     fn interim_statuses() {
-        for (status, interim) in [(100, true), (102, true), (103, true), (199, true), (101, false), (200, false)] {
+        for (status, interim) in [
+            (100, true),
+            (102, true),
+            (103, true),
+            (199, true),
+            (101, false),
+            (200, false),
+        ] {
             let input = format!("HTTP/1.1 {status} X\r\n\r\n");
             assert_eq!(parse(input.as_bytes()).is_interim(), interim, "{status}");
         }

@@ -13,6 +13,33 @@
 //!   [`ResponseCollector`] gathers a whole one-shot response into a bounded buffer.
 //! - [`LineSplitter`] cuts the de-chunked `/events` stream into lines with a bounded buffer.
 //!
+//! The events connection in miniature (a real loop feeds each socket read the same way):
+//!
+//! ```
+//! use csflowd::http::{Event, LineSplitter, ResponseDecoder};
+//!
+//! let read: &[u8] = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+//!                     7\r\n{\"a\":1}\r\n3\r\n\n{}\r\n";
+//! let mut response = ResponseDecoder::new(u64::MAX);
+//! let mut lines = LineSplitter::new(1 << 20);
+//! let mut seen = Vec::new();
+//! let mut rest = read;
+//! while let Some(event) = response.next(&mut rest)? {
+//!     match event {
+//!         Event::Head(head) => assert_eq!(head.status, 200),
+//!         Event::Data(mut data) => {
+//!             while let Some(line) = lines.next_line(&mut data) {
+//!                 seen.push(line?.to_vec());
+//!             }
+//!         }
+//!         Event::Done => break,
+//!     }
+//! }
+//! assert_eq!(seen, [b"{\"a\":1}".to_vec()]); // `{}` waits for its LF
+//! assert_eq!(lines.buffered(), 2);
+//! # Ok::<(), csflowd::http::Error>(())
+//! ```
+//!
 //! # Contracts shared by every decoder
 //!
 //! - **Push, cursor style.** A decoder takes `&mut &[u8]` and advances it past what it consumed,
@@ -27,7 +54,8 @@
 //!   lines: limits chosen by the caller. No buffer grows past its bound.
 //! - **End of stream.** Each decoder's `eof` says whether a close at this point is a clean end (a
 //!   read-until-close body) or [`Error::Truncated`].
-//! - **No panics**, whatever the bytes: no `unwrap`, no unchecked indexing, no arithmetic overflow.
+//! - **No panics**, whatever the bytes: no `unwrap`, and no indexing or arithmetic that input can
+//!   push out of range.
 
 mod body;
 mod error;
@@ -46,5 +74,48 @@ pub use lines::LineSplitter;
 pub use request::{percent_encode_into, write_get, USER_AGENT};
 pub use response::{Event, ResponseCollector, ResponseDecoder, MAX_INTERIM_RESPONSES};
 
+/// Makes room in `buf` for `additional` more bytes, growing it geometrically like `Vec` does, but
+/// never allocating past `limit` when the bytes fit in it: a bounded buffer's memory stays bounded.
+fn reserve_within(buf: &mut Vec<u8>, additional: usize, limit: usize) {
+    /// The smallest allocation, so that short fragments do not reallocate byte by byte.
+    const MIN_ALLOCATION: usize = 256;
+    let needed = buf.len().saturating_add(additional);
+    if needed <= buf.capacity() {
+        return;
+    }
+    let doubled = buf.capacity().saturating_mul(2).max(MIN_ALLOCATION);
+    let target = if doubled >= limit {
+        limit.max(needed)
+    } else {
+        doubled.max(needed)
+    };
+    buf.reserve_exact(target.saturating_sub(buf.len()));
+}
+
 #[cfg(test)]
 mod testutil;
+
+#[cfg(test)]
+mod tests {
+    use super::reserve_within;
+
+    /// (capacity before, length, additional, limit, capacity after)
+    #[test]
+    fn reserve_within_table() {
+        let rows = [
+            (0, 0, 1, 1 << 20, 256),
+            (0, 0, 1, 10, 10),
+            (0, 0, 300, 1 << 20, 300),
+            (256, 256, 1, 1 << 20, 512),
+            (512, 500, 100, 700, 700),
+            (700, 700, 0, 700, 700),
+            (0, 0, 0, 0, 0),
+        ];
+        for (before, len, additional, limit, after) in rows {
+            let mut buf = Vec::with_capacity(before);
+            buf.resize(len, 0u8);
+            reserve_within(&mut buf, additional, limit);
+            assert_eq!(buf.capacity(), after, "{before} {len} {additional} {limit}");
+        }
+    }
+}

@@ -45,14 +45,18 @@ fn is_request_target(target: &str) -> bool {
 /// byte of the UTF-8 text, including `{ } " [ ] : , & = + / ?` and space, becomes `%XX` with upper-case
 /// hex. The result is therefore always accepted by [`write_get`].
 pub fn percent_encode_into(out: &mut String, value: &str) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let hex = |nibble: u8| {
+        char::from_digit(u32::from(nibble), 16)
+            .unwrap_or('0')
+            .to_ascii_uppercase()
+    };
     for b in value.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
             out.push(char::from(b));
         } else {
             out.push('%');
-            out.push(char::from(HEX[usize::from(b >> 4)]));
-            out.push(char::from(HEX[usize::from(b & 0x0f)]));
+            out.push(hex(b >> 4));
+            out.push(hex(b & 0x0f));
         }
     }
 }
@@ -99,12 +103,21 @@ mod tests {
             "http://localhost/_ping",
         ] {
             let mut out = b"keep".to_vec();
-            assert_eq!(write_get(&mut out, path, true), Err(Error::BadRequestPath), "{path:?}");
+            assert_eq!(
+                write_get(&mut out, path, true),
+                Err(Error::BadRequestPath),
+                "{path:?}"
+            );
             assert_eq!(out, b"keep", "{path:?}");
         }
         let mut out = Vec::new();
         write_get(&mut out, "/", true).unwrap();
-        write_get(&mut out, "/v1.41/events?since=1795622554.106992891&x=%7B%7D", true).unwrap();
+        write_get(
+            &mut out,
+            "/v1.41/events?since=1795622554.106992891&x=%7B%7D",
+            true,
+        )
+        .unwrap();
     }
 
     #[test]
@@ -118,7 +131,10 @@ mod tests {
                 "%7B%22type%22%3A%7B%22container%22%3Atrue%7D%2C%22event%22%3A%7B%22start%22%3A\
                  true%2C%22die%22%3Atrue%7D%7D",
             ),
-            (r#"{"type":["container"]}"#, "%7B%22type%22%3A%5B%22container%22%5D%7D"),
+            (
+                r#"{"type":["container"]}"#,
+                "%7B%22type%22%3A%5B%22container%22%5D%7D",
+            ),
             ("a b&c=d+e/f?g#h%", "a%20b%26c%3Dd%2Be%2Ff%3Fg%23h%25"),
             ("\r\n\t\0\x7f", "%0D%0A%09%00%7F"),
             ("caf\u{e9}", "caf%C3%A9"),

@@ -57,7 +57,11 @@ pub fn splittings(input: &[u8], random: usize) -> Vec<Vec<&[u8]>> {
     all.push(input.chunks(1).collect());
     let mut rng = XorShift::new(0x9e37_79b9_7f4a_7c15);
     for round in 0..random {
-        let max_piece = if round % 2 == 0 { 64 } else { input.len().max(1) };
+        let max_piece = if round % 2 == 0 {
+            64
+        } else {
+            input.len().max(1)
+        };
         let mut pieces = Vec::new();
         let mut rest = input;
         while !rest.is_empty() {
