@@ -41,6 +41,11 @@ pub struct ApiVersion {
 }
 
 impl ApiVersion {
+    /// The version `major.minor`.
+    pub const fn new(major: u16, minor: u16) -> ApiVersion {
+        ApiVersion { major, minor }
+    }
+
     /// Parses `<digits>.<digits>` (each part at most 5 digits and within `u16`); nothing else is
     /// accepted, surrounding whitespace included.
     pub fn parse(text: &[u8]) -> Option<ApiVersion> {
