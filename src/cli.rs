@@ -23,6 +23,8 @@ pub struct Overrides {
     pub sub_agent_id: Option<u32>,
     /// `-u`, `--uuid`.
     pub uuid: Option<[u8; 16]>,
+    /// `--docker-socket`: track containers through this engine socket.
+    pub docker_socket: Option<PathBuf>,
 }
 
 impl Overrides {
@@ -45,6 +47,9 @@ impl Overrides {
         }
         if let Some(v) = self.uuid {
             config.uuid = Some(v);
+        }
+        if let Some(v) = &self.docker_socket {
+            config.docker.get_or_insert_with(Default::default).socket = Some(v.clone());
         }
     }
 }
@@ -116,6 +121,10 @@ Options:
       --agent-ip IP       agent address put in every datagram
       --datagram-bytes N  largest datagram, 200..8192 bytes
       --sub-agent-id N    sFlow sub-agent id (default 100001)
+      --docker-socket PATH
+                          track containers through this Docker or Podman API socket (turns
+                          tracking on, as a docker { } block does; default socket: DOCKER_HOST
+                          if it is unix://PATH, else /var/run/docker.sock)
       --proc-root DIR     read /proc from DIR (for tests and diagnostics)
       --sys-root DIR      read /sys from DIR
       --etc-root DIR      look for the configuration file and machine-id in DIR
@@ -219,6 +228,13 @@ where
                 opts.overrides.datagram_bytes = Some(n);
             }
             "--sub-agent-id" => opts.overrides.sub_agent_id = Some(number(&name, &value(&name)?)?),
+            "--docker-socket" => {
+                let v = value(&name)?;
+                if !v.starts_with('/') {
+                    return Err(UsageError(format!("{name}: not an absolute path: {v:?}")));
+                }
+                opts.overrides.docker_socket = Some(PathBuf::from(v));
+            }
             "--proc-root" => opts.proc_root = Some(PathBuf::from(value(&name)?)),
             "--sys-root" => opts.sys_root = Some(PathBuf::from(value(&name)?)),
             "--etc-root" => opts.etc_root = Some(PathBuf::from(value(&name)?)),
@@ -263,6 +279,7 @@ mod tests {
             "--datagram-bytes",
             "8192",
             "--sub-agent-id=7",
+            "--docker-socket=/run/podman/podman.sock",
             "--print",
             "--check",
         ]);
@@ -280,6 +297,10 @@ mod tests {
         assert_eq!(ov.agent_ip, Some("192.0.2.1".parse().unwrap()));
         assert_eq!(ov.datagram_bytes, Some(8192));
         assert_eq!(ov.sub_agent_id, Some(7));
+        assert_eq!(
+            ov.docker_socket,
+            Some(PathBuf::from("/run/podman/podman.sock"))
+        );
         assert!(o.print && o.check);
     }
 
@@ -297,6 +318,7 @@ mod tests {
             &["--bogus"],
             &["stray"],
             &["--print=yes"],
+            &["--docker-socket", "relative.sock"],
         ] {
             assert!(parse(bad.iter().copied()).is_err(), "{bad:?} accepted");
         }
@@ -316,5 +338,12 @@ mod tests {
         );
         assert_eq!(c.polling, 0);
         assert_eq!(c.datagram_bytes, config::DEFAULT_DATAGRAM_BYTES);
+        assert_eq!(c.docker, None);
+        let o = run(&["--docker-socket", "/x.sock"]);
+        o.overrides.apply(&mut c);
+        assert_eq!(
+            c.docker.and_then(|d| d.socket),
+            Some(PathBuf::from("/x.sock"))
+        );
     }
 }

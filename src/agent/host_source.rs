@@ -24,12 +24,21 @@ pub struct HostSource {
 impl HostSource {
     /// A host source reading under `roots`, reporting `uuid`.
     pub fn new(roots: Roots, uuid: [u8; 16]) -> HostSource {
-        HostSource {
+        let mut source = HostSource {
             reader: HostReader::new(roots, uuid),
             snapshot: HostSnapshot::default(),
             sequence: 0,
             logged_cut: false,
-        }
+        };
+        // Containers copy the host's description, possibly before the host's first sample.
+        source.reader.read(&mut source.snapshot);
+        source
+    }
+
+    /// The host's machine type, OS name and OS release, which containers report as theirs.
+    pub fn descr(&self) -> (u32, u32, &str) {
+        let s = &self.snapshot;
+        (s.machine_type, s.os_name, &s.os_release)
     }
 
     /// Changes the UUID reported from the next sample on.

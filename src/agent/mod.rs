@@ -9,6 +9,8 @@
 //! it): SIGTERM and SIGINT send what is queued and end [`run`]; SIGHUP re-reads the configuration and
 //! applies it without losing sequence numbers, or keeps the running one and logs why.
 
+mod containers;
+mod engine;
 mod exporter;
 mod host_source;
 mod printer;
@@ -31,12 +33,34 @@ pub use exporter::{ExportStats, FLUSH_DELAY_MS};
 
 const KEY_SIGNALS: usize = 0;
 const KEY_STDOUT: usize = 1;
+const KEY_ENGINE: usize = 1 << 10;
 const KEY_COLLECTORS: usize = 1 << 16;
+
+/// The default engine socket.
+pub const DEFAULT_DOCKER_SOCKET: &str = "/var/run/docker.sock";
 
 /// What the timer wheel's timers stand for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Timer {
     HostPoll,
+    ContainerPoll(usize),
+    Engine(engine::EngineTimer),
+}
+
+/// The engine socket to use when container tracking is on: `docker { socket }` (or
+/// `--docker-socket`, which sets it), else `DOCKER_HOST=unix://PATH`, else [`DEFAULT_DOCKER_SOCKET`].
+pub fn docker_socket(config: &Config) -> Option<PathBuf> {
+    let docker = config.docker.as_ref()?;
+    if let Some(s) = &docker.socket {
+        return Some(s.clone());
+    }
+    if let Ok(host) = std::env::var("DOCKER_HOST") {
+        match host.strip_prefix("unix://") {
+            Some(path) if path.starts_with('/') => return Some(PathBuf::from(path)),
+            _ => warn!("DOCKER_HOST={host:?} is not unix:///PATH; using {DEFAULT_DOCKER_SOCKET}"),
+        }
+    }
+    Some(PathBuf::from(DEFAULT_DOCKER_SOCKET))
 }
 
 /// How the agent was started: what it needs to (re)load its configuration.
@@ -120,6 +144,10 @@ pub fn summary(c: &Config) -> String {
 }
 
 struct Agent {
+    engine: Option<engine::EngineClient>,
+    containers: containers::Containers,
+    news: Vec<engine::News>,
+    to_inspect: Vec<crate::docker::ContainerId>,
     settings: Settings,
     config: Config,
     poller: Rc<polling::Poller>,
@@ -168,7 +196,14 @@ pub fn run(settings: Settings, config: Config) -> io::Result<()> {
     }
     info!("agent address {agent_ip}");
     let host = host_source::HostSource::new(settings.roots.clone(), uuid);
+    let engine =
+        docker_socket(&config).map(|path| engine::EngineClient::new(&poller, KEY_ENGINE, path));
+    let use_hostname = config.docker.as_ref().is_some_and(|d| d.hostname);
     let mut agent = Agent {
+        engine,
+        containers: containers::Containers::new(use_hostname),
+        news: Vec::new(),
+        to_inspect: Vec::new(),
         settings,
         config,
         poller,
@@ -183,6 +218,11 @@ pub fn run(settings: Settings, config: Config) -> io::Result<()> {
         stop: false,
     };
     agent.schedule_host(true);
+    let now = agent.now_ms();
+    if let Some(e) = &mut agent.engine {
+        info!("tracking containers through {}", e.socket().display());
+        e.start(&mut agent.wheel, now);
+    }
     agent.run_loop()
 }
 
@@ -282,6 +322,13 @@ impl Agent {
                         }
                     }
                     k if k >= KEY_COLLECTORS => self.exporter.on_socket_event(k),
+                    k if self.engine.as_ref().is_some_and(|e| e.owns_key(k)) => {
+                        let now = self.now_ms();
+                        if let Some(e) = &mut self.engine {
+                            e.on_event(k, &mut self.wheel, now, &mut self.news);
+                        }
+                        self.handle_news(now);
+                    }
                     k => debug!("event for unknown key {k}"),
                 }
             }
@@ -315,7 +362,7 @@ impl Agent {
                             now,
                         );
                     }
-                    let domains = self.config.docker.as_ref().map(|_| 0);
+                    let domains = self.config.docker.as_ref().map(|_| self.containers.alive());
                     self.host.sample(
                         domains,
                         &mut self.exporter,
@@ -326,6 +373,62 @@ impl Agent {
                     self.schedule_host(false);
                 }
             }
+            Timer::ContainerPoll(slot) => {
+                let polling = u64::from(self.config.polling) * 1000;
+                let (machine_type, os_name, os_release) = self.host.descr();
+                let mut out = containers::Out {
+                    exporter: &mut self.exporter,
+                    printer: self.printer.as_mut(),
+                    machine_type,
+                    os_name,
+                    os_release,
+                    now,
+                };
+                self.containers
+                    .on_poll(slot, id, &mut self.wheel, polling, &mut out);
+            }
+            Timer::Engine(t) => {
+                if let Some(e) = &mut self.engine {
+                    e.on_timer(id, t, &mut self.wheel, now, &mut self.news);
+                }
+                self.handle_news(now);
+            }
+        }
+    }
+
+    /// Hands the engine client's news to the container table, and its inspect requests back.
+    fn handle_news(&mut self, now: u64) {
+        if self.news.is_empty() {
+            return;
+        }
+        let polling = u64::from(self.config.polling) * 1000;
+        let (machine_type, os_name, os_release) = self.host.descr();
+        let mut out = containers::Out {
+            exporter: &mut self.exporter,
+            printer: self.printer.as_mut(),
+            machine_type,
+            os_name,
+            os_release,
+            now,
+        };
+        for news in self.news.drain(..) {
+            self.containers.on_news(
+                news,
+                &mut self.wheel,
+                polling,
+                &mut out,
+                &mut self.to_inspect,
+            );
+        }
+        if let Some(e) = &mut self.engine {
+            for id in self.to_inspect.drain(..) {
+                e.inspect(id, &mut self.wheel, now);
+            }
+        }
+        self.to_inspect.clear();
+        // The engine may have answered from its queue at once.
+        if !self.news.is_empty() {
+            self.handle_news(now);
         }
     }
 
@@ -369,9 +472,28 @@ impl Agent {
             self.host.set_uuid(host_uuid(&new, &self.settings.roots));
         }
         let polling_changed = new.polling != self.config.polling;
+        let socket = docker_socket(&new);
+        let engine_changed = socket.as_deref() != self.engine.as_ref().map(|e| e.socket());
         self.config = new;
         if polling_changed {
             self.schedule_host(true);
+            let polling = u64::from(self.config.polling) * 1000;
+            self.containers
+                .reschedule_all(&mut self.wheel, polling, now);
+        }
+        if engine_changed {
+            // A new engine (or none): containers of the old one end; the new one is listed afresh.
+            self.engine = None;
+            self.news.push(engine::News::Disconnected);
+            self.news
+                .push(engine::News::Listed(crate::docker::ContainerList::default()));
+            self.handle_news(now);
+            if let Some(path) = socket {
+                info!("tracking containers through {}", path.display());
+                let mut e = engine::EngineClient::new(&self.poller, KEY_ENGINE, path);
+                e.start(&mut self.wheel, now);
+                self.engine = Some(e);
+            }
         }
         info!("SIGHUP: configuration reloaded");
     }

@@ -1,0 +1,646 @@
+//! The container table: each container's identity (data source 3:N), life and poll timer, and its
+//! samples.
+//!
+//! Lifecycle, from the engine's news:
+//! - a start, restart, unpause or pause of an unknown container, or a listed one not yet known, is
+//!   inspected; when the answer says it runs, its first sample goes out at once and it is polled
+//!   every `polling` seconds from a random phase;
+//! - pause and unpause send a sample at once with the new state (3 or 1); the sequence carries on;
+//! - `die` (or a `stop` without a `die`, or a container that vanished from the list) sends exactly
+//!   one final sample (state 4, or 5 after a stop) and stops the polling; `kill` and `oom` alone
+//!   do not end a container;
+//! - a container that starts again keeps its dsIndex and its sequence;
+//! - `destroy` (Docker) or `remove` (Podman) forgets it and frees its dsIndex.
+//!
+//! Everything is bounded: at most [`MAX_ENDED`] ended containers are remembered for their identity,
+//! the oldest forgotten first.
+
+use std::collections::HashMap;
+
+use log::{debug, warn};
+
+use crate::docker::{self, ContainerId, ContainerState, DsIndexAllocator, EventKind, Inspect};
+use crate::timer::{TimerId, TimerWheel};
+use crate::wire::{
+    CounterRecord, CounterSample, DataSource, HostAdapters, HostDescr, HostParent, NetIo, VirtCpu,
+    VirtDiskIo, VirtMemory, DS_CLASS_LOGICAL, DS_CLASS_PHYSICAL,
+};
+
+use super::engine::News;
+use super::exporter::Exporter;
+use super::printer::Printer;
+use super::Timer;
+
+/// Ended containers remembered for a restart, at most.
+pub const MAX_ENDED: usize = 4096;
+
+/// virt_cpu states (libvirt's numbers).
+const STATE_RUNNING: u32 = 1;
+const STATE_PAUSED: u32 = 3;
+const STATE_EXITED: u32 = 4;
+const STATE_STOPPED: u32 = 5;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Life {
+    /// Inspect asked for; `died` if a die or stop came meanwhile.
+    Inspecting {
+        died: bool,
+        reported: bool,
+    },
+    Running,
+    Paused,
+    /// Final sample sent; kept for its identity.
+    Ended,
+}
+
+struct Container {
+    id: ContainerId,
+    /// `None` until first reported.
+    ds_index: Option<u32>,
+    name: String,
+    hostname: String,
+    display: String,
+    life: Life,
+    pid: u32,
+    sequence: u32,
+    timer: Option<TimerId>,
+    ended_order: u64,
+}
+
+impl Container {
+    fn alive(&self) -> bool {
+        matches!(self.life, Life::Running | Life::Paused)
+    }
+}
+
+/// What a sample needs besides the container: the sender and the host's description.
+pub struct Out<'a> {
+    /// The datagram packer.
+    pub exporter: &'a mut Exporter,
+    /// `--print`.
+    pub printer: Option<&'a mut Printer>,
+    /// host_descr.machine_type of the host.
+    pub machine_type: u32,
+    /// host_descr.os_name of the host.
+    pub os_name: u32,
+    /// host_descr.os_release of the host.
+    pub os_release: &'a str,
+    /// Now, in agent milliseconds.
+    pub now: u64,
+}
+
+/// The container table.
+pub struct Containers {
+    slots: Vec<Option<Container>>,
+    by_id: HashMap<ContainerId, usize>,
+    alloc: DsIndexAllocator,
+    base_counts: HashMap<String, u32>,
+    use_hostname: bool,
+    ended_counter: u64,
+    ended: usize,
+    rng: u64,
+    logged_full: bool,
+}
+
+impl Containers {
+    /// An empty table; `use_hostname` reports `Config.Hostname` instead of the name.
+    pub fn new(use_hostname: bool) -> Containers {
+        Containers {
+            slots: Vec::new(),
+            by_id: HashMap::new(),
+            alloc: DsIndexAllocator::new(),
+            base_counts: HashMap::new(),
+            use_hostname,
+            ended_counter: 0,
+            ended: 0,
+            rng: crate::sys::random_u64() | 1,
+            logged_full: false,
+        }
+    }
+
+    /// Containers running or paused: `virt_node.num_domains`.
+    pub fn alive(&self) -> u32 {
+        self.slots.iter().flatten().filter(|c| c.alive()).count() as u32
+    }
+
+    fn random_below(&mut self, n: u64) -> u64 {
+        self.rng ^= self.rng >> 12;
+        self.rng ^= self.rng << 25;
+        self.rng ^= self.rng >> 27;
+        if n == 0 {
+            0
+        } else {
+            self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
+        }
+    }
+
+    fn base<'c>(&self, c: &'c Container) -> &'c str {
+        if self.use_hostname && !c.hostname.is_empty() {
+            &c.hostname
+        } else {
+            &c.name
+        }
+    }
+
+    /// Recomputes the display name of every alive container sharing `base`.
+    fn refresh_display(&mut self, base: &str) {
+        let duplicate = self.base_counts.get(base).copied().unwrap_or(0) > 1;
+        let use_hostname = self.use_hostname;
+        for c in self.slots.iter_mut().flatten() {
+            let b = if use_hostname && !c.hostname.is_empty() {
+                &c.hostname
+            } else {
+                &c.name
+            };
+            if b == base {
+                c.display = docker::display_name(b, c.id.short(), duplicate && c.alive());
+            }
+        }
+    }
+
+    fn count_base(&mut self, slot: usize, delta: i32) {
+        let Some(c) = self.slots.get(slot).and_then(Option::as_ref) else {
+            return;
+        };
+        let base = self.base(c).to_string();
+        let n = self.base_counts.entry(base.clone()).or_insert(0);
+        *n = n.saturating_add_signed(delta);
+        if *n == 0 {
+            self.base_counts.remove(&base);
+        }
+        self.refresh_display(&base);
+    }
+
+    fn slot_of(&self, id: &ContainerId) -> Option<usize> {
+        self.by_id.get(id).copied()
+    }
+
+    fn insert(&mut self, id: ContainerId) -> usize {
+        let c = Container {
+            id,
+            ds_index: None,
+            name: id.short().to_string(),
+            hostname: String::new(),
+            display: id.short().to_string(),
+            life: Life::Inspecting {
+                died: false,
+                reported: false,
+            },
+            pid: 0,
+            sequence: 0,
+            timer: None,
+            ended_order: 0,
+        };
+        let slot = match self.slots.iter().position(Option::is_none) {
+            Some(s) => {
+                self.slots[s] = Some(c);
+                s
+            }
+            None => {
+                self.slots.push(Some(c));
+                self.slots.len() - 1
+            }
+        };
+        self.by_id.insert(id, slot);
+        slot
+    }
+
+    fn forget(&mut self, slot: usize, wheel: &mut TimerWheel<Timer>) {
+        let Some(c) = self.slots.get_mut(slot).and_then(Option::take) else {
+            return;
+        };
+        if let Some(t) = c.timer {
+            wheel.cancel(t);
+        }
+        if let Some(ix) = c.ds_index {
+            self.alloc.release(ix);
+        }
+        if c.life == Life::Ended {
+            self.ended -= 1;
+        }
+        self.by_id.remove(&c.id);
+    }
+
+    /// Handles one piece of news; returns the containers to inspect.
+    pub fn on_news(
+        &mut self,
+        news: News,
+        wheel: &mut TimerWheel<Timer>,
+        polling_ms: u64,
+        out: &mut Out<'_>,
+        inspect: &mut Vec<ContainerId>,
+    ) {
+        match news {
+            News::Listed(list) => {
+                let listed: std::collections::HashSet<ContainerId> =
+                    list.containers.iter().map(|c| c.id).collect();
+                for l in &list.containers {
+                    if !matches!(l.state, ContainerState::Running | ContainerState::Paused) {
+                        continue;
+                    }
+                    match self.slot_of(&l.id) {
+                        Some(s) if self.slots[s].as_ref().is_some_and(|c| c.alive()) => {}
+                        Some(s) => {
+                            if let Some(c) = self.slots[s].as_mut() {
+                                if c.life == Life::Ended {
+                                    self.ended -= 1;
+                                    c.life = Life::Inspecting {
+                                        died: false,
+                                        reported: true,
+                                    };
+                                }
+                            }
+                            inspect.push(l.id);
+                        }
+                        None => {
+                            self.insert(l.id);
+                            inspect.push(l.id);
+                        }
+                    }
+                }
+                // Alive but no longer listed: it ended while nobody was looking.
+                let gone: Vec<usize> = self
+                    .slots
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, c)| {
+                        c.as_ref()
+                            .filter(|c| c.alive() && !listed.contains(&c.id))
+                            .map(|_| i)
+                    })
+                    .collect();
+                for s in gone {
+                    self.end(s, STATE_EXITED, wheel, out);
+                }
+            }
+            News::Inspected(doc) => self.on_inspected(doc, wheel, polling_ms, out),
+            News::Gone(id) => {
+                if let Some(s) = self.slot_of(&id) {
+                    self.on_vanished(s, wheel, out);
+                }
+            }
+            News::InspectFailed(id) => {
+                if let Some(s) = self.slot_of(&id) {
+                    self.on_vanished(s, wheel, out);
+                }
+            }
+            News::Event(ev) => self.on_event(ev, wheel, out, inspect),
+            News::Disconnected => {
+                // Inspections in flight are lost; the list after the reconnection asks again.
+                let pending: Vec<usize> = self
+                    .slots
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, c)| {
+                        c.as_ref()
+                            .filter(|c| matches!(c.life, Life::Inspecting { .. }))
+                            .map(|_| i)
+                    })
+                    .collect();
+                for s in pending {
+                    self.on_vanished(s, wheel, out);
+                }
+            }
+        }
+    }
+
+    /// An inspecting container the engine could not tell about: back to what it was.
+    fn on_vanished(&mut self, slot: usize, wheel: &mut TimerWheel<Timer>, out: &mut Out<'_>) {
+        let Some(c) = self.slots.get_mut(slot).and_then(Option::as_mut) else {
+            return;
+        };
+        match c.life {
+            Life::Inspecting { reported: true, .. } => {
+                c.life = Life::Ended;
+                self.ended_counter += 1;
+                c.ended_order = self.ended_counter;
+                self.ended += 1;
+                self.trim_ended(wheel);
+            }
+            Life::Inspecting {
+                reported: false, ..
+            } => self.forget(slot, wheel),
+            Life::Running | Life::Paused => self.end(slot, STATE_EXITED, wheel, out),
+            Life::Ended => {}
+        }
+    }
+
+    fn on_event(
+        &mut self,
+        ev: docker::Event,
+        wheel: &mut TimerWheel<Timer>,
+        out: &mut Out<'_>,
+        inspect: &mut Vec<ContainerId>,
+    ) {
+        let slot = self.slot_of(&ev.id);
+        let life = slot.and_then(|s| self.slots[s].as_ref()).map(|c| c.life);
+        debug!("event {:?} {} ({:?})", ev.kind, ev.id.short(), life);
+        match ev.kind {
+            EventKind::Start | EventKind::Restart | EventKind::Unpause | EventKind::Pause => {
+                match (slot, life) {
+                    (Some(s), Some(Life::Running)) if ev.kind == EventKind::Pause => {
+                        self.set_state(s, Life::Paused, out);
+                    }
+                    (Some(s), Some(Life::Paused)) if ev.kind == EventKind::Unpause => {
+                        self.set_state(s, Life::Running, out);
+                    }
+                    (Some(_), Some(Life::Running | Life::Paused)) => {
+                        // A restart's new process: inspect again for its pid.
+                        if ev.kind != EventKind::Pause && ev.kind != EventKind::Unpause {
+                            inspect.push(ev.id);
+                        }
+                    }
+                    (Some(_), Some(Life::Inspecting { .. })) => {}
+                    (Some(s), Some(Life::Ended)) => {
+                        if let Some(c) = self.slots[s].as_mut() {
+                            c.life = Life::Inspecting {
+                                died: false,
+                                reported: true,
+                            };
+                        }
+                        self.ended -= 1;
+                        inspect.push(ev.id);
+                    }
+                    _ => {
+                        self.insert(ev.id);
+                        inspect.push(ev.id);
+                    }
+                }
+            }
+            EventKind::Die | EventKind::Stop => {
+                let state = if ev.kind == EventKind::Die {
+                    STATE_EXITED
+                } else {
+                    STATE_STOPPED
+                };
+                match (slot, life) {
+                    (Some(s), Some(Life::Running | Life::Paused)) => self.end(s, state, wheel, out),
+                    (Some(s), Some(Life::Inspecting { reported, .. })) => {
+                        if let Some(c) = self.slots[s].as_mut() {
+                            c.life = Life::Inspecting {
+                                died: true,
+                                reported,
+                            };
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            EventKind::Rename => {
+                if let (Some(s), Some(name)) = (slot, ev.name) {
+                    let alive = self.slots[s].as_ref().is_some_and(Container::alive);
+                    if alive {
+                        self.count_base(s, -1);
+                    }
+                    if let Some(c) = self.slots[s].as_mut() {
+                        c.name = name;
+                        c.display = c.name.clone();
+                    }
+                    if alive {
+                        self.count_base(s, 1);
+                    }
+                }
+            }
+            EventKind::Destroy | EventKind::Remove => {
+                if let Some(s) = slot {
+                    if life.is_some_and(|l| matches!(l, Life::Running | Life::Paused)) {
+                        self.end(s, STATE_EXITED, wheel, out);
+                    }
+                    self.forget(s, wheel);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_inspected(
+        &mut self,
+        doc: Inspect,
+        wheel: &mut TimerWheel<Timer>,
+        polling_ms: u64,
+        out: &mut Out<'_>,
+    ) {
+        let Some(slot) = self.slot_of(&doc.id) else {
+            return;
+        };
+        let running = matches!(
+            doc.state,
+            ContainerState::Running | ContainerState::Restarting
+        );
+        let paused = doc.state == ContainerState::Paused;
+        let Some(c) = self.slots[slot].as_mut() else {
+            return;
+        };
+        let was_alive = c.alive();
+        if was_alive {
+            self.count_base(slot, -1);
+        }
+        let Some(c) = self.slots[slot].as_mut() else {
+            return;
+        };
+        c.name = doc.name;
+        c.hostname = doc.hostname;
+        c.display = c.name.clone();
+        c.pid = doc.pid;
+        let died = matches!(c.life, Life::Inspecting { died: true, .. });
+        if c.ds_index.is_none() {
+            match self.alloc.allocate(doc.id.uuid()) {
+                Some(ix) => {
+                    if let Some(c) = self.slots[slot].as_mut() {
+                        c.ds_index = Some(ix);
+                    }
+                }
+                None => {
+                    if !self.logged_full {
+                        self.logged_full = true;
+                        warn!("every dsIndex of 100000..149999 is taken: container {} is not reported", doc.id.short());
+                    }
+                    self.forget(slot, wheel);
+                    return;
+                }
+            }
+        }
+        let Some(c) = self.slots[slot].as_mut() else {
+            return;
+        };
+        if (running || paused) && !died {
+            c.life = if paused { Life::Paused } else { Life::Running };
+            self.count_base(slot, 1);
+            if !was_alive {
+                self.sample(slot, out);
+                self.schedule(slot, wheel, polling_ms, out.now, true);
+            }
+        } else {
+            // It ended before its first sample: one sample, the final one.
+            let state = if doc.state == ContainerState::Stopped {
+                STATE_STOPPED
+            } else {
+                STATE_EXITED
+            };
+            c.life = Life::Running;
+            self.count_base(slot, 1);
+            self.end(slot, state, wheel, out);
+        }
+    }
+
+    fn set_state(&mut self, slot: usize, life: Life, out: &mut Out<'_>) {
+        if let Some(c) = self.slots[slot].as_mut() {
+            c.life = life;
+        }
+        self.sample(slot, out);
+    }
+
+    /// Sends the final sample and stops polling.
+    fn end(&mut self, slot: usize, state: u32, wheel: &mut TimerWheel<Timer>, out: &mut Out<'_>) {
+        self.count_base(slot, -1);
+        let Some(c) = self.slots[slot].as_mut() else {
+            return;
+        };
+        if let Some(t) = c.timer.take() {
+            wheel.cancel(t);
+        }
+        c.life = Life::Ended;
+        self.ended_counter += 1;
+        c.ended_order = self.ended_counter;
+        self.ended += 1;
+        self.emit(slot, state, true, out);
+        self.trim_ended(wheel);
+    }
+
+    fn trim_ended(&mut self, wheel: &mut TimerWheel<Timer>) {
+        while self.ended > MAX_ENDED {
+            let oldest = self
+                .slots
+                .iter()
+                .enumerate()
+                .filter_map(|(i, c)| {
+                    c.as_ref()
+                        .filter(|c| c.life == Life::Ended)
+                        .map(|c| (c.ended_order, i))
+                })
+                .min();
+            match oldest {
+                Some((_, s)) => self.forget(s, wheel),
+                None => break,
+            }
+        }
+    }
+
+    fn schedule(
+        &mut self,
+        slot: usize,
+        wheel: &mut TimerWheel<Timer>,
+        polling_ms: u64,
+        now: u64,
+        fresh: bool,
+    ) {
+        if polling_ms == 0 {
+            return;
+        }
+        let phase = if fresh {
+            self.random_below(polling_ms).max(1)
+        } else {
+            polling_ms
+        };
+        let Some(c) = self.slots[slot].as_mut() else {
+            return;
+        };
+        if let Some(t) = c.timer.take() {
+            wheel.cancel(t);
+        }
+        c.timer = Some(wheel.insert(now + phase, Timer::ContainerPoll(slot)));
+    }
+
+    /// A container's poll timer fired.
+    pub fn on_poll(
+        &mut self,
+        slot: usize,
+        id: TimerId,
+        wheel: &mut TimerWheel<Timer>,
+        polling_ms: u64,
+        out: &mut Out<'_>,
+    ) {
+        let Some(c) = self.slots.get_mut(slot).and_then(Option::as_mut) else {
+            return;
+        };
+        if c.timer != Some(id) {
+            return;
+        }
+        c.timer = None;
+        if !c.alive() {
+            return;
+        }
+        self.sample(slot, out);
+        self.schedule(slot, wheel, polling_ms, out.now, false);
+    }
+
+    /// Re-arms every poller with a new interval (SIGHUP changed `polling`).
+    pub fn reschedule_all(&mut self, wheel: &mut TimerWheel<Timer>, polling_ms: u64, now: u64) {
+        for slot in 0..self.slots.len() {
+            if self.slots[slot].as_ref().is_some_and(Container::alive) {
+                self.schedule(slot, wheel, polling_ms, now, true);
+            }
+        }
+    }
+
+    fn sample(&mut self, slot: usize, out: &mut Out<'_>) {
+        let state = match self.slots[slot].as_ref().map(|c| c.life) {
+            Some(Life::Paused) => STATE_PAUSED,
+            _ => STATE_RUNNING,
+        };
+        self.emit(slot, state, false, out);
+    }
+
+    fn emit(&mut self, slot: usize, state: u32, urgent: bool, out: &mut Out<'_>) {
+        let Some(c) = self.slots[slot].as_mut() else {
+            return;
+        };
+        let Some(index) = c.ds_index else { return };
+        c.sequence = c.sequence.wrapping_add(1);
+        let first = c.sequence == 1;
+        let records = [
+            CounterRecord::HostDescr(HostDescr {
+                hostname: &c.display,
+                uuid: c.id.uuid(),
+                machine_type: out.machine_type,
+                os_name: out.os_name,
+                os_release: out.os_release,
+            }),
+            CounterRecord::HostAdapters(HostAdapters { adapters: &[] }),
+            CounterRecord::HostParent(HostParent {
+                container_type: DS_CLASS_PHYSICAL,
+                container_index: 1,
+            }),
+            CounterRecord::VirtCpu(VirtCpu {
+                state,
+                ..VirtCpu::UNKNOWN
+            }),
+            CounterRecord::VirtMemory(VirtMemory::UNKNOWN),
+            CounterRecord::VirtDiskIo(VirtDiskIo::UNKNOWN),
+            CounterRecord::VirtNetIo(NetIo::UNKNOWN),
+        ];
+        let sample = CounterSample {
+            sequence: c.sequence,
+            source: DataSource {
+                class: DS_CLASS_LOGICAL,
+                index,
+            },
+            records: &records,
+        };
+        out.exporter.push(&sample, urgent || first, out.now);
+        if let Some(p) = out.printer.as_deref_mut() {
+            if let Ok(line) = crate::wire::json::sample_to_json(&sample) {
+                p.print(&line);
+            }
+        }
+        if first {
+            debug!(
+                "container {} ({}) is data source 3:{index}",
+                c.display,
+                c.id.short()
+            );
+        } else if state == STATE_EXITED || state == STATE_STOPPED {
+            debug!("container {} ({}) ended", c.display, c.id.short());
+        }
+    }
+}
