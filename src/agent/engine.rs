@@ -227,8 +227,15 @@ impl EngineClient {
     /// Asks for a container's inspect document; the answer comes as [`News::Inspected`],
     /// [`News::Gone`] or [`News::InspectFailed`]. Ignored while disconnected (the list after the
     /// reconnection covers it).
-    pub fn inspect(&mut self, id: ContainerId, wheel: &mut TimerWheel<Timer>, now: u64) {
+    pub fn inspect(
+        &mut self,
+        id: ContainerId,
+        wheel: &mut TimerWheel<Timer>,
+        now: u64,
+        news: &mut Vec<News>,
+    ) {
         if self.phase != Phase::Streaming {
+            news.push(News::InspectFailed(id));
             return;
         }
         let busy = self
@@ -240,10 +247,10 @@ impl EngineClient {
             return;
         }
         self.inspect_queue.push_back(id);
-        self.pump_inspects(wheel, now);
+        self.pump_inspects(wheel, now, news);
     }
 
-    fn pump_inspects(&mut self, wheel: &mut TimerWheel<Timer>, now: u64) {
+    fn pump_inspects(&mut self, wheel: &mut TimerWheel<Timer>, now: u64, news: &mut Vec<News>) {
         let Some(version) = self.version else { return };
         while self.in_flight_inspects() < MAX_INSPECTS {
             let Some(id) = self.inspect_queue.pop_front() else {
@@ -252,8 +259,9 @@ impl EngineClient {
             let path = docker::inspect_path(version, &id);
             if let Err(f) = self.open(Purpose::Inspect(id), &path, Some(version), wheel, now) {
                 debug!("engine: inspect {}: {}", id.short(), f.0);
-                // Reported at the next turn of the loop through the same path as other failures.
-                self.inspect_queue.clear();
+                // The engine cannot take a connection now: these wait for the next list.
+                news.push(News::InspectFailed(id));
+                news.extend(self.inspect_queue.drain(..).map(News::InspectFailed));
                 return;
             }
         }
@@ -462,7 +470,7 @@ impl EngineClient {
             Purpose::Inspect(id) => {
                 debug!("engine: inspect {}: {}", id.short(), f.0);
                 news.push(News::InspectFailed(id));
-                self.pump_inspects(wheel, now);
+                self.pump_inspects(wheel, now, news);
             }
             _ => self.fail(f, wheel, now, news),
         }
@@ -928,7 +936,7 @@ impl EngineClient {
                         news.push(News::InspectFailed(id));
                     }
                 }
-                self.pump_inspects(wheel, now);
+                self.pump_inspects(wheel, now, news);
             }
             Purpose::Events => {}
         }

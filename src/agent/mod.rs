@@ -422,7 +422,7 @@ impl Agent {
         }
         if let Some(e) = &mut self.engine {
             for id in self.to_inspect.drain(..) {
-                e.inspect(id, &mut self.wheel, now);
+                e.inspect(id, &mut self.wheel, now, &mut self.news);
             }
         }
         self.to_inspect.clear();
