@@ -8,7 +8,7 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::process;
 
@@ -85,4 +85,35 @@ pub fn cli_command(dir: &Path, socket: &Path) -> Command {
 /// wrote under this engine's exec root).
 pub fn kill_managed_containerd(dir: &Path) {
     process::kill_from_pidfile(&dir.join("exec/containerd/containerd.pid"));
+}
+
+/// After dockerd was killed: makes sure its managed containerd is gone too, and removes that
+/// containerd's pidfile so that the next dockerd starts a fresh one.
+///
+/// containerd runs with a parent-death signal, so it dies with dockerd, but it stays a zombie
+/// until init reaps it (seconds, on these machines), and a restarted dockerd takes a zombie's pid
+/// for a live containerd, waits for its socket and gives up ("timeout waiting for containerd to
+/// start"). A containerd that is really still running after a while (one without the parent-death
+/// signal) is killed, by the pid it wrote and only if its command line names this engine's
+/// directory.
+pub fn forget_dead_containerd(dir: &Path) {
+    let pidfile = dir.join("exec/containerd/containerd.pid");
+    let Some(pid) = std::fs::read_to_string(&pidfile)
+        .ok()
+        .and_then(|text| text.trim().parse::<u32>().ok())
+    else {
+        return;
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while process::is_running(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if process::is_running(pid) && process::cmdline_mentions(pid, dir) {
+        kill_managed_containerd(dir);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while process::is_running(pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let _ = std::fs::remove_file(&pidfile);
 }

@@ -5,7 +5,7 @@
 //! `daemon.log` (the daemon's stdout and stderr), the socket (`docker.sock` / `podman.sock`),
 //! the engine's storage and state, and `busybox.tar`, the rootfs imported as [`Engine::image`].
 
-use std::fs::File;
+use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -58,12 +58,16 @@ impl Kind {
 }
 
 /// A running private engine. Dropping it removes its containers, stops its daemon by pid,
-/// unmounts what is left under its directory and removes the directory.
+/// unmounts what is left under its directory and removes the directory. A Docker daemon that
+/// [`Engine::kill_daemon`] killed and nothing restarted is started once more first: its CLI
+/// needs it to remove the containers, which outlive it.
 pub struct Engine {
     kind: Kind,
     dir: PathBuf,
     socket: PathBuf,
     daemon: Option<Child>,
+    /// Set by [`Engine::kill_daemon`], cleared by [`Engine::restart_daemon`].
+    killed: bool,
     startup: Duration,
     import: Duration,
 }
@@ -84,15 +88,33 @@ impl Engine {
             dir,
             socket,
             daemon: None,
+            killed: false,
             startup: Duration::ZERO,
             import: Duration::ZERO,
         };
-        let log = engine.dir.join("daemon.log");
-        let mut command = match kind {
-            Kind::Docker => docker::daemon_command(&engine.dir, &engine.socket)?,
-            Kind::Podman => podman::daemon_command(&engine.dir, &engine.socket)?,
+        engine.startup = engine.spawn_daemon()?;
+
+        let began = Instant::now();
+        let tar = image::busybox_tar(&engine.dir)?;
+        let tar = tar.to_string_lossy().into_owned();
+        engine.try_cli(&["import", &tar, kind.image()])?;
+        engine.import = began.elapsed();
+        Ok(engine)
+    }
+
+    /// Spawns the daemon (appending to `daemon.log`) and waits until it answers `GET /_ping`;
+    /// returns how long that took. Used at start and by [`Engine::restart_daemon`].
+    fn spawn_daemon(&mut self) -> Result<Duration, String> {
+        let log = self.dir.join("daemon.log");
+        let mut command = match self.kind {
+            Kind::Docker => docker::daemon_command(&self.dir, &self.socket)?,
+            Kind::Podman => podman::daemon_command(&self.dir, &self.socket)?,
         };
-        let log_file = File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
+        let log_file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .map_err(|e| format!("{}: {e}", log.display()))?;
         let log_clone = log_file
             .try_clone()
             .map_err(|e| format!("{}: {e}", log.display()))?;
@@ -104,16 +126,50 @@ impl Engine {
         let child = command
             .spawn()
             .map_err(|e| format!("{}: cannot spawn: {e}", process::describe(&command)))?;
-        engine.daemon = Some(child);
-        engine.wait_ready(began)?;
-        engine.startup = began.elapsed();
+        self.daemon = Some(child);
+        self.wait_ready(began)?;
+        Ok(began.elapsed())
+    }
 
-        let began = Instant::now();
-        let tar = image::busybox_tar(&engine.dir)?;
-        let tar = tar.to_string_lossy().into_owned();
-        engine.try_cli(&["import", &tar, kind.image()])?;
-        engine.import = began.elapsed();
-        Ok(engine)
+    /// True while the daemon process this engine spawned last is running.
+    pub fn daemon_alive(&mut self) -> bool {
+        matches!(self.daemon.as_mut().map(Child::try_wait), Some(Ok(None)))
+    }
+
+    /// Kills the daemon with SIGKILL, as a crash would, and waits for it to exit. Containers
+    /// keep running (their shims or conmon outlive the daemon) until [`Engine::restart_daemon`]
+    /// brings the daemon back; Docker's managed containerd dies with dockerd (see
+    /// [`docker::forget_dead_containerd`]). Panics if the daemon is not running.
+    pub fn kill_daemon(&mut self) {
+        assert!(
+            self.daemon_alive(),
+            "{} daemon is not running",
+            self.kind.name()
+        );
+        if let Some(daemon) = self.daemon.as_mut() {
+            let _ = daemon.kill();
+            let _ = daemon.wait();
+        }
+        self.killed = true;
+        if self.kind == Kind::Docker {
+            docker::forget_dead_containerd(&self.dir);
+        }
+    }
+
+    /// Starts the daemon again on the same directory, storage and flags after
+    /// [`Engine::kill_daemon`], and waits until it answers `GET /_ping`; returns how long that
+    /// took. Panics (failing the test) with the daemon's log if it does not come back.
+    pub fn restart_daemon(&mut self) -> Duration {
+        assert!(
+            !self.daemon_alive(),
+            "{} daemon is still running",
+            self.kind.name()
+        );
+        let took = self
+            .spawn_daemon()
+            .unwrap_or_else(|e| panic!("restarting: {e}"));
+        self.killed = false;
+        took
     }
 
     fn wait_ready(&mut self, began: Instant) -> Result<(), String> {
@@ -257,10 +313,18 @@ impl Drop for Engine {
                 self.log_tail()
             );
         }
+        let mut alive = self.daemon_alive();
+        if self.killed && !alive && self.kind == Kind::Docker {
+            // Killed by a test that then failed before restarting it: Docker's CLI needs a live
+            // daemon to remove the containers, which still run under their shims.
+            match self.spawn_daemon() {
+                Ok(_) => alive = true,
+                Err(e) => eprintln!("support: restarting docker for teardown: {e}"),
+            }
+        }
         if let Some(mut daemon) = self.daemon.take() {
             // Podman's CLI works without its service (and its containers outlive it); Docker's
             // needs a live daemon.
-            let alive = matches!(daemon.try_wait(), Ok(None));
             let removal = if alive || self.kind == Kind::Podman {
                 self.remove_all_containers()
             } else {

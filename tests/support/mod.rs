@@ -23,6 +23,7 @@
 #![allow(dead_code)]
 
 pub mod agent;
+pub mod containers;
 pub mod docker;
 pub mod engine;
 pub mod http;

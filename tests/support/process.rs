@@ -110,10 +110,33 @@ pub fn kill_from_pidfile(pidfile: &Path) {
     send_signal("KILL", pid);
 }
 
+/// True when process `pid` exists and is not a zombie (state `Z`) or dead (`X`): a zombie still
+/// answers `kill(pid, 0)`, which is how daemons check their pidfiles, but runs nothing.
+pub fn is_running(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // `pid (comm) S ...`: comm may hold spaces and parentheses, the state follows the last `)`.
+    let state = stat
+        .rfind(')')
+        .and_then(|end| stat[end + 1..].split_whitespace().next());
+    !matches!(state, None | Some("Z") | Some("X"))
+}
+
+/// True when process `pid`'s command line contains `path` (to be sure a pid read from a file
+/// is still the daemon of ours that wrote it).
+pub fn cmdline_mentions(pid: u32, path: &Path) -> bool {
+    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    let needle = path.as_os_str().as_encoded_bytes();
+    !needle.is_empty() && cmdline.windows(needle.len()).any(|w| w == needle)
+}
+
 /// Sends a signal by pid. std can only send SIGKILL to its own children and the crate allows no
 /// `unsafe` for libc::kill, so this runs busybox's `kill` (busybox-static is required for the test
 /// image anyway, while procps' kill(1) is not in minimal Debian installs).
-fn send_signal(signal: &str, pid: u32) {
+pub fn send_signal(signal: &str, pid: u32) {
     let _ = Command::new(super::BUSYBOX)
         .args(["kill", &format!("-{signal}"), &pid.to_string()])
         .stderr(Stdio::null())
@@ -177,6 +200,13 @@ fn unescape_mountinfo(field: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn this_process_is_running_and_a_free_pid_is_not() {
+        assert!(is_running(std::process::id()));
+        // Above the kernel's maximum pid (4194304), so never a process.
+        assert!(!is_running(4_194_305));
+    }
 
     #[test]
     fn mountinfo_escapes_are_decoded() {
