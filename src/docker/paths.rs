@@ -12,9 +12,13 @@ use super::version::ApiVersion;
 
 /// The container actions the event subscription asks for, in filter order. `remove` is Podman's name
 /// for Docker's `destroy`; Podman maps a `die` filter to its own `died`.
-pub const EVENT_ACTIONS: [&str; 13] = [
-    "create", "start", "restart", "pause", "unpause", "die", "stop", "kill", "oom", "rename",
-    "update", "destroy", "remove",
+///
+/// `died` is Podman's own name for `die`: Podman 4.3 matches the filter against it and drops `die`
+/// events under a filter that names only `die` (it still reports them as `die`). Docker ignores
+/// names it does not know.
+pub const EVENT_ACTIONS: [&str; 14] = [
+    "create", "start", "restart", "pause", "unpause", "die", "died", "stop", "kill", "oom",
+    "rename", "update", "destroy", "remove",
 ];
 
 const NANOS_PER_SEC: u64 = 1_000_000_000;
@@ -128,7 +132,7 @@ mod tests {
             path,
             "/v1.52/events?filters=%7B%22type%22%3A%7B%22container%22%3Atrue%7D%2C%22event%22%3A%7B\
              %22create%22%3Atrue%2C%22start%22%3Atrue%2C%22restart%22%3Atrue%2C%22pause%22%3Atrue%2C\
-             %22unpause%22%3Atrue%2C%22die%22%3Atrue%2C%22stop%22%3Atrue%2C%22kill%22%3Atrue%2C\
+             %22unpause%22%3Atrue%2C%22die%22%3Atrue%2C%22died%22%3Atrue%2C%22stop%22%3Atrue%2C%22kill%22%3Atrue%2C\
              %22oom%22%3Atrue%2C%22rename%22%3Atrue%2C%22update%22%3Atrue%2C%22destroy%22%3Atrue%2C\
              %22remove%22%3Atrue%7D%7D"
         );

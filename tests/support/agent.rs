@@ -45,7 +45,7 @@ impl Agent {
         let stderr_path = dir.join("stderr.log");
         let stderr = std::fs::File::create(&stderr_path).unwrap();
         let child = Command::new(binary())
-            .arg("-d")
+            .arg(std::env::var("CSFLOWD_TEST_LOG").unwrap_or_else(|_| "-d".into()))
             .arg("-f")
             .arg(&config)
             .args(args)
