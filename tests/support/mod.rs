@@ -25,6 +25,7 @@
 pub mod agent;
 pub mod docker;
 pub mod engine;
+pub mod fake_engine;
 pub mod http;
 pub mod image;
 pub mod podman;
