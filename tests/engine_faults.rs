@@ -533,21 +533,56 @@ fn agent_survives_connections_closed_mid_chunk() {
 
 #[test]
 fn agent_survives_an_event_stream_closed_mid_chunk() {
-    let (engine, collector, agent, _, b) = fault_case(
-        "evmidchunk",
-        |e| e.set_fault(Endpoint::Events, Fault::CloseMidChunk),
-        clear,
+    // The stream carries one event whole, then closes in the middle of the next one's chunk.
+    let (a, b) = two_ids("evmidchunk");
+    let engine = FakeEngine::start(
+        Script::docker()
+            .container(&a, "csflowd-a", "running", std::process::id())
+            .fault(Endpoint::Events, Fault::CloseMidChunk),
     );
-    // Healthy again: a second event on the (new) stream still goes through.
+    let collector = Collector::bind();
+    let mut agent = start_agent("evmidchunk", &collector, &engine);
+    expect_tracked(
+        &collector,
+        &agent,
+        &engine,
+        &a,
+        "csflowd-a",
+        Duration::from_secs(15),
+    );
+    engine.add_container(&b, "csflowd-b", "running", std::process::id());
+    assert!(engine.push_action("start", &b) >= 1, "no event stream open");
+    expect_tracked(
+        &collector,
+        &agent,
+        &engine,
+        &b,
+        "csflowd-b",
+        Duration::from_secs(10),
+    );
+    engine.set_container_state(&b, "paused", std::process::id());
     engine.push_action("pause", &b);
-    let end = Instant::now() + Duration::from_secs(15);
+    assert_healthy_during_fault(&mut agent, &collector, "event stream closed mid-chunk");
+
+    // Healthy again: the pause cut off by the close is not lost (the agent resubscribes with
+    // `since`, or re-lists and inspects), and new containers are found.
+    engine.clear_faults();
+    let end = Instant::now() + RESUME;
     loop {
         let s = expect_tracked(&collector, &agent, &engine, &b, "csflowd-b", RESUME);
         if virt_state(&s) == 3 {
             break;
         }
-        assert!(Instant::now() < end, "no paused sample after pause");
+        assert!(
+            Instant::now() < end,
+            "no paused sample after pause; stderr:\n{}",
+            agent.stderr()
+        );
     }
+    let c = container_id("evmidchunk", 99);
+    engine.add_container(&c, "csflowd-c", "running", std::process::id());
+    engine.push_action("start", &c);
+    expect_tracked(&collector, &agent, &engine, &c, "csflowd-c", RESUME);
 }
 
 #[test]
@@ -758,11 +793,40 @@ fn agent_a_ping_without_api_version_means_1_24() {
         .iter()
         .any(|r| r.starts_with("GET /v1.24/containers/json")));
     for r in &requests {
+        // (An unversioned `GET /version` to learn the version another way is allowed too.)
         assert!(
-            r.starts_with("GET /_ping ") || r.starts_with("GET /v1.24/"),
+            r.starts_with("GET /_ping ")
+                || r.starts_with("GET /version ")
+                || r.starts_with("GET /v1.24/"),
             "{r} (all: {requests:#?})"
         );
     }
+}
+
+#[test]
+fn agent_refuses_an_engine_older_than_1_24_and_retries_later() {
+    let (a, _) = two_ids("tooold-engine");
+    let engine = FakeEngine::start(Script::docker().api_version(Some("1.20")).container(
+        &a,
+        "csflowd-a",
+        "running",
+        std::process::id(),
+    ));
+    let collector = Collector::bind();
+    let mut agent = start_agent("tooold-engine", &collector, &engine);
+    assert_healthy_during_fault(&mut agent, &collector, "engine API 1.20");
+    let requests = engine.requests();
+    assert!(
+        requests.iter().any(|r| r.starts_with("GET /_ping ")),
+        "{requests:#?}"
+    );
+    assert!(
+        requests.iter().all(|r| !r.contains("/containers/")),
+        "talked to an engine below 1.24: {requests:#?}"
+    );
+    // The engine is upgraded: the agent's next try goes through.
+    engine.set_api_version(Some("1.41"));
+    expect_tracked(&collector, &agent, &engine, &a, "csflowd-a", RESUME);
 }
 
 #[test]
