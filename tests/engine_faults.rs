@@ -225,7 +225,7 @@ fn assert_healthy_during_fault(agent: &mut Agent, collector: &Collector, what: &
 /// The common shape of a fault test: the engine has container A and misbehaves as `inject` says
 /// before the agent starts; the agent is watched through the fault; then `heal` makes the engine
 /// healthy, container B starts (table + `start` event), and B must be reported as 3:N with its
-/// name. Returns the ids of A and B.
+/// name. Returns the engine, collector and agent (for further checks) and the ids of A and B.
 fn fault_case(
     tag: &str,
     inject: impl FnOnce(&FakeEngine),
