@@ -26,6 +26,7 @@ pub mod agent;
 pub mod containers;
 pub mod docker;
 pub mod engine;
+pub mod fake_engine;
 pub mod http;
 pub mod image;
 pub mod podman;
