@@ -170,7 +170,6 @@ pub struct EngineClient {
     connected_once: bool,
     read_buf: Box<[u8; 64 << 10]>,
     rng: u64,
-    logged_line_limit: bool,
     logged_bad_event: bool,
 }
 
@@ -199,7 +198,6 @@ impl EngineClient {
             connected_once: false,
             read_buf: Box::new([0; 64 << 10]),
             rng: sys::random_u64() | 1,
-            logged_line_limit: false,
             logged_bad_event: false,
         }
     }
@@ -779,11 +777,10 @@ impl EngineClient {
         let line = match line {
             Ok(l) => l,
             Err(e) => {
-                if !self.logged_line_limit {
-                    self.logged_line_limit = true;
-                    warn!("engine: an event line was dropped ({e}); listing containers to resync");
-                }
-                self.start_list(wheel, now, news);
+                // An over-long line: close the stream (it may never end), reconnect with `since=`
+                // and list again, so nothing after it is lost.
+                let f = Failure(format!("events: {e} (over {EVENT_LINE_LIMIT} bytes)"));
+                self.fail(f, wheel, now, news);
                 return;
             }
         };
