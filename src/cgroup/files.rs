@@ -3,10 +3,12 @@
 //! For each counter the v1 hierarchy of its controller is used when one is mounted, else the v2 hierarchy:
 //! on a hybrid host the v1 controllers hold the figures and the unified hierarchy is usually empty.
 //!
-//! Limits (CPU quota, cpuset, memory limit) are kept only if their file exists at setup: when it does not,
-//! the controller is not enabled for this container (v2 shows `cpu.max`, `cpuset.cpus.effective` and
-//! `memory.max` only then), and "no limit" is then the right answer rather than "unknown". A file that
-//! existed at setup and cannot be read at a poll (the container is gone) reads as unknown.
+//! Limits (CPU quota, cpuset, memory limit) are looked for at setup. A limit file that does not exist then
+//! means the controller is not enabled for this container (v2 shows `cpu.max`, `cpuset.cpus.effective` and
+//! `memory.max` only then), and "no limit" is the right answer; so is a controller no hierarchy holds. A
+//! hierarchy that holds the controller but in which the container's directory cannot be resolved makes the
+//! limit unknown. A file that existed at setup and cannot be read at a poll (the container is gone) reads
+//! as unknown too.
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -15,8 +17,8 @@ use std::path::{Path, PathBuf};
 use crate::host::file::{Extent, FileBuf, PathBuilder};
 use crate::host::Roots;
 
-use super::membership::{cgroup_dir, parse_proc_cgroup, Membership};
-use super::mounts::{CgroupMounts, V1Controller};
+use super::membership::{cgroup_dir, parse_proc_cgroup};
+use super::mounts::{CgroupMount, CgroupMounts, V1Controller};
 use super::CgroupError;
 
 /// Which network namespace a container's process is in, as seen once at setup.
@@ -59,16 +61,29 @@ pub(crate) enum DiskFiles {
     V2(PathBuf),
 }
 
+/// Where a limit is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum LimitFile<T> {
+    /// No hierarchy holds the controller, or the container's directory has no such file (the controller
+    /// is not enabled for it): nothing limits the container there.
+    NotEnabled,
+    /// A hierarchy holds the controller but the container's directory in it could not be resolved: the
+    /// limit is unknown.
+    Unresolved,
+    /// The file(s).
+    File(T),
+}
+
 /// The exact files one container's counters are read from, resolved once at setup so a poll only opens
 /// and reads them. `None` for a counter means no hierarchy holds it for this container.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContainerFiles {
     pub(crate) pid: u32,
     pub(crate) cpu_time: Option<CpuTimeFile>,
-    pub(crate) cpu_quota: Option<CpuQuotaFiles>,
-    pub(crate) cpuset: Option<PathBuf>,
+    pub(crate) cpu_quota: LimitFile<CpuQuotaFiles>,
+    pub(crate) cpuset: LimitFile<PathBuf>,
     pub(crate) memory_usage: Option<PathBuf>,
-    pub(crate) memory_limit: Option<PathBuf>,
+    pub(crate) memory_limit: LimitFile<PathBuf>,
     pub(crate) disk: Option<DiskFiles>,
     /// `<proc>/<pid>/net/dev`.
     pub(crate) net_dev: PathBuf,
@@ -102,54 +117,57 @@ impl ContainerFiles {
             )
             .ok_or(CgroupError::ProcessCgroupUnreadable)?;
         let membership = parse_proc_cgroup(text);
-        let dirs = Dirs::of(mounts, &membership);
+        let place = |c: V1Controller| Place::of(mounts.v1(c), membership.v1(c));
+        let v2 = Place::of(mounts.v2(), membership.v2());
+        let cpu = Hierarchy::choose(place(V1Controller::Cpu), &v2);
+        let cpuacct = Hierarchy::choose(place(V1Controller::Cpuacct), &v2);
+        let cpuset = Hierarchy::choose(place(V1Controller::Cpuset), &v2);
+        let memory = Hierarchy::choose(place(V1Controller::Memory), &v2);
+        let blkio = Hierarchy::choose(place(V1Controller::Blkio), &v2);
 
-        let resolved = ContainerFiles {
+        Ok(ContainerFiles {
             pid,
-            cpu_time: match (&dirs.cpuacct, &dirs.v2) {
-                (Some(d), _) => Some(CpuTimeFile::V1Usage(d.join("cpuacct.usage"))),
-                (None, Some(d)) => Some(CpuTimeFile::V2Stat(d.join("cpu.stat"))),
-                (None, None) => None,
+            cpu_time: match cpuacct {
+                Hierarchy::V1(Place::Dir(d)) => Some(CpuTimeFile::V1Usage(d.join("cpuacct.usage"))),
+                Hierarchy::V2(Place::Dir(d)) => Some(CpuTimeFile::V2Stat(d.join("cpu.stat"))),
+                _ => None,
             },
-            cpu_quota: match (&dirs.cpu, &dirs.v2) {
-                (Some(d), _) => {
-                    existing(d.join("cpu.cfs_quota_us")).map(|quota| CpuQuotaFiles::V1 {
-                        quota,
-                        period: d.join("cpu.cfs_period_us"),
-                    })
-                }
-                (None, Some(d)) => existing(d.join("cpu.max")).map(CpuQuotaFiles::V2),
-                (None, None) => None,
+            cpu_quota: match cpu {
+                Hierarchy::V1(p) => p.limit("cpu.cfs_quota_us", |quota, d| CpuQuotaFiles::V1 {
+                    quota,
+                    period: d.join("cpu.cfs_period_us"),
+                }),
+                Hierarchy::V2(p) => p.limit("cpu.max", |max, _| CpuQuotaFiles::V2(max)),
             },
-            cpuset: match (&dirs.cpuset, &dirs.v2) {
-                (Some(d), _) => existing(d.join("cpuset.cpus")),
-                (None, Some(d)) => existing(d.join("cpuset.cpus.effective")),
-                (None, None) => None,
+            cpuset: match cpuset {
+                Hierarchy::V1(p) => p.limit("cpuset.cpus", |f, _| f),
+                Hierarchy::V2(p) => p.limit("cpuset.cpus.effective", |f, _| f),
             },
-            memory_usage: match (&dirs.memory, &dirs.v2) {
-                (Some(d), _) => Some(d.join("memory.usage_in_bytes")),
-                (None, Some(d)) => Some(d.join("memory.current")),
-                (None, None) => None,
+            memory_usage: match &memory {
+                Hierarchy::V1(Place::Dir(d)) => Some(d.join("memory.usage_in_bytes")),
+                Hierarchy::V2(Place::Dir(d)) => Some(d.join("memory.current")),
+                _ => None,
             },
-            memory_limit: match (&dirs.memory, &dirs.v2) {
-                (Some(d), _) => existing(d.join("memory.limit_in_bytes")),
-                (None, Some(d)) => existing(d.join("memory.max")),
-                (None, None) => None,
+            memory_limit: match memory {
+                Hierarchy::V1(p) => p.limit("memory.limit_in_bytes", |f, _| f),
+                Hierarchy::V2(p) => p.limit("memory.max", |f, _| f),
             },
-            disk: match (&dirs.blkio, &dirs.v2) {
-                (Some(d), _) => Some(DiskFiles::V1 {
+            disk: match blkio {
+                Hierarchy::V1(Place::Dir(d)) => Some(DiskFiles::V1 {
                     bytes: d.join("blkio.throttle.io_service_bytes"),
                     requests: d.join("blkio.throttle.io_serviced"),
                 }),
-                (None, Some(d)) => Some(DiskFiles::V2(d.join("io.stat"))),
-                (None, None) => None,
+                Hierarchy::V2(Place::Dir(d)) => Some(DiskFiles::V2(d.join("io.stat"))),
+                _ => None,
             },
             net_dev: join(&roots.proc, &[pid_bytes, b"net", b"dev"]),
             class_net: join(&roots.proc, &[pid_bytes, b"root", b"sys", b"class", b"net"]),
             net_namespace: net_namespace(roots, pid_bytes),
-            v2_dir: dirs.v2,
-        };
-        Ok(resolved)
+            v2_dir: match v2 {
+                Place::Dir(d) => Some(d),
+                _ => None,
+            },
+        })
     }
 
     /// The container's process, as given at setup.
@@ -173,35 +191,58 @@ impl ContainerFiles {
     }
 }
 
-/// The container's directory in each hierarchy the counters use.
-struct Dirs {
-    cpu: Option<PathBuf>,
-    cpuacct: Option<PathBuf>,
-    cpuset: Option<PathBuf>,
-    memory: Option<PathBuf>,
-    blkio: Option<PathBuf>,
-    v2: Option<PathBuf>,
+/// The container's directory in one hierarchy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Place {
+    /// No such hierarchy is mounted.
+    NoHierarchy,
+    /// The hierarchy is mounted but the process's path in it is missing or leads nowhere.
+    Unresolved,
+    /// The directory.
+    Dir(PathBuf),
 }
 
-impl Dirs {
-    fn of(mounts: &CgroupMounts, m: &Membership<'_>) -> Dirs {
-        let v1 = |c: V1Controller| cgroup_dir(mounts.v1(c)?, m.v1(c)?);
-        Dirs {
-            cpu: v1(V1Controller::Cpu),
-            cpuacct: v1(V1Controller::Cpuacct),
-            cpuset: v1(V1Controller::Cpuset),
-            memory: v1(V1Controller::Memory),
-            blkio: v1(V1Controller::Blkio),
-            v2: mounts
-                .v2()
-                .zip(m.v2())
-                .and_then(|(mount, path)| cgroup_dir(mount, path)),
+impl Place {
+    fn of(mount: Option<&CgroupMount>, path: Option<&[u8]>) -> Place {
+        match mount {
+            None => Place::NoHierarchy,
+            Some(m) => match path.and_then(|p| cgroup_dir(m, p)) {
+                Some(dir) => Place::Dir(dir),
+                None => Place::Unresolved,
+            },
+        }
+    }
+
+    /// The limit file `name` of this place, if it exists now; `make` gets its path and the directory.
+    fn limit<T>(self, name: &str, make: impl FnOnce(PathBuf, &Path) -> T) -> LimitFile<T> {
+        match self {
+            Place::NoHierarchy => LimitFile::NotEnabled,
+            Place::Unresolved => LimitFile::Unresolved,
+            Place::Dir(dir) => {
+                let file = dir.join(name);
+                if file.exists() {
+                    LimitFile::File(make(file, &dir))
+                } else {
+                    LimitFile::NotEnabled
+                }
+            }
         }
     }
 }
 
-fn existing(path: PathBuf) -> Option<PathBuf> {
-    path.exists().then_some(path)
+/// The hierarchy a controller's files are read in: its v1 one when mounted, else the v2 one.
+enum Hierarchy {
+    V1(Place),
+    V2(Place),
+}
+
+impl Hierarchy {
+    fn choose(v1: Place, v2: &Place) -> Hierarchy {
+        match v1 {
+            Place::NoHierarchy => Hierarchy::V2(v2.clone()),
+            v1 => Hierarchy::V1(v1),
+        }
+    }
 }
 
 fn join(root: &Path, parts: &[&[u8]]) -> PathBuf {

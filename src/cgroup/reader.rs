@@ -9,12 +9,14 @@ use std::ops::{BitOr, BitOrAssign};
 use crate::host::file::{Extent, FileBuf};
 use crate::host::net::{parse_net_dev_line, NetDevCounters};
 use crate::host::parse::lines;
-use crate::wire::{NetIo, VirtCpu, VirtDiskIo, VirtMemory, UNKNOWN_U32, UNKNOWN_U64};
+use crate::wire::{Adapter, NetIo, VirtCpu, VirtDiskIo, VirtMemory, UNKNOWN_U32, UNKNOWN_U64};
 
-use super::files::{ContainerFiles, CpuQuotaFiles, CpuTimeFile, DiskFiles, NetNamespace};
+use super::files::{
+    ContainerFiles, CpuQuotaFiles, CpuTimeFile, DiskFiles, LimitFile, NetNamespace,
+};
 use super::values::{
-    count_cpu_list, flat_keyed_value, parse_cfs_quota, parse_cpu_max, parse_memory_limit,
-    parse_single_u64, sum_blkio, sum_io_stat, Limit,
+    cfs_quota_cpus, count_cpu_list, flat_keyed_value, parse_cfs_quota_us, parse_cpu_max,
+    parse_memory_limit, parse_single_u64, sum_blkio, sum_io_stat, Limit,
 };
 
 /// The host's totals a container's limits fall back to, from the host's own reader (`cpu_num` of
@@ -85,7 +87,7 @@ impl ContainerCounters {
 }
 
 /// A set of the counter fields a read filled from the kernel's files (the others were left unknown).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
 pub struct Fields(u8);
 
 impl Fields {
@@ -119,6 +121,33 @@ impl Fields {
     }
 }
 
+impl std::fmt::Debug for Fields {
+    /// `Fields(CPU_TIME | NET)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        const NAMES: [(Fields, &str); 7] = [
+            (Fields::CPU_TIME, "CPU_TIME"),
+            (Fields::NR_VIRT_CPU, "NR_VIRT_CPU"),
+            (Fields::MEMORY, "MEMORY"),
+            (Fields::MAX_MEMORY, "MAX_MEMORY"),
+            (Fields::DISK_BYTES, "DISK_BYTES"),
+            (Fields::DISK_REQUESTS, "DISK_REQUESTS"),
+            (Fields::NET, "NET"),
+        ];
+        f.write_str("Fields(")?;
+        let mut first = true;
+        for (field, name) in NAMES {
+            if self.contains(field) {
+                if !first {
+                    f.write_str(" | ")?;
+                }
+                f.write_str(name)?;
+                first = false;
+            }
+        }
+        f.write_str(")")
+    }
+}
+
 impl BitOr for Fields {
     type Output = Fields;
     fn bitor(self, rhs: Fields) -> Fields {
@@ -145,7 +174,7 @@ pub struct ReadReport {
 impl ReadReport {
     /// Whether the adapter list no longer matches the interfaces seen (compare against the list that
     /// [`ContainerReader::read_adapters`] last filled).
-    pub fn adapters_stale(&self, adapters: &[crate::wire::Adapter]) -> bool {
+    pub fn adapters_stale(&self, adapters: &[Adapter]) -> bool {
         match self.interfaces {
             None => false,
             Some(n) => {
@@ -243,11 +272,14 @@ enum LimitRead<T> {
     Read(Limit<T>),
 }
 
-fn read_limit<T>(found: Option<Option<Limit<T>>>) -> LimitRead<T> {
-    match found {
-        None => LimitRead::NoFile,
-        Some(None) => LimitRead::Failed,
-        Some(Some(limit)) => LimitRead::Read(limit),
+impl<T> LimitRead<T> {
+    /// Reads `file` with `read` when there is one.
+    fn of<F>(file: &LimitFile<F>, read: impl FnOnce(&F) -> Option<Limit<T>>) -> LimitRead<T> {
+        match file {
+            LimitFile::NotEnabled => LimitRead::NoFile,
+            LimitFile::Unresolved => LimitRead::Failed,
+            LimitFile::File(f) => read(f).map_or(LimitRead::Failed, LimitRead::Read),
+        }
     }
 }
 
@@ -255,23 +287,29 @@ fn read_limit<T>(found: Option<Option<Limit<T>>>) -> LimitRead<T> {
 /// existed at setup and cannot be read now makes it unknown. The host's count alone, with no limit file at
 /// all, is a full answer; with limit files that say "no limit", too.
 fn nr_virt_cpu(buf: &mut FileBuf, files: &ContainerFiles, host_cpus: u32) -> (u32, Fields) {
-    let quota = read_limit(files.cpu_quota.as_ref().map(|q| match q {
+    let quota = LimitRead::of(&files.cpu_quota, |q| match q {
         CpuQuotaFiles::V1 { quota, period } => {
-            // Two files through one buffer: copy the short quota out first.
-            let quota = buf.read(quota, Extent::Prefix(64)).map(QuotaText::copy)?;
-            let period = buf.read(period, Extent::Prefix(64))?;
-            parse_cfs_quota(quota.as_bytes(), period)
+            match buf
+                .read(quota, Extent::Prefix(64))
+                .and_then(parse_cfs_quota_us)?
+            {
+                Limit::Unlimited => Some(Limit::Unlimited), // the period does not matter
+                Limit::Limited(us) => buf
+                    .read(period, Extent::Prefix(64))
+                    .and_then(|p| cfs_quota_cpus(us, p))
+                    .map(Limit::Limited),
+            }
         }
         CpuQuotaFiles::V2(p) => buf.read(p, Extent::Prefix(128)).and_then(parse_cpu_max),
-    }));
-    let cpuset = read_limit(files.cpuset.as_deref().map(|p| {
+    });
+    let cpuset = LimitRead::of(&files.cpuset, |p| {
         buf.read(p, Extent::Whole)
             .and_then(count_cpu_list)
             .map(|n| match n {
                 0 => Limit::Unlimited, // a v1 cpuset nobody set
                 n => Limit::Limited(n),
             })
-    }));
+    });
     let mut fewest = (host_cpus != UNKNOWN_U32 && host_cpus > 0).then_some(host_cpus);
     for limit in [quota, cpuset] {
         match limit {
@@ -288,36 +326,12 @@ fn nr_virt_cpu(buf: &mut FileBuf, files: &ContainerFiles, host_cpus: u32) -> (u3
     }
 }
 
-/// A copy of a short file's text on the stack, so a second file can be read through the same buffer.
-struct QuotaText {
-    bytes: [u8; 64],
-    len: usize,
-}
-
-impl QuotaText {
-    fn copy(text: &[u8]) -> QuotaText {
-        let mut bytes = [0u8; 64];
-        let len = text.len().min(bytes.len());
-        if let (Some(dst), Some(src)) = (bytes.get_mut(..len), text.get(..len)) {
-            dst.copy_from_slice(src);
-        }
-        QuotaText { bytes, len }
-    }
-
-    fn as_bytes(&self) -> &[u8] {
-        self.bytes.get(..self.len).unwrap_or(&[])
-    }
-}
-
 /// `max_memory`: the limit, or the host's memory when there is none or it is larger (a limit above the
 /// host's memory cannot be reached, and the collector sees what the container can really use).
 fn max_memory(buf: &mut FileBuf, files: &ContainerFiles, mem_total: u64) -> (u64, Fields) {
-    let limit = read_limit(
-        files
-            .memory_limit
-            .as_deref()
-            .map(|p| buf.read(p, Extent::Prefix(64)).and_then(parse_memory_limit)),
-    );
+    let limit = LimitRead::of(&files.memory_limit, |p| {
+        buf.read(p, Extent::Prefix(64)).and_then(parse_memory_limit)
+    });
     let value = match limit {
         LimitRead::Failed => UNKNOWN_U64,
         LimitRead::NoFile | LimitRead::Read(Limit::Unlimited) => mem_total,
@@ -432,6 +446,8 @@ mod tests {
         assert!(!f.contains(Fields::CPU_TIME | Fields::MEMORY));
         assert!(Fields::NONE.is_empty());
         assert!(Fields::ALL.contains(f));
+        assert_eq!(format!("{f:?}"), "Fields(CPU_TIME | NET)");
+        assert_eq!(format!("{:?}", Fields::NONE), "Fields()");
         for one in [
             Fields::CPU_TIME,
             Fields::NR_VIRT_CPU,
@@ -472,12 +488,6 @@ mod tests {
         last.keep_read(&ContainerCounters::UNKNOWN, Fields::NONE);
         assert_eq!(last.cpu.cpu_time_ms, 10);
         assert_eq!(last.memory.memory, 100);
-    }
-
-    #[test]
-    fn quota_text_copies_are_bounded() {
-        assert_eq!(QuotaText::copy(b"-1\n").as_bytes(), b"-1\n");
-        assert_eq!(QuotaText::copy(&[b'1'; 100]).as_bytes().len(), 64);
     }
 
     #[test]

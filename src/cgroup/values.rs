@@ -79,16 +79,17 @@ pub(crate) fn parse_cpu_max(text: &[u8]) -> Option<Limit<u32>> {
     cpus_of_quota(quota, period).map(Limit::Limited)
 }
 
-/// v1 `cpu.cfs_quota_us` and `cpu.cfs_period_us`: a quota of `-1` means none. The limit is in CPUs,
-/// rounded up.
-pub(crate) fn parse_cfs_quota(quota: &[u8], period: &[u8]) -> Option<Limit<u32>> {
-    let quota = parse_i64(trim(quota))?;
-    if quota == -1 {
-        return Some(Limit::Unlimited);
+/// v1 `cpu.cfs_quota_us`: microseconds per period, or `-1` for no quota.
+pub(crate) fn parse_cfs_quota_us(text: &[u8]) -> Option<Limit<u64>> {
+    match parse_i64(trim(text))? {
+        -1 => Some(Limit::Unlimited),
+        quota => u64::try_from(quota).ok().map(Limit::Limited),
     }
-    let quota = u64::try_from(quota).ok()?;
-    let period = parse_single_u64(period)?;
-    cpus_of_quota(quota, period).map(Limit::Limited)
+}
+
+/// A v1 quota in microseconds with its `cpu.cfs_period_us` text, in CPUs, rounded up.
+pub(crate) fn cfs_quota_cpus(quota_us: u64, period: &[u8]) -> Option<u32> {
+    cpus_of_quota(quota_us, parse_single_u64(period)?)
 }
 
 /// The number of CPUs in a cpu list (`0-3,6,8-9` is 7), as v1 `cpuset.cpus` and v2 `cpuset.cpus.effective`
@@ -113,7 +114,9 @@ pub(crate) fn count_cpu_list(text: &[u8]) -> Option<u32> {
         if last < first {
             return None;
         }
-        count = count.saturating_add((last - first).saturating_add(1)).min(MAX_CPUS);
+        count = count
+            .saturating_add((last - first).saturating_add(1))
+            .min(MAX_CPUS);
     }
     u32::try_from(count).ok()
 }
@@ -269,25 +272,19 @@ mod tests {
 
     #[test]
     fn cfs_quota() {
+        assert_eq!(parse_cfs_quota_us(b"-1\n"), Some(Limit::Unlimited));
         assert_eq!(
-            parse_cfs_quota(b"-1\n", b"100000\n"),
-            Some(Limit::Unlimited)
+            parse_cfs_quota_us(b"150000\n"),
+            Some(Limit::Limited(150000))
         );
-        // No quota needs no period.
-        assert_eq!(parse_cfs_quota(b"-1\n", b""), Some(Limit::Unlimited));
-        assert_eq!(
-            parse_cfs_quota(b"150000\n", b"100000\n"),
-            Some(Limit::Limited(2))
-        );
-        assert_eq!(
-            parse_cfs_quota(b"50000\n", b"100000\n"),
-            Some(Limit::Limited(1))
-        );
-        assert_eq!(parse_cfs_quota(b"-2\n", b"100000\n"), None);
-        assert_eq!(parse_cfs_quota(b"0\n", b"100000\n"), None);
-        assert_eq!(parse_cfs_quota(b"50000\n", b"0\n"), None);
-        assert_eq!(parse_cfs_quota(b"50000\n", b""), None);
-        assert_eq!(parse_cfs_quota(b"", b"100000\n"), None);
+        assert_eq!(parse_cfs_quota_us(b"-2\n"), None);
+        assert_eq!(parse_cfs_quota_us(b""), None);
+        assert_eq!(parse_cfs_quota_us(b"x\n"), None);
+        assert_eq!(cfs_quota_cpus(150000, b"100000\n"), Some(2));
+        assert_eq!(cfs_quota_cpus(50000, b"100000\n"), Some(1));
+        assert_eq!(cfs_quota_cpus(0, b"100000\n"), None);
+        assert_eq!(cfs_quota_cpus(50000, b"0\n"), None);
+        assert_eq!(cfs_quota_cpus(50000, b""), None);
     }
 
     #[test]
