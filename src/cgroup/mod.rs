@@ -83,3 +83,55 @@ impl fmt::Display for CgroupError {
 }
 
 impl std::error::Error for CgroupError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    /// Every parser over pseudo-random bytes drawn from the characters the formats use: no panic, and
+    /// nothing found outside the roots.
+    #[test]
+    fn garbage_never_panics() {
+        const ALPHABET: &[u8] = b"0123456789-:,= \n\t/.\\maxrbytesioReadWriteTotalcgroup2";
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut text = Vec::new();
+        for _ in 0..20_000 {
+            text.clear();
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let len = (state % 96) as usize;
+            for _ in 0..len {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                text.push(ALPHABET[(state % ALPHABET.len() as u64) as usize]);
+            }
+            let _ = values::parse_single_u64(&text);
+            let _ = values::flat_keyed_value(&text, b"usage_usec");
+            let _ = values::parse_cpu_max(&text);
+            let _ = values::parse_cfs_quota_us(&text);
+            let _ = values::cfs_quota_cpus(state, &text);
+            let _ = values::count_cpu_list(&text);
+            let _ = values::parse_memory_limit(&text);
+            let _ = values::sum_blkio(&text);
+            let _ = values::sum_io_stat(&text);
+            let mounts = CgroupMounts::from_mountinfo(&text, Path::new("/r/sys"));
+            for mount in V1Controller::ALL
+                .iter()
+                .filter_map(|&c| mounts.v1(c))
+                .chain(mounts.v2())
+            {
+                assert!(mount.dir.starts_with("/r/sys"), "{mount:?}");
+            }
+            let membership = membership::parse_proc_cgroup(&text);
+            if let (Some(mount), Some(path)) = (mounts.v2(), membership.v2()) {
+                if let Some(dir) = membership::cgroup_dir(mount, path) {
+                    assert!(dir.starts_with(&mount.dir));
+                    assert!(!dir.components().any(|c| c.as_os_str() == ".."));
+                }
+            }
+        }
+    }
+}

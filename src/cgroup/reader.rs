@@ -283,9 +283,9 @@ impl<T> LimitRead<T> {
     }
 }
 
-/// `nr_virt_cpu`: the fewest CPUs among the quota (rounded up), the cpuset and the host. A limit file that
-/// existed at setup and cannot be read now makes it unknown. The host's count alone, with no limit file at
-/// all, is a full answer; with limit files that say "no limit", too.
+/// `nr_virt_cpu`: the fewest CPUs among the quota (rounded up), the cpuset and the host. A limit that cannot
+/// be read (its file vanished or is malformed, or the container's directory could not be resolved) makes
+/// it unknown. The host's count is a full answer when the limits say "none" or are not enabled.
 fn nr_virt_cpu(buf: &mut FileBuf, files: &ContainerFiles, host_cpus: u32) -> (u32, Fields) {
     let quota = LimitRead::of(&files.cpu_quota, |q| match q {
         CpuQuotaFiles::V1 { quota, period } => {
