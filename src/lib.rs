@@ -7,6 +7,7 @@
 //! - [`http`]: a push-style HTTP/1.1 client for the engine's UNIX socket;
 //! - [`docker`]: the engine conversation's documents and container identity;
 //! - [`host`]: readers of /proc and /sys for the physical host;
+//! - [`cgroup`]: readers of a container's cgroup and procfs files for its counters;
 //! - [`timer`]: the timer wheel of poll deadlines;
 //! - [`config`]: the configuration file;
 //! - [`agent`]: the one event loop that ties them together.
@@ -16,6 +17,7 @@
 #![warn(missing_docs)]
 
 pub mod agent;
+pub mod cgroup;
 pub mod cli;
 pub mod config;
 pub mod docker;

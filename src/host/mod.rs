@@ -26,10 +26,10 @@ mod agent_address;
 mod cpu;
 mod descr;
 mod disk;
-mod file;
+pub(crate) mod file;
 mod memory;
-mod net;
-mod parse;
+pub(crate) mod net;
+pub(crate) mod parse;
 mod uuid;
 
 use std::path::{Path, PathBuf};

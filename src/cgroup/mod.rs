@@ -1,0 +1,137 @@
+//! Container counters straight from the kernel: cgroup v1 and v2 files and the container's procfs view,
+//! without asking the engine for stats.
+//!
+//! Three steps, each with its own cost:
+//!
+//! 1. Once per agent: [`CgroupMounts::discover`] finds the cgroup hierarchies in `<proc>/1/mountinfo`
+//!    (or `<proc>/self/mountinfo`) and classifies the host ([`CgroupMode`]); [`missing_v2_controllers`]
+//!    says which v2 controllers the host leaves off, for a warning.
+//! 2. Once per container: [`ContainerFiles::resolve`] reads `<proc>/<pid>/cgroup`, maps each path to a
+//!    directory of its hierarchy, and keeps the exact file paths each counter needs; it also compares the
+//!    container's network namespace with the host's (a `readlink` each) and stores the answer.
+//!    [`ContainerReader::read_adapters`] reads the container's `host_adapters`, to repeat only when
+//!    [`ReadReport::adapters_stale`] says the interfaces changed.
+//! 3. Every poll: [`ContainerReader::read`] opens each of those few files once, reads it whole into the
+//!    reader's one buffer and parses the bytes into [`ContainerCounters`]. No directory listing, no path or
+//!    string building, and, once the buffer has grown to the largest file, no allocation.
+//!
+//! Contract:
+//! - Everything is read under the configured [`Roots`](crate::host::Roots). Mount points in mountinfo are
+//!   absolute paths of the host's mount namespace (`/sys/fs/cgroup/memory`); they are mapped under the sys
+//!   root by dropping their leading `/sys` and joining the rest onto `roots.sys`. Cgroup mounts outside
+//!   `/sys` are ignored.
+//! - Container pids are pids of the host's pid namespace (the engine's `State.Pid`), and the agent reads
+//!   `<proc>/<pid>/cgroup` from the host's cgroup namespace, so the paths there are full host paths even
+//!   for a container with its own cgroup namespace (inside which its cgroup looks like `/`). An agent put in
+//!   a nested cgroup namespace would see `/../...` paths; those resolve to no directory and read as
+//!   unknown.
+//! - Nothing here panics on any file content. Every file read is capped (the host readers'
+//!   [`MAX_FILE_BYTES`](crate::host::MAX_FILE_BYTES)), every list is bounded, and data from files can never
+//!   walk a path out of its directory (`.` and `..` components are refused).
+//! - A file that is missing, unreadable or malformed leaves its fields unknown (the sFlow all-ones value);
+//!   [`ReadReport::fields`] says which fields were read, and [`ContainerCounters::keep_read`] folds them
+//!   into a container's last good values, for the final sample sent after its cgroup is gone.
+//!
+//! The cgroup file formats are those of the kernel's Documentation/admin-guide/cgroup-v2.rst and
+//! cgroup-v1/{cpuacct,memory,blkio-controller}.rst.
+
+mod adapters;
+mod controllers;
+mod files;
+mod membership;
+mod mounts;
+mod reader;
+mod values;
+
+use std::fmt;
+
+pub use controllers::{missing_v2_controllers, V2Controllers};
+pub use files::{ContainerFiles, NetNamespace};
+pub use mounts::{CgroupMode, CgroupMount, CgroupMounts, V1Controller};
+pub use reader::{ContainerCounters, ContainerReader, Fields, HostCapacity, ReadReport};
+
+/// Why discovery or a container's setup failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CgroupError {
+    /// Neither `<proc>/1/mountinfo` nor `<proc>/self/mountinfo` could be read.
+    MountinfoUnreadable,
+    /// `<proc>/<pid>/cgroup` could not be read: the process is gone, or procfs is not where the roots say.
+    ProcessCgroupUnreadable,
+    /// Pid 0 names no process.
+    InvalidPid,
+}
+
+impl CgroupError {
+    /// A static description.
+    pub fn message(self) -> &'static str {
+        match self {
+            CgroupError::MountinfoUnreadable => {
+                "cannot read mountinfo to find the cgroup hierarchies"
+            }
+            CgroupError::ProcessCgroupUnreadable => {
+                "cannot read the container process's cgroup file"
+            }
+            CgroupError::InvalidPid => "pid 0 names no process",
+        }
+    }
+}
+
+impl fmt::Display for CgroupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+impl std::error::Error for CgroupError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    /// Every parser over pseudo-random bytes drawn from the characters the formats use: no panic, and
+    /// nothing found outside the roots.
+    #[test]
+    fn garbage_never_panics() {
+        const ALPHABET: &[u8] = b"0123456789-:,= \n\t/.\\maxrbytesioReadWriteTotalcgroup2";
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut text = Vec::new();
+        for _ in 0..20_000 {
+            text.clear();
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let len = (state % 96) as usize;
+            for _ in 0..len {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                text.push(ALPHABET[(state % ALPHABET.len() as u64) as usize]);
+            }
+            let _ = values::parse_single_u64(&text);
+            let _ = values::flat_keyed_value(&text, b"usage_usec");
+            let _ = values::parse_cpu_max(&text);
+            let _ = values::parse_cfs_quota_us(&text);
+            let _ = values::cfs_quota_cpus(state, &text);
+            let _ = values::count_cpu_list(&text);
+            let _ = values::parse_memory_limit(&text);
+            let _ = values::sum_blkio(&text);
+            let _ = values::sum_io_stat(&text);
+            let mounts = CgroupMounts::from_mountinfo(&text, Path::new("/r/sys"));
+            for mount in V1Controller::ALL
+                .iter()
+                .filter_map(|&c| mounts.v1(c))
+                .chain(mounts.v2())
+            {
+                assert!(mount.dir.starts_with("/r/sys"), "{mount:?}");
+            }
+            let membership = membership::parse_proc_cgroup(&text);
+            if let (Some(mount), Some(path)) = (mounts.v2(), membership.v2()) {
+                if let Some(dir) = membership::cgroup_dir(mount, path) {
+                    assert!(dir.starts_with(&mount.dir));
+                    assert!(!dir.components().any(|c| c.as_os_str() == ".."));
+                }
+            }
+        }
+    }
+}
