@@ -19,11 +19,16 @@ use std::collections::HashMap;
 
 use log::{debug, warn};
 
+use crate::cgroup::{
+    missing_v2_controllers, CgroupMounts, ContainerCounters, ContainerFiles, ContainerReader,
+    HostCapacity,
+};
 use crate::docker::{self, ContainerId, ContainerState, DsIndexAllocator, EventKind, Inspect};
+use crate::host::Roots;
 use crate::timer::{TimerId, TimerWheel};
 use crate::wire::{
-    CounterRecord, CounterSample, DataSource, HostAdapters, HostDescr, HostParent, NetIo, VirtCpu,
-    VirtDiskIo, VirtMemory, DS_CLASS_LOGICAL, DS_CLASS_PHYSICAL,
+    Adapter, CounterRecord, CounterSample, DataSource, HostAdapters, HostDescr, HostParent,
+    DS_CLASS_LOGICAL, DS_CLASS_PHYSICAL,
 };
 
 use super::engine::News;
@@ -65,6 +70,12 @@ struct Container {
     sequence: u32,
     timer: Option<TimerId>,
     ended_order: u64,
+    /// The kernel files of its counters, resolved once from its pid.
+    files: Option<ContainerFiles>,
+    /// The last value read of each counter, for the final sample.
+    last_good: ContainerCounters,
+    /// Its interfaces, refreshed when their number changes.
+    adapters: Vec<Adapter>,
 }
 
 impl Container {
@@ -85,6 +96,8 @@ pub struct Out<'a> {
     pub os_name: u32,
     /// host_descr.os_release of the host.
     pub os_release: &'a str,
+    /// The host's CPU count and memory, the fallback of a container's limits.
+    pub capacity: HostCapacity,
     /// Now, in agent milliseconds.
     pub now: u64,
 }
@@ -100,12 +113,33 @@ pub struct Containers {
     ended: usize,
     rng: u64,
     logged_full: bool,
+    roots: Roots,
+    mounts: Option<CgroupMounts>,
+    reader: ContainerReader,
+    fresh: ContainerCounters,
+    checked_controllers: bool,
 }
 
 impl Containers {
-    /// An empty table; `use_hostname` reports `Config.Hostname` instead of the name.
-    pub fn new(use_hostname: bool) -> Containers {
+    /// An empty table reading counters under `roots`; `use_hostname` reports `Config.Hostname`
+    /// instead of the name.
+    pub fn new(roots: Roots, use_hostname: bool) -> Containers {
+        let mounts = match CgroupMounts::discover(&roots) {
+            Ok(m) => {
+                debug!("cgroup hierarchies: {:?}", m.mode());
+                Some(m)
+            }
+            Err(e) => {
+                warn!("container counters will be unknown: {e}");
+                None
+            }
+        };
         Containers {
+            roots,
+            mounts,
+            reader: ContainerReader::new(),
+            fresh: ContainerCounters::UNKNOWN,
+            checked_controllers: false,
             slots: Vec::new(),
             by_id: HashMap::new(),
             alloc: DsIndexAllocator::new(),
@@ -190,6 +224,9 @@ impl Containers {
             sequence: 0,
             timer: None,
             ended_order: 0,
+            files: None,
+            last_good: ContainerCounters::UNKNOWN,
+            adapters: Vec::new(),
         };
         let slot = match self.slots.iter().position(Option::is_none) {
             Some(s) => {
@@ -441,8 +478,15 @@ impl Containers {
         c.name = doc.name;
         c.hostname = doc.hostname;
         c.display = c.name.clone();
+        let new_process = c.pid != doc.pid || c.files.is_none();
         c.pid = doc.pid;
         let died = matches!(c.life, Life::Inspecting { died: true, .. });
+        if new_process && doc.pid != 0 {
+            self.resolve_files(slot);
+        }
+        let Some(c) = self.slots[slot].as_mut() else {
+            return;
+        };
         if c.ds_index.is_none() {
             match self.alloc.allocate(doc.id.uuid()) {
                 Some(ix) => {
@@ -480,6 +524,37 @@ impl Containers {
             c.life = Life::Running;
             self.count_base(slot, 1);
             self.end(slot, state, wheel, out);
+        }
+    }
+
+    /// Finds the kernel files of a container's counters from its pid (once per process).
+    fn resolve_files(&mut self, slot: usize) {
+        let Some(mounts) = &self.mounts else { return };
+        let Some(c) = self.slots[slot].as_mut() else {
+            return;
+        };
+        match ContainerFiles::resolve(&self.roots, mounts, c.pid) {
+            Ok(files) => {
+                if !self.checked_controllers {
+                    self.checked_controllers = true;
+                    let missing = missing_v2_controllers(mounts, Some(&files));
+                    if !missing.is_empty() {
+                        let names: Vec<&str> = missing.names().collect();
+                        warn!(
+                            "cgroup v2 controllers not enabled for containers ({}): their counters \
+                             will be unknown (enable them in cgroup.subtree_control)",
+                            names.join(", ")
+                        );
+                    }
+                }
+                c.adapters.clear();
+                self.reader.read_adapters(&files, &mut c.adapters);
+                c.files = Some(files);
+            }
+            Err(e) => {
+                debug!("container {}: {e}", c.id.short());
+                c.files = None;
+            }
         }
     }
 
@@ -592,10 +667,26 @@ impl Containers {
     }
 
     fn emit(&mut self, slot: usize, state: u32, urgent: bool, out: &mut Out<'_>) {
+        let final_sample = state == STATE_EXITED || state == STATE_STOPPED;
         let Some(c) = self.slots[slot].as_mut() else {
             return;
         };
         let Some(index) = c.ds_index else { return };
+        // Read the counters now; a final sample whose files are already gone carries the last
+        // values read instead of unknowns or zeros.
+        self.fresh = ContainerCounters::UNKNOWN;
+        if let Some(files) = &c.files {
+            let report = self.reader.read(files, out.capacity, &mut self.fresh);
+            c.last_good.keep_read(&self.fresh, report.fields);
+            if report.adapters_stale(&c.adapters) {
+                self.reader.read_adapters(files, &mut c.adapters);
+            }
+        }
+        let counters = if final_sample {
+            c.last_good
+        } else {
+            self.fresh
+        };
         c.sequence = c.sequence.wrapping_add(1);
         let first = c.sequence == 1;
         let records = [
@@ -606,18 +697,20 @@ impl Containers {
                 os_name: out.os_name,
                 os_release: out.os_release,
             }),
-            CounterRecord::HostAdapters(HostAdapters { adapters: &[] }),
+            CounterRecord::HostAdapters(HostAdapters {
+                adapters: &c.adapters,
+            }),
             CounterRecord::HostParent(HostParent {
                 container_type: DS_CLASS_PHYSICAL,
                 container_index: 1,
             }),
-            CounterRecord::VirtCpu(VirtCpu {
+            CounterRecord::VirtCpu(crate::wire::VirtCpu {
                 state,
-                ..VirtCpu::UNKNOWN
+                ..counters.cpu
             }),
-            CounterRecord::VirtMemory(VirtMemory::UNKNOWN),
-            CounterRecord::VirtDiskIo(VirtDiskIo::UNKNOWN),
-            CounterRecord::VirtNetIo(NetIo::UNKNOWN),
+            CounterRecord::VirtMemory(counters.memory),
+            CounterRecord::VirtDiskIo(counters.disk),
+            CounterRecord::VirtNetIo(counters.net),
         ];
         let sample = CounterSample {
             sequence: c.sequence,
@@ -639,7 +732,7 @@ impl Containers {
                 c.display,
                 c.id.short()
             );
-        } else if state == STATE_EXITED || state == STATE_STOPPED {
+        } else if final_sample {
             debug!("container {} ({}) ended", c.display, c.id.short());
         }
     }

@@ -35,6 +35,14 @@ impl HostSource {
         source
     }
 
+    /// The host's CPU count and memory, what a container without limits may use.
+    pub fn capacity(&self) -> crate::cgroup::HostCapacity {
+        crate::cgroup::HostCapacity {
+            cpus: self.snapshot.cpu.cpu_num,
+            mem_total: self.snapshot.memory.mem_total,
+        }
+    }
+
     /// The host's machine type, OS name and OS release, which containers report as theirs.
     pub fn descr(&self) -> (u32, u32, &str) {
         let s = &self.snapshot;

@@ -201,7 +201,7 @@ pub fn run(settings: Settings, config: Config) -> io::Result<()> {
     let use_hostname = config.docker.as_ref().is_some_and(|d| d.hostname);
     let mut agent = Agent {
         engine,
-        containers: containers::Containers::new(use_hostname),
+        containers: containers::Containers::new(settings.roots.clone(), use_hostname),
         news: Vec::new(),
         to_inspect: Vec::new(),
         settings,
@@ -382,6 +382,7 @@ impl Agent {
                     machine_type,
                     os_name,
                     os_release,
+                    capacity: self.host.capacity(),
                     now,
                 };
                 self.containers
@@ -409,6 +410,7 @@ impl Agent {
             machine_type,
             os_name,
             os_release,
+            capacity: self.host.capacity(),
             now,
         };
         for news in self.news.drain(..) {
