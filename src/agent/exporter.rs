@@ -289,3 +289,175 @@ fn open_socket(
     socket.set_nonblocking(true)?;
     Watched::new(poller, socket, polling::Event::readable(key))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{CounterRecord, DataSource, HostDescr, HostParent, VirtCpu};
+    use std::time::Duration;
+
+    fn collector() -> (UdpSocket, Collector) {
+        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        let port = s.local_addr().unwrap().port();
+        (
+            s,
+            Collector {
+                ip: IpAddr::from([127, 0, 0, 1]),
+                port,
+            },
+        )
+    }
+
+    fn exporter(limit: usize, c: &[Collector]) -> Exporter {
+        let poller = Rc::new(polling::Poller::new().unwrap());
+        let mut e = Exporter::new(&poller, 100, IpAddr::from([192, 0, 2, 1]), 100001, limit);
+        e.set_collectors(c);
+        e
+    }
+
+    fn sample_with(name: &str, seq: u32, f: impl FnOnce(&CounterSample<'_>)) {
+        let records = [
+            CounterRecord::HostDescr(HostDescr {
+                hostname: name,
+                uuid: [7; 16],
+                machine_type: 3,
+                os_name: 2,
+                os_release: "6.1",
+            }),
+            CounterRecord::HostParent(HostParent {
+                container_type: 2,
+                container_index: 1,
+            }),
+            CounterRecord::VirtCpu(VirtCpu {
+                state: 1,
+                ..VirtCpu::UNKNOWN
+            }),
+        ];
+        f(&CounterSample {
+            sequence: seq,
+            source: DataSource {
+                class: 3,
+                index: 100000 + seq,
+            },
+            records: &records,
+        });
+    }
+
+    fn recv_all(s: &UdpSocket) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 9000];
+        while let Ok(n) = s.recv(&mut buf) {
+            out.push(buf[..n].to_vec());
+            s.set_read_timeout(Some(Duration::from_millis(100)))
+                .unwrap();
+        }
+        out
+    }
+
+    fn be32(d: &[u8], off: usize) -> u32 {
+        u32::from_be_bytes([d[off], d[off + 1], d[off + 2], d[off + 3]])
+    }
+
+    #[test]
+    fn samples_are_packed_up_to_the_limit_and_never_split() {
+        let (sock, c) = collector();
+        let limit = 400;
+        let mut e = exporter(limit, &[c]);
+        let mut len = 0;
+        for seq in 1..=20 {
+            sample_with("a-container", seq, |s| {
+                len = s.encoded_len();
+                assert!(e.push(s, false, 0));
+            });
+        }
+        e.flush(0);
+        let datagrams = recv_all(&sock);
+        let per = (limit - 28) / len;
+        assert!(per >= 2, "the test wants several samples per datagram");
+        let mut seen = 0;
+        for (i, d) in datagrams.iter().enumerate() {
+            assert!(
+                d.len() <= limit,
+                "datagram of {} bytes over {limit}",
+                d.len()
+            );
+            assert_eq!(be32(d, 16), i as u32 + 1, "datagram sequence");
+            let n = be32(d, 24) as usize;
+            assert_eq!(d.len(), 28 + n * len, "whole samples only");
+            seen += n;
+        }
+        assert_eq!(seen, 20);
+        assert_eq!(datagrams.len(), 20_usize.div_ceil(per));
+        assert_eq!(e.stats().samples, 20);
+    }
+
+    #[test]
+    fn queued_samples_wait_at_most_the_flush_delay_and_urgent_ones_not_at_all() {
+        let (sock, c) = collector();
+        let mut e = exporter(1400, &[c]);
+        sample_with("x", 1, |s| assert!(e.push(s, false, 1000)));
+        assert_eq!(e.flush_deadline(), Some(1000 + FLUSH_DELAY_MS));
+        e.flush_if_due(1000 + FLUSH_DELAY_MS - 1);
+        assert_eq!(e.stats().datagrams, 0);
+        sample_with("y", 2, |s| assert!(e.push(s, true, 1500)));
+        assert_eq!(
+            e.flush_deadline(),
+            Some(1000),
+            "an urgent sample makes the queue due now"
+        );
+        e.flush_if_due(1500);
+        let d = recv_all(&sock);
+        assert_eq!(d.len(), 1);
+        assert_eq!(be32(&d[0], 24), 2, "both samples in one datagram");
+        assert_eq!(be32(&d[0], 20), 1500, "uptime in ms");
+        assert_eq!(e.flush_deadline(), None);
+    }
+
+    #[test]
+    fn every_collector_gets_each_datagram_and_a_refusing_one_costs_nothing() {
+        let (a, ca) = collector();
+        let (b, cb) = collector();
+        // A port where nothing listens: sends there fail with ECONNREFUSED after the ICMP reply.
+        let dead = {
+            let (s, c) = collector();
+            drop(s);
+            c
+        };
+        let mut e = exporter(1400, &[ca, dead, cb, ca]);
+        for seq in 1..=3 {
+            sample_with("z", seq, |s| assert!(e.push(s, true, 0)));
+            e.flush(0);
+            // Let the ICMP error arrive and be drained the way the loop does.
+            std::thread::sleep(Duration::from_millis(20));
+            e.on_socket_event(101);
+        }
+        assert_eq!(
+            recv_all(&a).len(),
+            3,
+            "a collector listed twice gets one copy"
+        );
+        assert_eq!(recv_all(&b).len(), 3);
+        assert_eq!(e.stats().datagrams, 3);
+    }
+
+    #[test]
+    fn a_changed_agent_address_sends_the_queue_first() {
+        let (sock, c) = collector();
+        let mut e = exporter(1400, &[c]);
+        sample_with("x", 1, |s| assert!(e.push(s, false, 0)));
+        e.reconfigure(IpAddr::from([0x2001, 0xdb8, 0, 0, 0, 0, 0, 1]), 5, 1400, 10);
+        sample_with("x", 2, |s| assert!(e.push(s, false, 20)));
+        e.flush(30);
+        let d = recv_all(&sock);
+        assert_eq!(d.len(), 2);
+        assert_eq!(
+            be32(&d[0], 4),
+            1,
+            "the first datagram keeps the IPv4 header"
+        );
+        assert_eq!(be32(&d[1], 4), 2, "the second has the IPv6 one");
+        assert_eq!(be32(&d[1], 24), 5, "and the new sub-agent id");
+    }
+}
