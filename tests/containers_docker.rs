@@ -243,3 +243,57 @@ fn docker_engine_killed_and_restarted_while_the_agent_runs() {
         );
     }
 }
+
+/// `docker { hostname = on }` reports `Config.Hostname`; two tracked containers with the same one
+/// are told apart as `name.<short id>`, and the plain name returns when only one is left.
+#[test]
+fn docker_hostname_option_and_duplicate_names() {
+    let Some(docker) = support::docker() else {
+        return;
+    };
+    let a = run(
+        &docker,
+        "csf-dup-a",
+        &["--hostname", "shared"],
+        &["sleep", "300"],
+    );
+    let b = run(
+        &docker,
+        "csf-dup-b",
+        &["--hostname", "shared"],
+        &["sleep", "300"],
+    );
+    let solo = run(
+        &docker,
+        "csf-solo",
+        &["--hostname", "solo-host"],
+        &["sleep", "300"],
+    );
+    containers::assert_distinct(&[&a, &b, &solo]);
+    let watch = containers::Watch::bind();
+    let config = containers::agent_config(&docker, watch.addr(), 1)
+        .replace("docker {", "docker { hostname = on");
+    let agent = support::agent::Agent::start("hostname", &config, &[]);
+    let mut rig = Rig {
+        agent,
+        watch,
+        engine: docker,
+        polling: 1,
+    };
+    let short = |c: &Container| c.id[..12].to_string();
+    let name_of = |rig: &mut Rig, c: &Container, want: &str| {
+        let from = rig.watch.mark();
+        let want = want.to_string();
+        rig.expect(
+            &format!("a sample of {} named {want}", c.name),
+            from,
+            4 * PROMPT,
+            |s| s.is_of(c.index) && s.hostname.as_deref() == Some(want.as_str()),
+        );
+    };
+    name_of(&mut rig, &solo, "solo-host");
+    name_of(&mut rig, &a, &format!("shared.{}", short(&a)));
+    name_of(&mut rig, &b, &format!("shared.{}", short(&b)));
+    rig.cli(&["kill", &b.id]);
+    name_of(&mut rig, &a, "shared");
+}
