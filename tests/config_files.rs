@@ -90,7 +90,8 @@ fn a_real_reference_agent_file_loads_with_warnings_for_what_csflowd_ignores() {
             ],
             docker: Some(DockerConfig {
                 hostname: true,
-                socket: None
+                socket: None,
+                max_list_bytes: None,
             }),
         }
     );
@@ -132,7 +133,8 @@ fn crlf_line_endings() {
         parsed.config.docker,
         Some(DockerConfig {
             hostname: false,
-            socket: Some(PathBuf::from("/run/docker.sock"))
+            socket: Some(PathBuf::from("/run/docker.sock")),
+            max_list_bytes: None,
         })
     );
     assert_eq!(
@@ -168,7 +170,8 @@ fn braces_attached_to_words() {
         parsed.config.docker,
         Some(DockerConfig {
             hostname: false,
-            socket: None
+            socket: None,
+            max_list_bytes: None,
         })
     );
     assert_eq!(parsed.config.polling, 10);
@@ -190,7 +193,8 @@ fn keywords_in_any_case() {
         c.docker,
         Some(DockerConfig {
             hostname: true,
-            socket: Some(PathBuf::from("/var/run/docker.sock"))
+            socket: Some(PathBuf::from("/var/run/docker.sock")),
+            max_list_bytes: None,
         })
     );
     assert_eq!(

@@ -53,7 +53,7 @@ pub const EVENT_LINE_LIMIT: usize = 1 << 20;
 pub const INSPECT_LIMIT: usize = 1 << 20;
 /// Largest ping or error body.
 pub const SMALL_LIMIT: usize = 64 << 10;
-/// Largest container list.
+/// Largest container list, unless `docker { maxListBytes }` says otherwise.
 pub const LIST_LIMIT: usize = 16 << 20;
 /// Most containers taken from one list.
 pub const LIST_MAX_CONTAINERS: usize = 65_536;
@@ -151,6 +151,7 @@ struct Failure(String);
 /// The engine client.
 pub struct EngineClient {
     socket: PathBuf,
+    list_limit: usize,
     poller: Rc<polling::Poller>,
     key_base: usize,
     conns: Vec<Option<Conn>>,
@@ -176,9 +177,15 @@ pub struct EngineClient {
 impl EngineClient {
     /// A client for the engine at `socket`, with poller keys from `key_base` up (one per
     /// connection, at most `MAX_INSPECTS + 3`). Call [`EngineClient::start`] to connect.
-    pub fn new(poller: &Rc<polling::Poller>, key_base: usize, socket: PathBuf) -> EngineClient {
+    pub fn new(
+        poller: &Rc<polling::Poller>,
+        key_base: usize,
+        socket: PathBuf,
+        list_limit: usize,
+    ) -> EngineClient {
         EngineClient {
             socket,
+            list_limit,
             poller: poller.clone(),
             key_base,
             conns: Vec::new(),
@@ -328,7 +335,7 @@ impl EngineClient {
                 status: 0,
                 error_body: Vec::new(),
             },
-            Purpose::List => Reader::Collect(ResponseCollector::new(LIST_LIMIT)),
+            Purpose::List => Reader::Collect(ResponseCollector::new(self.list_limit)),
             Purpose::Inspect(_) => Reader::Collect(ResponseCollector::new(INSPECT_LIMIT)),
             Purpose::Ping => Reader::Collect(ResponseCollector::new(SMALL_LIMIT)),
         };

@@ -47,6 +47,16 @@ enum Timer {
     Engine(engine::EngineTimer),
 }
 
+/// The largest container list accepted: `docker { maxListBytes }`, else [`engine::LIST_LIMIT`].
+fn list_limit(config: &Config) -> usize {
+    config
+        .docker
+        .as_ref()
+        .and_then(|d| d.max_list_bytes)
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(engine::LIST_LIMIT)
+}
+
 /// The engine socket to use when container tracking is on: `docker { socket }` (or
 /// `--docker-socket`, which sets it), else `DOCKER_HOST=unix://PATH`, else [`DEFAULT_DOCKER_SOCKET`].
 pub fn docker_socket(config: &Config) -> Option<PathBuf> {
@@ -196,8 +206,8 @@ pub fn run(settings: Settings, config: Config) -> io::Result<()> {
     }
     info!("agent address {agent_ip}");
     let host = host_source::HostSource::new(settings.roots.clone(), uuid);
-    let engine =
-        docker_socket(&config).map(|path| engine::EngineClient::new(&poller, KEY_ENGINE, path));
+    let engine = docker_socket(&config)
+        .map(|path| engine::EngineClient::new(&poller, KEY_ENGINE, path, list_limit(&config)));
     let use_hostname = config.docker.as_ref().is_some_and(|d| d.hostname);
     let mut agent = Agent {
         engine,
@@ -492,7 +502,12 @@ impl Agent {
             self.handle_news(now);
             if let Some(path) = socket {
                 info!("tracking containers through {}", path.display());
-                let mut e = engine::EngineClient::new(&self.poller, KEY_ENGINE, path);
+                let mut e = engine::EngineClient::new(
+                    &self.poller,
+                    KEY_ENGINE,
+                    path,
+                    list_limit(&self.config),
+                );
                 e.start(&mut self.wheel, now);
                 self.engine = Some(e);
             }

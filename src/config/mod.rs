@@ -98,6 +98,8 @@ pub struct DockerConfig {
     pub hostname: bool,
     /// `socket = PATH`: the engine's UNIX socket.
     pub socket: Option<PathBuf>,
+    /// `maxListBytes = N`: the largest container list accepted from the engine (default 16M).
+    pub max_list_bytes: Option<u64>,
 }
 
 /// A complete, validated configuration.

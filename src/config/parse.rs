@@ -100,9 +100,10 @@ enum Scalar {
     Uuid,
     DockerHostname,
     DockerSocket,
+    DockerMaxListBytes,
 }
 
-const SCALAR_COUNT: usize = 8;
+const SCALAR_COUNT: usize = 9;
 
 /// Parses configuration text; `file` only names it in errors and warnings.
 ///
@@ -452,6 +453,18 @@ impl<'a, 'f> Parser<'a, 'f> {
                     let path = value::socket_path(&text).map_err(|k| self.error(at, k, &text))?;
                     self.mark_set(Scalar::DockerSocket, &word, line);
                     docker.socket = Some(path);
+                }
+                "maxlistbytes" => {
+                    let (text, at) = self.value(&word, line)?;
+                    let n = value::number_in(
+                        &text,
+                        64 << 10,
+                        1 << 30,
+                        ConfigErrorKind::NumberOutOfRange,
+                    )
+                    .map_err(|k| self.error(at, k, &text))?;
+                    self.mark_set(Scalar::DockerMaxListBytes, &word, line);
+                    docker.max_list_bytes = Some(n);
                 }
                 _ if IGNORED_IN_DOCKER.contains(&key.as_str()) => {
                     self.ignore(format!("docker.{key}"), &word, " in docker", line);
@@ -858,12 +871,23 @@ mod tests {
         let c = config("sflow { docker { } }");
         assert_eq!(c.docker, Some(DockerConfig::default()));
         assert_eq!(config("sflow { }").docker, None);
+        let c = config("sflow { docker { maxListBytes = 64M } }");
+        assert_eq!(c.docker.and_then(|d| d.max_list_bytes), Some(64_000_000));
+        assert_eq!(
+            fail("sflow { docker { maxListBytes = 100 } }").1,
+            ConfigErrorKind::NumberOutOfRange
+        );
+        assert_eq!(
+            fail("sflow { docker { maxListBytes = 2G } }").1,
+            ConfigErrorKind::NumberOutOfRange
+        );
         let c = config("sflow { docker { hostname = on socket = /run/user/1000/docker.sock } }");
         assert_eq!(
             c.docker,
             Some(DockerConfig {
                 hostname: true,
-                socket: Some("/run/user/1000/docker.sock".into())
+                socket: Some("/run/user/1000/docker.sock".into()),
+                max_list_bytes: None,
             })
         );
         for (word, want) in [
@@ -895,7 +919,8 @@ mod tests {
             parsed.config.docker,
             Some(DockerConfig {
                 hostname: false,
-                socket: None
+                socket: None,
+                max_list_bytes: None,
             })
         );
         let m: Vec<String> = parsed.warnings.iter().map(|w| w.to_string()).collect();
