@@ -90,6 +90,8 @@ pub struct Counters {
 /// One container sample as received.
 #[derive(Clone, Debug)]
 pub struct ContainerSample {
+    /// Its position in [`CounterRig::samples`].
+    pub position: usize,
     /// When its datagram arrived.
     pub arrived: Instant,
     /// 3:`index`.
@@ -308,6 +310,7 @@ impl CounterRig {
                 "3:{index}: the walk and the decoder read different counters"
             );
             self.samples.push(ContainerSample {
+                position: self.samples.len(),
                 arrived,
                 index,
                 sequence,
@@ -589,29 +592,48 @@ pub fn assert_matches_kernel(
 
 /// True when no counter field of `c` is the unknown value.
 pub fn nothing_unknown(c: &Counters) -> bool {
-    let d = &c.disk;
-    let n = &c.net;
-    c.cpu_time != UNKNOWN_32
-        && c.nr_virt_cpu != UNKNOWN_32
-        && c.memory != UNKNOWN_64
-        && c.max_memory != UNKNOWN_64
-        && ![
-            d.capacity,
-            d.allocation,
-            d.available,
-            d.rd_bytes,
-            d.wr_bytes,
-        ]
-        .contains(&UNKNOWN_64)
-        && ![d.rd_req, d.wr_req, d.errs].contains(&UNKNOWN_32)
-        && ![n.rx_bytes, n.tx_bytes].contains(&UNKNOWN_64)
-        && ![
-            n.rx_packets,
-            n.rx_errs,
-            n.rx_drop,
-            n.tx_packets,
-            n.tx_errs,
-            n.tx_drop,
-        ]
-        .contains(&UNKNOWN_32)
+    fields(c).iter().all(|(_, _, value)| value.is_some())
+}
+
+/// How a counter field behaves over a container's life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Only grows (CPU time, bytes, packets, requests, errors, drops).
+    Counter,
+    /// Goes up and down (memory in use).
+    Gauge,
+    /// Set when the container starts (nrVirtCpu, maxMemory).
+    Limit,
+    /// Always the same (the disk record's capacity, allocation, available, errs: 0).
+    Constant,
+}
+
+/// Every counter field of `c`: (name, kind, value), the value `None` when it is the unknown value
+/// of its width.
+pub fn fields(c: &Counters) -> Vec<(&'static str, Kind, Option<u64>)> {
+    let n32 = |v: u32| (v != UNKNOWN_32).then_some(u64::from(v));
+    let n64 = |v: u64| (v != UNKNOWN_64).then_some(v);
+    let (d, n) = (&c.disk, &c.net);
+    vec![
+        ("cpuTime", Kind::Counter, n32(c.cpu_time)),
+        ("nrVirtCpu", Kind::Limit, n32(c.nr_virt_cpu)),
+        ("memory", Kind::Gauge, n64(c.memory)),
+        ("maxMemory", Kind::Limit, n64(c.max_memory)),
+        ("capacity", Kind::Constant, n64(d.capacity)),
+        ("allocation", Kind::Constant, n64(d.allocation)),
+        ("available", Kind::Constant, n64(d.available)),
+        ("rd_req", Kind::Counter, n32(d.rd_req)),
+        ("rd_bytes", Kind::Counter, n64(d.rd_bytes)),
+        ("wr_req", Kind::Counter, n32(d.wr_req)),
+        ("wr_bytes", Kind::Counter, n64(d.wr_bytes)),
+        ("errs", Kind::Constant, n32(d.errs)),
+        ("rx_bytes", Kind::Counter, n64(n.rx_bytes)),
+        ("rx_packets", Kind::Counter, n32(n.rx_packets)),
+        ("rx_errs", Kind::Counter, n32(n.rx_errs)),
+        ("rx_drop", Kind::Counter, n32(n.rx_drop)),
+        ("tx_bytes", Kind::Counter, n64(n.tx_bytes)),
+        ("tx_packets", Kind::Counter, n32(n.tx_packets)),
+        ("tx_errs", Kind::Counter, n32(n.tx_errs)),
+        ("tx_drop", Kind::Counter, n32(n.tx_drop)),
+    ]
 }
