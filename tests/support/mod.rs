@@ -24,6 +24,7 @@
 
 pub mod agent;
 pub mod containers;
+pub mod counters;
 pub mod docker;
 pub mod engine;
 pub mod fake_engine;
