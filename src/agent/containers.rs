@@ -76,6 +76,8 @@ struct Container {
     last_good: ContainerCounters,
     /// Its interfaces, refreshed when their number changes.
     adapters: Vec<Adapter>,
+    /// Some counter was read from its files at least once.
+    ever_read: bool,
 }
 
 impl Container {
@@ -227,6 +229,7 @@ impl Containers {
             files: None,
             last_good: ContainerCounters::UNKNOWN,
             adapters: Vec::new(),
+            ever_read: false,
         };
         let slot = match self.slots.iter().position(Option::is_none) {
             Some(s) => {
@@ -421,6 +424,13 @@ impl Containers {
                         }
                     }
                     _ => {}
+                }
+            }
+            EventKind::Kill | EventKind::Oom => {
+                // The engine removes the cgroup before it reports the death: read the counters
+                // now, so the final sample carries what the container used up to its end.
+                if let (Some(s), Some(Life::Running | Life::Paused)) = (slot, life) {
+                    self.refresh_last_good(s, out.capacity);
                 }
             }
             EventKind::Rename => {
@@ -666,6 +676,17 @@ impl Containers {
         self.emit(slot, state, false, out);
     }
 
+    /// Reads a container's counters into its last good values, without sending anything.
+    fn refresh_last_good(&mut self, slot: usize, capacity: HostCapacity) {
+        let Some(c) = self.slots[slot].as_mut() else {
+            return;
+        };
+        let Some(files) = &c.files else { return };
+        self.fresh = ContainerCounters::UNKNOWN;
+        let report = self.reader.read(files, capacity, &mut self.fresh);
+        c.last_good.keep_read(&self.fresh, report.fields);
+    }
+
     fn emit(&mut self, slot: usize, state: u32, urgent: bool, out: &mut Out<'_>) {
         let final_sample = state == STATE_EXITED || state == STATE_STOPPED;
         let Some(c) = self.slots[slot].as_mut() else {
@@ -677,6 +698,14 @@ impl Containers {
         self.fresh = ContainerCounters::UNKNOWN;
         if let Some(files) = &c.files {
             let report = self.reader.read(files, out.capacity, &mut self.fresh);
+            if report.fields.is_empty() && c.ever_read && !final_sample {
+                // Every file that used to be there is gone: the container is ending and its
+                // death is on the way. A sample of unknowns would show a gap in a container
+                // said to be running; the final sample follows with the last values read.
+                debug!("container {}: counters gone, sample skipped", c.id.short());
+                return;
+            }
+            c.ever_read |= !report.fields.is_empty();
             c.last_good.keep_read(&self.fresh, report.fields);
             if report.adapters_stale(&c.adapters) {
                 self.reader.read_adapters(files, &mut c.adapters);
