@@ -104,6 +104,27 @@ pub struct Out<'a> {
     pub now: u64,
 }
 
+impl<'a> Out<'a> {
+    /// What the container samples of this moment need, the host's part from its source.
+    pub fn new(
+        exporter: &'a mut Exporter,
+        printer: Option<&'a mut Printer>,
+        host: &'a super::host_source::HostSource,
+        now: u64,
+    ) -> Out<'a> {
+        let (machine_type, os_name, os_release) = host.descr();
+        Out {
+            exporter,
+            printer,
+            machine_type,
+            os_name,
+            os_release,
+            capacity: host.capacity(),
+            now,
+        }
+    }
+}
+
 /// The container table.
 pub struct Containers {
     slots: Vec<Option<Container>>,
@@ -113,7 +134,7 @@ pub struct Containers {
     use_hostname: bool,
     ended_counter: u64,
     ended: usize,
-    rng: u64,
+    rng: super::rng::Rng,
     logged_full: bool,
     roots: Roots,
     mounts: Option<CgroupMounts>,
@@ -149,7 +170,7 @@ impl Containers {
             use_hostname,
             ended_counter: 0,
             ended: 0,
-            rng: crate::sys::random_u64() | 1,
+            rng: super::rng::Rng::new(),
             logged_full: false,
         }
     }
@@ -157,17 +178,6 @@ impl Containers {
     /// Containers running or paused: `virt_node.num_domains`.
     pub fn alive(&self) -> u32 {
         self.slots.iter().flatten().filter(|c| c.alive()).count() as u32
-    }
-
-    fn random_below(&mut self, n: u64) -> u64 {
-        self.rng ^= self.rng >> 12;
-        self.rng ^= self.rng << 25;
-        self.rng ^= self.rng >> 27;
-        if n == 0 {
-            0
-        } else {
-            self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
-        }
     }
 
     fn base<'c>(&self, c: &'c Container) -> &'c str {
@@ -623,7 +633,7 @@ impl Containers {
             return;
         }
         let phase = if fresh {
-            self.random_below(polling_ms).max(1)
+            self.rng.below(polling_ms).max(1)
         } else {
             polling_ms
         };

@@ -170,7 +170,7 @@ pub struct EngineClient {
     last_failure: Option<Failure>,
     connected_once: bool,
     read_buf: Box<[u8; 64 << 10]>,
-    rng: u64,
+    rng: super::rng::Rng,
     logged_bad_event: bool,
 }
 
@@ -204,7 +204,7 @@ impl EngineClient {
             last_failure: None,
             connected_once: false,
             read_buf: Box::new([0; 64 << 10]),
-            rng: sys::random_u64() | 1,
+            rng: super::rng::Rng::new(),
             logged_bad_event: false,
         }
     }
@@ -280,18 +280,9 @@ impl EngineClient {
             .count()
     }
 
+    /// `ms` give or take a quarter, so that many agents do not retry in step.
     fn jitter(&mut self, ms: u64) -> u64 {
-        self.rng ^= self.rng >> 12;
-        self.rng ^= self.rng << 25;
-        self.rng ^= self.rng >> 27;
-        let r = self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d);
-        // +-25 %.
-        let span = ms / 2;
-        if span == 0 {
-            ms
-        } else {
-            ms - ms / 4 + r % span
-        }
+        ms - ms / 4 + self.rng.below(ms / 2 + 1)
     }
 
     fn connect(&mut self, wheel: &mut TimerWheel<Timer>, now: u64) {

@@ -14,6 +14,7 @@ mod engine;
 mod exporter;
 mod host_source;
 mod printer;
+mod rng;
 
 use std::io;
 use std::net::IpAddr;
@@ -168,7 +169,7 @@ struct Agent {
     printer: Option<printer::Printer>,
     host: host_source::HostSource,
     start: Instant,
-    rng: u64,
+    rng: rng::Rng,
     stop: bool,
 }
 
@@ -224,7 +225,7 @@ pub fn run(settings: Settings, config: Config) -> io::Result<()> {
         printer,
         host,
         start: Instant::now(),
-        rng: sys::random_u64() | 1,
+        rng: rng::Rng::new(),
         stop: false,
     };
     agent.schedule_host(true);
@@ -275,18 +276,6 @@ impl Agent {
         self.start.elapsed().as_millis() as u64
     }
 
-    fn random_below(&mut self, n: u64) -> u64 {
-        // xorshift64*: plenty for spreading poll phases.
-        self.rng ^= self.rng >> 12;
-        self.rng ^= self.rng << 25;
-        self.rng ^= self.rng >> 27;
-        if n == 0 {
-            0
-        } else {
-            self.rng.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
-        }
-    }
-
     /// Arms the host poll timer: at a random phase within one interval when `fresh`, else one interval
     /// after the previous deadline (or from now, when the loop fell more than an interval behind).
     fn schedule_host(&mut self, fresh: bool) {
@@ -302,7 +291,7 @@ impl Agent {
         let now = self.now_ms();
         let deadline = match previous {
             Some(prev) if !fresh && prev + interval > now => prev + interval,
-            _ if fresh => now + self.random_below(interval),
+            _ if fresh => now + self.rng.below(interval),
             _ => now + interval,
         };
         self.host_timer = Some(self.wheel.insert(deadline, Timer::HostPoll));
@@ -385,16 +374,12 @@ impl Agent {
             }
             Timer::ContainerPoll(slot) => {
                 let polling = u64::from(self.config.polling) * 1000;
-                let (machine_type, os_name, os_release) = self.host.descr();
-                let mut out = containers::Out {
-                    exporter: &mut self.exporter,
-                    printer: self.printer.as_mut(),
-                    machine_type,
-                    os_name,
-                    os_release,
-                    capacity: self.host.capacity(),
+                let mut out = containers::Out::new(
+                    &mut self.exporter,
+                    self.printer.as_mut(),
+                    &self.host,
                     now,
-                };
+                );
                 self.containers
                     .on_poll(slot, id, &mut self.wheel, polling, &mut out);
             }
@@ -413,16 +398,8 @@ impl Agent {
             return;
         }
         let polling = u64::from(self.config.polling) * 1000;
-        let (machine_type, os_name, os_release) = self.host.descr();
-        let mut out = containers::Out {
-            exporter: &mut self.exporter,
-            printer: self.printer.as_mut(),
-            machine_type,
-            os_name,
-            os_release,
-            capacity: self.host.capacity(),
-            now,
-        };
+        let mut out =
+            containers::Out::new(&mut self.exporter, self.printer.as_mut(), &self.host, now);
         for news in self.news.drain(..) {
             self.containers.on_news(
                 news,
