@@ -16,6 +16,9 @@
 mod support;
 
 use std::collections::{BTreeMap, HashMap};
+use std::io::Write as _;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use support::agent::Agent;
@@ -364,4 +367,200 @@ fn podman_churn_of_one_second_containers_in_a_parallel_burst() {
         return;
     };
     churn(podman, 2, 6, 3, Duration::from_secs(3));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The soak run (tests/soak.sh): churn for a long time while the agent's resources are recorded.
+
+/// An environment variable as a number, or `default`.
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(default)
+}
+
+/// One row of the soak record.
+#[derive(Clone, Copy, Debug)]
+struct Usage {
+    seconds: f64,
+    rss_kib: u64,
+    fds: usize,
+    cpu_ticks: u64,
+    containers: usize,
+}
+
+/// Reads `pid`'s resident set (KiB), open descriptors and CPU time (clock ticks).
+fn usage_of(pid: u32) -> Option<(u64, usize, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let rss = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count();
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat[stat.rfind(')')? + 2..].split(' ').collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some((rss, fds, ticks))
+}
+
+fn median<T: Copy + Ord>(values: &[T]) -> T {
+    let mut sorted = values.to_vec();
+    sorted.sort();
+    sorted[sorted.len() / 2]
+}
+
+/// The soak behind tests/soak.sh: one-second containers in bursts of `SOAK_BURST` (8), one burst
+/// every 3 s, for `SOAK_DURATION` seconds (1800), the agent polling every `SOAK_POLLING` seconds
+/// (1); every 10 s the agent's RSS, descriptor count and CPU time go to the CSV file `SOAK_CSV`.
+/// At the end the same checks as the churn tests hold (one final sample each, nothing tracked),
+/// and a summary is printed.
+#[test]
+#[ignore = "a long soak run: tests/soak.sh"]
+fn soak_churn_records_rss_fds_and_cpu() {
+    let duration = Duration::from_secs(env_number("SOAK_DURATION", 1800));
+    let polling = env_number("SOAK_POLLING", 1) as u32;
+    let per_burst = env_number("SOAK_BURST", 8) as usize;
+    let csv_path = std::env::var("SOAK_CSV").unwrap_or_else(|_| "soak.csv".into());
+    let docker = support::docker().expect("the soak needs a private Docker engine (root)");
+    let mut watch = ChurnWatch::bind();
+    let agent = Agent::start(
+        "soak",
+        &agent_config(&docker, watch.collector.addr(), polling),
+        &[],
+    );
+    let pid = agent.pid();
+    assert!(
+        watch.pump_until(Duration::from_secs(10), |w| !w.host.is_empty()),
+        "no host sample\n{}",
+        agent.stderr()
+    );
+    note(&format!(
+        "soak: agent {pid} ({}), polling {polling} s, bursts of {per_burst} every 3 s for {duration:?}; CSV {csv_path}",
+        support::agent::binary().display()
+    ));
+
+    let began = Instant::now();
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Arc::new(AtomicUsize::new(0));
+    let sampler = {
+        let (stop, started) = (stop.clone(), started.clone());
+        let csv_path = csv_path.clone();
+        std::thread::spawn(move || {
+            let mut csv = std::fs::File::create(&csv_path).unwrap();
+            writeln!(
+                csv,
+                "seconds,rss_kib,fds,cpu_ticks,cpu_percent,containers_started"
+            )
+            .unwrap();
+            let mut rows: Vec<Usage> = Vec::new();
+            let mut next = Duration::ZERO;
+            loop {
+                let now = began.elapsed();
+                if now >= next {
+                    let Some((rss_kib, fds, cpu_ticks)) = usage_of(pid) else {
+                        break;
+                    };
+                    let row = Usage {
+                        seconds: now.as_secs_f64(),
+                        rss_kib,
+                        fds,
+                        cpu_ticks,
+                        containers: started.load(Ordering::Relaxed),
+                    };
+                    // CPU over the last interval, in percent of one core (100 ticks a second).
+                    let percent = rows.last().map_or(0.0, |last| {
+                        (row.cpu_ticks - last.cpu_ticks) as f64 / (row.seconds - last.seconds)
+                    });
+                    writeln!(
+                        csv,
+                        "{:.1},{},{},{},{percent:.2},{}",
+                        row.seconds, row.rss_kib, row.fds, row.cpu_ticks, row.containers
+                    )
+                    .unwrap();
+                    csv.flush().unwrap();
+                    rows.push(row);
+                    next += Duration::from_secs(10);
+                }
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            rows
+        })
+    };
+
+    let mut all: Vec<Started> = Vec::new();
+    let mut b = 0;
+    while began.elapsed() < duration {
+        let launched = Instant::now();
+        all.extend(burst(&docker, &format!("soak{b}"), per_burst, 4));
+        started.store(all.len(), Ordering::Relaxed);
+        watch.pump_for(Duration::from_secs(3).saturating_sub(launched.elapsed()));
+        b += 1;
+    }
+    let ended = watch.pump_until(ENDED_WITHIN, |w| all.iter().all(|c| w.has_final(&c.id)));
+    let last_final = watch.datagrams - 1;
+    watch.pump_for(QUIET.max(Duration::from_secs(2 * u64::from(polling))));
+    // One last row after the churn settled.
+    std::thread::sleep(Duration::from_secs(10));
+    stop.store(true, Ordering::Relaxed);
+    let rows = sampler.join().unwrap();
+
+    let total = began.elapsed();
+    let rss: Vec<u64> = rows.iter().map(|r| r.rss_kib).collect();
+    let fds: Vec<usize> = rows.iter().map(|r| r.fds).collect();
+    let percents: Vec<u64> = rows
+        .windows(2)
+        .map(|w| {
+            ((w[1].cpu_ticks - w[0].cpu_ticks) as f64 / (w[1].seconds - w[0].seconds) * 100.0)
+                as u64
+        })
+        .collect();
+    let (first, last) = (rows.first().unwrap(), rows.last().unwrap());
+    let overall = (last.cpu_ticks - first.cpu_ticks) as f64 / (last.seconds - first.seconds);
+    note(&format!(
+        "soak summary: {:.0} s, {} containers ({:.1}/s), {} rows\n  RSS KiB min/median/max {}/{}/{} (first {}, last {})\n  fds min/median/max {}/{}/{}\n  CPU % of one core: overall {overall:.2}, per 10 s median {:.2} max {:.2}",
+        total.as_secs_f64(),
+        all.len(),
+        all.len() as f64 / total.as_secs_f64(),
+        rows.len(),
+        rss.iter().min().unwrap(),
+        median(&rss),
+        rss.iter().max().unwrap(),
+        first.rss_kib,
+        last.rss_kib,
+        fds.iter().min().unwrap(),
+        median(&fds),
+        fds.iter().max().unwrap(),
+        median(&percents) as f64 / 100.0,
+        *percents.iter().max().unwrap_or(&0) as f64 / 100.0,
+    ));
+
+    let missing = all.iter().filter(|c| !watch.has_final(&c.id)).count();
+    assert!(
+        ended,
+        "{missing} containers without a final sample\n{}",
+        agent.stderr()
+    );
+    for container in &all {
+        let samples = watch.of(&container.id);
+        let finals = samples.iter().filter(|s| is_final(s.state)).count();
+        assert_eq!(finals, 1, "container {}: {samples:?}", &container.id[..12]);
+        assert_eq!(samples[0].sequence, 1, "container {}", &container.id[..12]);
+    }
+    let after: Vec<u32> = watch
+        .host
+        .iter()
+        .filter(|(datagram, _)| *datagram > last_final)
+        .map(|(_, domains)| *domains)
+        .collect();
+    assert!(
+        !after.is_empty() && after.iter().all(|&d| d == 0),
+        "num_domains after: {after:?}"
+    );
 }
