@@ -602,3 +602,47 @@ fn as_nobody_the_engine_socket_needs_its_group() {
     assert_eq!(udp, 1);
     assert!(unix >= 1, "the events stream's connection");
 }
+
+/// `--print` writes to whatever standard output the agent was given: a supervisor's socket
+/// (systemd's `StandardOutput=journal` is a UNIX socket) or a pipe created by another user (root's
+/// shell piping into an agent run as nobody).
+///
+/// Ignored: the printer re-opens `/proc/self/fd/1` to get its own non-blocking file description,
+/// and that open fails on a socket (ENXIO: "--print: cannot open standard output: No such device
+/// or address", exit status 1) and on a pipe the agent's user does not own (EACCES).
+#[test]
+#[ignore = "agent bug: --print cannot re-open a socket or another user's pipe as standard output"]
+fn print_works_when_standard_output_is_a_socket() {
+    use std::io::Read as _;
+    let collector = Collector::bind();
+    let dir = temp_dir("print-socket");
+    let path = dir.join("csflowd.conf");
+    std::fs::write(&path, config_for(collector.addr(), "")).unwrap();
+    let (mut reader, writer) = std::os::unix::net::UnixStream::pair().unwrap();
+    let mut child = Command::new(binary())
+        .arg("-d")
+        .arg("-f")
+        .arg(&path)
+        .arg("--print")
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(std::os::fd::OwnedFd::from(writer)))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    reader
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut line = [0u8; 64];
+    let read = reader.read(&mut line);
+    let _ = child.kill();
+    let output = child.wait_with_output().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let n = read.unwrap_or_else(|e| panic!("nothing printed ({e}):\n{stderr}"));
+    assert!(n > 0, "the agent closed its standard output:\n{stderr}");
+    assert!(
+        line[..n].starts_with(b"{\""),
+        "{:?}",
+        String::from_utf8_lossy(&line[..n])
+    );
+}
