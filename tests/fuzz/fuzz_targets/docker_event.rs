@@ -1,0 +1,9 @@
+//! `decode_event` on arbitrary bytes: never panics; names are bounded.
+#![no_main]
+
+use csflowd_fuzz::oracle;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    oracle::check_event(data);
+});
