@@ -598,10 +598,8 @@ fn soak_churn_records_rss_fds_and_cpu() {
 /// back to life with a sample after its final one, and it is then polled and counted in
 /// num_domains until the next list.
 ///
-/// Ignored until on_inspected ignores answers for an `Ended` container (and the list stops asking
-/// for containers already being inspected).
+/// Fixed: `on_inspected` ignores answers for a container whose life has ended.
 #[test]
-#[ignore = "agent bug: an inspect answered after the die sends a second final sample"]
 fn a_late_inspect_answer_after_the_die_sends_nothing_more() {
     use support::fake_engine::{Endpoint, FakeEngine, Fault, Script};
 

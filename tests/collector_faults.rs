@@ -165,14 +165,9 @@ fn a_refusing_collector_does_not_disturb_a_listening_one() {
     );
 }
 
-/// The operator is told once, clearly, that a collector refuses.
-///
-/// Ignored: the agent never says it. Its exporter drains a collector socket with `recv` on a
-/// readiness event, and `recv` returns the pending ECONNREFUSED (consuming it) before
-/// `take_error` looks for it, so `take_error` finds nothing (strace: `recvfrom(...) = -1
-/// ECONNREFUSED` then `getsockopt(SO_ERROR) = 0`), and the agent ends with "0 send failures".
+/// The operator is told once, clearly, that a collector refuses (the ICMP error comes out of the
+/// socket's `recv`, between sends that succeed).
 #[test]
-#[ignore = "agent bug: a refusing collector is never logged (exporter drains the error with recv)"]
 fn a_refusing_collector_is_logged_once() {
     let port = dead_port();
     let dead = format!("127.0.0.1:{port}").parse().unwrap();

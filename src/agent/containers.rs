@@ -480,7 +480,10 @@ impl Containers {
         let Some(slot) = self.slot_of(&doc.id) else {
             return;
         };
-        if self.slots[slot].as_ref().is_none_or(|c| c.life == Life::Ended) {
+        if self.slots[slot]
+            .as_ref()
+            .is_none_or(|c| c.life == Life::Ended)
+        {
             // An answer to a question asked before the container's end (a relist or a restart
             // asked while it ran): its final sample is out, and only a new start revives it.
             return;

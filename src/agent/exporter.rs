@@ -39,13 +39,32 @@ pub struct ExportStats {
     pub send_failures: u64,
     /// Samples that could not be encoded at all (larger than the largest datagram).
     pub dropped_samples: u64,
+    /// Errors reported by collectors after a send (ICMP port unreachable and the like).
+    pub refusals: u64,
 }
+
+/// A collector counts as working again this long after its last error (ms): an ICMP refusal
+/// arrives after each datagram, between successful sends, so one success proves nothing.
+const RECOVERY_MS: u64 = 30_000;
 
 struct CollectorSocket {
     collector: Collector,
     socket: Watched<UdpSocket>,
-    /// The last send failed; logged once until a send succeeds again.
+    /// An error was logged; not logged again until the collector has been quiet for
+    /// [`RECOVERY_MS`].
     failing: bool,
+    /// When the last error was seen.
+    last_error_ms: u64,
+}
+
+impl CollectorSocket {
+    fn error(&mut self, what: &dyn std::fmt::Display, now_ms: u64) {
+        self.last_error_ms = now_ms;
+        if !self.failing {
+            self.failing = true;
+            warn!("collector {}: {what}", show(&self.collector));
+        }
+    }
 }
 
 /// The datagram packer and sender.
@@ -124,6 +143,7 @@ impl Exporter {
                     collector: *c,
                     socket,
                     failing: false,
+                    last_error_ms: 0,
                 }),
                 Err(e) => warn!("collector {}: cannot open a UDP socket: {e}", show(c)),
             }
@@ -228,17 +248,18 @@ impl Exporter {
         for c in &mut self.collectors {
             match c.socket.get().send(datagram) {
                 Ok(_) => {
-                    if c.failing {
+                    if c.failing && now_ms.saturating_sub(c.last_error_ms) >= RECOVERY_MS {
                         c.failing = false;
-                        info!("collector {}: sending again", show(&c.collector));
+                        info!(
+                            "collector {}: no error for {} s",
+                            show(&c.collector),
+                            RECOVERY_MS / 1000
+                        );
                     }
                 }
                 Err(e) => {
                     self.stats.send_failures += 1;
-                    if !c.failing {
-                        c.failing = true;
-                        warn!("collector {}: datagram not sent: {e}", show(&c.collector));
-                    }
+                    c.error(&format_args!("datagram not sent: {e}"), now_ms);
                 }
             }
         }
@@ -249,23 +270,30 @@ impl Exporter {
     }
 
     /// Handles a readiness event on a collector socket: takes the pending error (an ICMP port
-    /// unreachable shows up here), so the next datagram is not the one to report it, and re-arms.
-    pub fn on_socket_event(&mut self, key: usize) {
+    /// unreachable shows up here, as the error of a `recv`), logs it once, and re-arms.
+    pub fn on_socket_event(&mut self, key: usize, now_ms: u64) {
         let Some(c) = key
             .checked_sub(self.key_base)
             .and_then(|i| self.collectors.get_mut(i))
         else {
             return;
         };
-        let sock = c.socket.get();
         let mut scratch = [0u8; 1];
-        // Drain anything that arrived (nothing should) and the error queue.
-        while let Ok(_n) = sock.recv(&mut scratch) {}
-        if let Ok(Some(e)) = sock.take_error() {
-            if !c.failing {
-                c.failing = true;
-                warn!("collector {}: {e}", show(&c.collector));
+        // Nothing should arrive; errors queued on the socket come out of recv one at a time.
+        for _ in 0..64 {
+            match c.socket.get().recv(&mut scratch) {
+                Ok(_) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.stats.refusals += 1;
+                    c.error(&e, now_ms);
+                }
             }
+        }
+        if let Ok(Some(e)) = c.socket.get().take_error() {
+            self.stats.refusals += 1;
+            c.error(&e, now_ms);
         }
         let _ = c.socket.rearm(polling::Event::readable(key));
     }
@@ -431,7 +459,7 @@ mod tests {
             e.flush(0);
             // Let the ICMP error arrive and be drained the way the loop does.
             std::thread::sleep(Duration::from_millis(20));
-            e.on_socket_event(101);
+            e.on_socket_event(101, 0);
         }
         assert_eq!(
             recv_all(&a).len(),
@@ -440,6 +468,7 @@ mod tests {
         );
         assert_eq!(recv_all(&b).len(), 3);
         assert_eq!(e.stats().datagrams, 3);
+        assert!(e.stats().refusals >= 1, "the refusing collector is noticed");
     }
 
     #[test]

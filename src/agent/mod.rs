@@ -320,7 +320,10 @@ impl Agent {
                             p.on_writable();
                         }
                     }
-                    k if k >= KEY_COLLECTORS => self.exporter.on_socket_event(k),
+                    k if k >= KEY_COLLECTORS => {
+                        let now = self.now_ms();
+                        self.exporter.on_socket_event(k, now);
+                    }
                     k if self.engine.as_ref().is_some_and(|e| e.owns_key(k)) => {
                         let now = self.now_ms();
                         if let Some(e) = &mut self.engine {
@@ -339,8 +342,8 @@ impl Agent {
         }
         let s = self.exporter.stats();
         info!(
-            "stopping: {} samples in {} datagrams sent, {} send failures",
-            s.samples, s.datagrams, s.send_failures
+            "stopping: {} samples in {} datagrams sent, {} send failures, {} collector errors",
+            s.samples, s.datagrams, s.send_failures, s.refusals
         );
         Ok(())
     }
