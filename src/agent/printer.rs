@@ -1,9 +1,14 @@
 //! `--print`: every sample sent, as one JSON line on standard output, without ever blocking the loop.
 //!
-//! Standard output may be a terminal, a pipe to a slow reader or a file. The printer writes through its
-//! own non-blocking open file description (a re-open of `/proc/self/fd/1`, so the shell's terminal is not
-//! switched to non-blocking), keeps what could not be written yet in a bounded queue, and drops whole
-//! lines, counted and logged once, when the reader falls [`QUEUE_LIMIT`] bytes behind.
+//! Standard output may be a terminal, a pipe to a slow reader, a file or a supervisor's socket. The
+//! printer writes through its own non-blocking open file description (a re-open of
+//! `/proc/self/fd/1`, so the shell's terminal is not switched to non-blocking), keeps what could not
+//! be written yet in a bounded queue, and drops whole lines, counted and logged once, when the reader
+//! falls [`QUEUE_LIMIT`] bytes behind.
+//!
+//! A socket cannot be re-opened that way, nor a pipe of another user: then the printer shares
+//! standard output's description, which stays blocking, and writes at most [`SHARED_WRITE`] bytes
+//! at a time and only when `poll` says there is room, so the write completes at once.
 
 use std::fs::File;
 use std::io::{self, Write};
@@ -17,6 +22,10 @@ use crate::sys::Watched;
 /// Most bytes waiting for standard output.
 pub const QUEUE_LIMIT: usize = 1 << 20;
 
+/// Largest write to a shared, blocking standard output: no more than `PIPE_BUF`, which a pipe or a
+/// socket that polls writable takes whole.
+pub const SHARED_WRITE: usize = 4096;
+
 /// The JSON line printer.
 pub struct Printer {
     out: Option<File>,
@@ -26,16 +35,26 @@ pub struct Printer {
     key: usize,
     poller: Rc<polling::Poller>,
     broken: bool,
+    /// Writing through standard output's own (blocking) description.
+    shared: bool,
 }
 
 impl Printer {
     /// A printer to standard output; readiness events use `key`.
     pub fn new(poller: &Rc<polling::Poller>, key: usize) -> io::Result<Printer> {
-        let out = std::fs::OpenOptions::new()
+        let reopened = std::fs::OpenOptions::new()
             .append(true)
             .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
-            .open("/proc/self/fd/1")?;
+            .open("/proc/self/fd/1");
+        let (out, shared) = match reopened {
+            Ok(f) => (f, false),
+            Err(_) => {
+                use std::os::fd::AsFd;
+                (File::from(io::stdout().as_fd().try_clone_to_owned()?), true)
+            }
+        };
         Ok(Printer {
+            shared,
             out: Some(out),
             watched: None,
             queue: Vec::new(),
@@ -75,7 +94,15 @@ impl Printer {
                 (None, Some(w)) => w.get_mut(),
                 (None, None) => return,
             };
-            match file.write(&self.queue) {
+            let mut chunk = &self.queue[..];
+            if self.shared {
+                use std::os::fd::AsFd;
+                if !crate::sys::is_writable_now(file.as_fd()) {
+                    break;
+                }
+                chunk = &chunk[..chunk.len().min(SHARED_WRITE)];
+            }
+            match file.write(chunk) {
                 Ok(0) => break,
                 Ok(n) => {
                     self.queue.drain(..n);
