@@ -1,10 +1,12 @@
 //! Figures against a real, private Docker engine (the test harness's, from Debian's docker.io) with
 //! 50 idle containers, the static release agent and a loopback collector:
 //!
-//! - the agent's own read of one container's counters (the library's reader, in this process);
+//! - the agent's own read of one container's counters (the library's reader, in this process), and
+//!   what the same reads cost under other designs (`designs.rs`);
 //! - the agent's CPU per container sample (polling 1 s), from `/proc/<pid>/schedstat` (ns), divided
-//!   by the container samples the collector received in the same window; and, beside it, the CPU of
-//!   an agent that polls the host only, to split out the host sample's share;
+//!   by the container samples the collector received in the same window; beside it, the CPU of an
+//!   agent that polls the host only, to split out the host sample's share, and the same agent once
+//!   its 50 polls are gathered into one wake-up (stopped past every deadline, then continued);
 //! - the engine's CPU (dockerd, containerd and the shims: every thread's `schedstat`) in 30-s
 //!   windows, the agent (polling 2 s) stopped with SIGSTOP in one window and running in the next,
 //!   three pairs; then a client calling the engine's stats endpoint for each of the 50 containers
@@ -21,6 +23,8 @@
 mod collector;
 #[path = "common.rs"]
 mod common;
+#[path = "designs.rs"]
+mod designs;
 // The harness's own unit tests are compiled out here (no libtest), leaving their imports unused.
 #[allow(unused_imports)]
 #[path = "../support/mod.rs"]
@@ -76,6 +80,14 @@ fn main() {
 
     section("the agent's own read of a container's counters vs the engine's stats endpoint");
     let read_us = agent_read_cost(&engine, &ids[0]);
+
+    section("what the kernel reads would cost under other designs (same containers)");
+    let pids: Vec<(u32, String)> = ids
+        .iter()
+        .map(|id| (engine.inspect_pid(id), id.clone()))
+        .collect();
+    designs::container_reads(&pids);
+    designs::host_reads();
 
     section("agent CPU per container sample (50 containers, polling 1 s)");
     cpu_per_sample(&engine);
@@ -152,6 +164,7 @@ fn cpu_per_sample(engine: &Engine) {
 
     let mut per_sample = Vec::new();
     let mut marginal = Vec::new();
+    let mut aligned = Vec::new();
     let mut kept_up = Vec::new();
     for _ in 0..REPEATS {
         let collector = Collector::start(true);
@@ -163,28 +176,29 @@ fn cpu_per_sample(engine: &Engine) {
                 common::threads(agent.pid())
             );
         }
-        let (c0, n0, t0) = (
-            common::thread_cpu_ns(agent.pid()),
-            collector.container_samples(),
-            Instant::now(),
-        );
-        std::thread::sleep(WINDOW);
-        let (c1, n1, t1) = (
-            common::thread_cpu_ns(agent.pid()),
-            collector.container_samples(),
-            Instant::now(),
-        );
-        let (Some(c0), Some(c1)) = (c0, c1) else {
+        // As the agent runs: every container polled at its own random phase.
+        let Some((cpu, samples, secs)) = agent_window(&agent, &collector) else {
             continue;
         };
-        let samples = (n1 - n0) as f64;
-        let secs = (t1 - t0).as_secs_f64();
-        let cpu = (c1 - c0) as f64;
         per_sample.push(cpu / samples);
         marginal.push((cpu - host_per_s * secs) / samples);
         kept_up.push(samples / (CONTAINERS as f64 * secs));
+        // The same agent with its polls gathered: stopped past every deadline and continued, it
+        // polls all the overdue containers in one wake-up and re-arms them all for the same
+        // instant, so from then on one wake-up serves the 50 of them.
+        support::process::send_signal("STOP", agent.pid());
+        std::thread::sleep(Duration::from_millis(1500));
+        support::process::send_signal("CONT", agent.pid());
+        std::thread::sleep(Duration::from_secs(2));
+        if let Some((cpu, samples, _)) = agent_window(&agent, &collector) {
+            aligned.push(cpu / samples);
+        }
     }
     eprintln!("    ns per container sample {}", spread(&per_sample, 0));
+    eprintln!(
+        "    ns per container sample, polls gathered {}",
+        spread(&aligned, 0)
+    );
     eprintln!("    samples received / expected {}", spread(&kept_up, 3));
     let us = median(&per_sample) / 1000.0;
     report(
@@ -206,11 +220,37 @@ fn cpu_per_sample(engine: &Engine) {
         Verdict::Info,
     );
     report(
+        "  the same agent with its 50 polls gathered in one wake-up (SIGSTOP/SIGCONT)",
+        &format!("{:.1} us per container sample", median(&aligned) / 1000.0),
+        "-",
+        Verdict::Info,
+    );
+    report(
         "samples received / expected (50 containers x 1 per s)",
         &format!("{:.3}", median(&kept_up)),
         "1",
         Verdict::Info,
     );
+}
+
+/// The agent's CPU (ns), the container samples received and the seconds, over one [`WINDOW`].
+fn agent_window(agent: &Agent, collector: &Collector) -> Option<(f64, f64, f64)> {
+    let (c0, n0, t0) = (
+        common::thread_cpu_ns(agent.pid())?,
+        collector.container_samples(),
+        Instant::now(),
+    );
+    std::thread::sleep(WINDOW);
+    let (c1, n1, t1) = (
+        common::thread_cpu_ns(agent.pid())?,
+        collector.container_samples(),
+        Instant::now(),
+    );
+    Some((
+        (c1 - c0) as f64,
+        (n1 - n0).max(1) as f64,
+        (t1 - t0).as_secs_f64(),
+    ))
 }
 
 /// How long the agent's own read of one real container's counters takes (in this process, the
@@ -398,22 +438,15 @@ fn engine_cpu(engine: &Engine, ids: &[String], read_us: f64) {
     wait_all_reported(&agent, &collector, CONTAINERS, Duration::from_secs(3));
     let mut off = Vec::new();
     let mut on = Vec::new();
-    let mut agent_us = Vec::new();
     for pair in 0..ENGINE_PAIRS {
         support::process::send_signal("STOP", agent.pid());
         let (cpu, secs) = engine_window(engine, |_| {});
         eprintln!("    pair {pair}: agent stopped: {}", describe(cpu, secs));
         off.push(per_30s(cpu.total(), secs));
         support::process::send_signal("CONT", agent.pid());
-        let a0 = common::thread_cpu_ns(agent.pid());
-        let n0 = collector.container_samples();
         let (cpu, secs) = engine_window(engine, |_| {});
         eprintln!("    pair {pair}: agent running: {}", describe(cpu, secs));
         on.push(per_30s(cpu.total(), secs));
-        if let (Some(a0), Some(a1)) = (a0, common::thread_cpu_ns(agent.pid())) {
-            let n = (collector.container_samples() - n0).max(1) as f64;
-            agent_us.push((a1 - a0) as f64 / 1000.0 / n);
-        }
     }
     let hwm = common::status_kib(agent.pid(), "VmHWM").unwrap_or(0) as f64;
     drop(agent);
@@ -485,12 +518,6 @@ fn engine_cpu(engine: &Engine, ids: &[String], read_us: f64) {
         &common::mib_of_kib(hwm),
         "<= 2 MiB",
         Verdict::of(hwm <= 2048.0),
-    );
-    report(
-        "agent CPU per container sample, polling 2 s (host sample included)",
-        &format!("{:.1} us", median(&agent_us)),
-        "-",
-        Verdict::Info,
     );
 }
 
