@@ -58,11 +58,13 @@ bench: build
 	    $(CARGO) bench --locked --bench $$b || exit 1; \
 	done
 	@echo
-	@echo "csflowd benchmarks, $$(date -u '+%Y-%m-%d %H:%M UTC'): $$(nproc) CPUs, \
-	  $$(free -h | awk '/^Mem:/ {print $$2}') RAM, Linux $$(uname -r)"
+	@echo "csflowd benchmarks, $$(date -u '+%Y-%m-%d %H:%M UTC'):" \
+	  "$$(nproc) CPUs, $$(free -h | awk '/^Mem:/ {print $$2}') RAM, Linux $$(uname -r)"
 	@echo
 	@( printf 'figure\tmeasured (median)\ttarget\tverdict\n'; cat $(BENCH_RESULTS) ) | \
-	  column -t -s "$$(printf '\t')"
+	  awk -F'\t' '{ for (i = 1; i <= NF; i++) { c[NR, i] = $$i; if (length($$i) > w[i]) w[i] = length($$i) } } \
+	    END { for (r = 1; r <= NR; r++) printf "%-*s  %-*s  %-*s  %s\n", \
+	      w[1], c[r, 1], w[2], c[r, 2], w[3], c[r, 3], c[r, 4] }'
 
 clean:
 	$(CARGO) clean
