@@ -45,8 +45,26 @@ uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/sbin/csflowd $(DESTDIR)$(PREFIX)/share/man/man8/csflowd.8 \
 	      $(DESTDIR)$(PREFIX)/share/man/man5/csflowd.conf.5
 
+# The benchmarks measure the static release binary above: the agent figures run it, the micro
+# figures link the same library source with the release profile. Figures are medians; a missed
+# target prints MISSED in the table and does not fail the run (see BENCHMARKS.md).
+BENCH_RESULTS := $(CURDIR)/target/bench-results.tsv
+BENCHES := micro simulated real_engine
+
 bench: build
-	$(CARGO) bench --locked
+	@rm -f $(BENCH_RESULTS)
+	@for b in $(BENCHES); do \
+	  CSFLOWD_STATIC_BIN=$(CURDIR)/$(BIN) BENCH_RESULTS=$(BENCH_RESULTS) \
+	    $(CARGO) bench --locked --bench $$b || exit 1; \
+	done
+	@echo
+	@echo "csflowd benchmarks, $$(date -u '+%Y-%m-%d %H:%M UTC'):" \
+	  "$$(nproc) CPUs, $$(free -h | awk '/^Mem:/ {print $$2}') RAM, Linux $$(uname -r)"
+	@echo
+	@( printf 'figure\tmeasured (median)\ttarget\tverdict\n'; cat $(BENCH_RESULTS) ) | \
+	  awk -F'\t' '{ for (i = 1; i <= NF; i++) { c[NR, i] = $$i; if (length($$i) > w[i]) w[i] = length($$i) } } \
+	    END { for (r = 1; r <= NR; r++) printf "%-*s  %-*s  %-*s  %s\n", \
+	      w[1], c[r, 1], w[2], c[r, 2], w[3], c[r, 3], c[r, 4] }'
 
 clean:
 	$(CARGO) clean
