@@ -207,6 +207,19 @@ pub fn connect_unix(path: &Path) -> io::Result<std::os::unix::net::UnixStream> {
     Ok(std::os::unix::net::UnixStream::from(owned))
 }
 
+/// The soft limit on open descriptors (`RLIMIT_NOFILE`), if it can be read.
+pub fn open_files_limit() -> Option<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit into the struct it is given.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return None;
+    }
+    Some(lim.rlim_cur)
+}
+
 /// Sizes of a mounted filesystem, in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FsSize {
@@ -456,6 +469,11 @@ mod tests {
         assert!(connect_unix(&path).is_err(), "nobody listens");
         assert!(connect_unix(Path::new(&"x".repeat(200))).is_err());
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn open_files_limit_is_readable() {
+        assert!(open_files_limit().is_some_and(|n| n >= 16));
     }
 
     #[test]

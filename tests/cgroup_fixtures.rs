@@ -414,9 +414,18 @@ fn a_vanished_container_keeps_its_last_good_values() {
     last_good.keep_read(&first, report.fields);
     assert_eq!(last_good.cpu.cpu_time_ms, 98765);
 
+    assert!(
+        csflowd::cgroup::kept_open() >= 1,
+        "the counter files are kept open between reads"
+    );
+
     // The container stops: its cgroup directory and its process go.
     fs::remove_dir_all(s.files.v2_dir().unwrap()).unwrap();
     fs::remove_dir_all(tree.0.join("proc/6161")).unwrap();
+    // The kernel fails reads of a removed cgroup's open files (ENODEV) and the reader then opens
+    // by path; removed fixture files stay readable through an open descriptor, so drop the kept
+    // ones (a clone keeps none) to stand for that.
+    s.files = s.files.clone();
     let (after, report) = s.read();
     assert_eq!(report.fields, Fields::NONE);
     assert_eq!(after.cpu.cpu_time_ms, UNKNOWN_U32);

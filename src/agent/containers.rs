@@ -615,6 +615,10 @@ impl Containers {
         c.ended_order = self.ended_counter;
         self.ended += 1;
         self.emit(slot, state, true, out);
+        // Close its counter files: an open file would keep a removed cgroup alive in the kernel.
+        if let Some(c) = self.slots[slot].as_mut() {
+            c.files = None;
+        }
         self.trim_ended(wheel);
     }
 

@@ -74,6 +74,58 @@ pub(crate) enum LimitFile<T> {
     File(T),
 }
 
+/// Slots of the counter files a [`ContainerFiles`] keeps open.
+pub(crate) mod slot {
+    pub(crate) const CPU_TIME: usize = 0;
+    pub(crate) const QUOTA: usize = 1;
+    pub(crate) const PERIOD: usize = 2;
+    pub(crate) const CPUSET: usize = 3;
+    pub(crate) const MEMORY_USAGE: usize = 4;
+    pub(crate) const MEMORY_LIMIT: usize = 5;
+    pub(crate) const DISK_BYTES: usize = 6;
+    pub(crate) const DISK_REQUESTS: usize = 7;
+    pub(crate) const NET_DEV: usize = 8;
+    pub(crate) const COUNT: usize = 9;
+}
+
+/// The counter files of one container kept open between polls (see the module docs). A clone starts
+/// with none open; equality ignores them.
+#[derive(Default)]
+pub(crate) struct KeptFiles(pub(crate) std::cell::RefCell<[Option<std::fs::File>; slot::COUNT]>);
+
+impl KeptFiles {
+    /// Descriptors open now.
+    pub(crate) fn open_count(&self) -> usize {
+        self.0.borrow().iter().flatten().count()
+    }
+}
+
+impl Clone for KeptFiles {
+    fn clone(&self) -> Self {
+        KeptFiles::default()
+    }
+}
+
+impl PartialEq for KeptFiles {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for KeptFiles {}
+
+impl std::fmt::Debug for KeptFiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KeptFiles({} open)", self.open_count())
+    }
+}
+
+impl Drop for KeptFiles {
+    fn drop(&mut self) {
+        super::kept_closed(self.open_count());
+    }
+}
+
 /// The exact files one container's counters are read from, resolved once at setup so a poll only opens
 /// and reads them. `None` for a counter means no hierarchy holds it for this container.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,6 +143,8 @@ pub struct ContainerFiles {
     pub(crate) class_net: PathBuf,
     pub(crate) net_namespace: NetNamespace,
     pub(crate) v2_dir: Option<PathBuf>,
+    /// The files above, kept open between polls.
+    pub(crate) kept: KeptFiles,
 }
 
 impl ContainerFiles {
@@ -167,6 +221,7 @@ impl ContainerFiles {
                 Place::Dir(d) => Some(d),
                 _ => None,
             },
+            kept: KeptFiles::default(),
         })
     }
 

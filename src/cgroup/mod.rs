@@ -11,9 +11,13 @@
 //!    container's network namespace with the host's (a `readlink` each) and stores the answer.
 //!    [`ContainerReader::read_adapters`] reads the container's `host_adapters`, to repeat only when
 //!    [`ReadReport::adapters_stale`] says the interfaces changed.
-//! 3. Every poll: [`ContainerReader::read`] opens each of those few files once, reads it whole into the
-//!    reader's one buffer and parses the bytes into [`ContainerCounters`]. No directory listing, no path or
-//!    string building, and, once the buffer has grown to the largest file, no allocation.
+//! 3. Every poll: [`ContainerReader::read`] reads each of those few files whole into the reader's one
+//!    buffer and parses the bytes into [`ContainerCounters`]. Each file is opened once and kept open in
+//!    its [`ContainerFiles`] (re-read with `pread` from offset 0, which regenerates a kernel file's text),
+//!    within a process-wide budget of three quarters of `RLIMIT_NOFILE`; past it, files are opened by
+//!    path each time. Dropping a `ContainerFiles` closes its files, so a removed cgroup is never kept
+//!    alive. No directory listing, no path or string building, and, once the buffer has grown to the
+//!    largest file, no allocation.
 //!
 //! Contract:
 //! - Everything is read under the configured [`Roots`](crate::host::Roots). Mount points in mountinfo are
@@ -44,6 +48,45 @@ mod reader;
 mod values;
 
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+/// Counter files kept open across containers, and how many may be.
+static KEPT_OPEN: AtomicUsize = AtomicUsize::new(0);
+static KEPT_BUDGET: OnceLock<usize> = OnceLock::new();
+
+/// Descriptors kept open for counter files may use this share of `RLIMIT_NOFILE`, past a reserve
+/// for everything else: containers beyond it are read by path, as before.
+fn kept_budget() -> usize {
+    *KEPT_BUDGET.get_or_init(|| match crate::sys::open_files_limit() {
+        Some(n) => usize::try_from(n.saturating_sub(256) / 4 * 3)
+            .unwrap_or(usize::MAX)
+            .min(1 << 20),
+        None => 512,
+    })
+}
+
+/// Takes one descriptor of the budget; false when it is spent.
+pub(crate) fn may_keep() -> bool {
+    let budget = kept_budget();
+    KEPT_OPEN
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+            (n < budget).then_some(n + 1)
+        })
+        .is_ok()
+}
+
+/// Gives `n` descriptors back to the budget.
+pub(crate) fn kept_closed(n: usize) {
+    let _ = KEPT_OPEN.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |k| {
+        Some(k.saturating_sub(n))
+    });
+}
+
+/// Counter files kept open now, in the whole process.
+pub fn kept_open() -> usize {
+    KEPT_OPEN.load(Ordering::Relaxed)
+}
 
 pub use controllers::{missing_v2_controllers, V2Controllers};
 pub use files::{ContainerFiles, NetNamespace};

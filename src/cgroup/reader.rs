@@ -5,7 +5,9 @@
 //! allocates nothing.
 
 use std::ops::{BitOr, BitOrAssign};
+use std::path::Path;
 
+use super::files::slot;
 use crate::host::file::{Extent, FileBuf};
 use crate::host::net::{parse_net_dev_line, NetDevCounters};
 use crate::host::parse::lines;
@@ -224,7 +226,7 @@ impl ContainerReader {
         if let Some(bytes) = files
             .memory_usage
             .as_deref()
-            .and_then(|p| buf.read(p, Extent::Whole))
+            .and_then(|p| read_slot(buf, files, slot::MEMORY_USAGE, p, Extent::Whole))
             .and_then(parse_single_u64)
         {
             out.memory.memory = bytes;
@@ -243,15 +245,26 @@ impl ContainerReader {
     }
 }
 
+/// Reads one of the container's counter files through the descriptor kept in its slot.
+fn read_slot<'b>(
+    buf: &'b mut FileBuf,
+    files: &ContainerFiles,
+    slot: usize,
+    path: &Path,
+    extent: Extent,
+) -> Option<&'b [u8]> {
+    let mut kept = files.kept.0.borrow_mut();
+    let cell = kept.get_mut(slot)?;
+    buf.read_kept(path, cell, &mut super::may_keep, extent)
+}
+
 /// `cpu_time_ms`, wrapping at 2^32 ms (49.7 days of CPU).
 fn cpu_time(buf: &mut FileBuf, files: &ContainerFiles) -> (u32, Fields) {
     let ms = match &files.cpu_time {
-        Some(CpuTimeFile::V1Usage(p)) => buf
-            .read(p, Extent::Whole)
+        Some(CpuTimeFile::V1Usage(p)) => read_slot(buf, files, slot::CPU_TIME, p, Extent::Whole)
             .and_then(parse_single_u64)
             .map(|ns| ns / 1_000_000),
-        Some(CpuTimeFile::V2Stat(p)) => buf
-            .read(p, Extent::Whole)
+        Some(CpuTimeFile::V2Stat(p)) => read_slot(buf, files, slot::CPU_TIME, p, Extent::Whole)
             .and_then(|t| flat_keyed_value(t, b"usage_usec"))
             .map(|us| us / 1_000),
         None => None,
@@ -289,21 +302,23 @@ impl<T> LimitRead<T> {
 fn nr_virt_cpu(buf: &mut FileBuf, files: &ContainerFiles, host_cpus: u32) -> (u32, Fields) {
     let quota = LimitRead::of(&files.cpu_quota, |q| match q {
         CpuQuotaFiles::V1 { quota, period } => {
-            match buf
-                .read(quota, Extent::Prefix(64))
+            match read_slot(buf, files, slot::QUOTA, quota, Extent::Prefix(64))
                 .and_then(parse_cfs_quota_us)?
             {
                 Limit::Unlimited => Some(Limit::Unlimited), // the period does not matter
-                Limit::Limited(us) => buf
-                    .read(period, Extent::Prefix(64))
-                    .and_then(|p| cfs_quota_cpus(us, p))
-                    .map(Limit::Limited),
+                Limit::Limited(us) => {
+                    read_slot(buf, files, slot::PERIOD, period, Extent::Prefix(64))
+                        .and_then(|p| cfs_quota_cpus(us, p))
+                        .map(Limit::Limited)
+                }
             }
         }
-        CpuQuotaFiles::V2(p) => buf.read(p, Extent::Prefix(128)).and_then(parse_cpu_max),
+        CpuQuotaFiles::V2(p) => {
+            read_slot(buf, files, slot::QUOTA, p, Extent::Prefix(128)).and_then(parse_cpu_max)
+        }
     });
     let cpuset = LimitRead::of(&files.cpuset, |p| {
-        buf.read(p, Extent::Whole)
+        read_slot(buf, files, slot::CPUSET, p, Extent::Whole)
             .and_then(count_cpu_list)
             .map(|n| match n {
                 0 => Limit::Unlimited, // a v1 cpuset nobody set
@@ -330,7 +345,8 @@ fn nr_virt_cpu(buf: &mut FileBuf, files: &ContainerFiles, host_cpus: u32) -> (u3
 /// host's memory cannot be reached, and the collector sees what the container can really use).
 fn max_memory(buf: &mut FileBuf, files: &ContainerFiles, mem_total: u64) -> (u64, Fields) {
     let limit = LimitRead::of(&files.memory_limit, |p| {
-        buf.read(p, Extent::Prefix(64)).and_then(parse_memory_limit)
+        read_slot(buf, files, slot::MEMORY_LIMIT, p, Extent::Prefix(64))
+            .and_then(parse_memory_limit)
     });
     let value = match limit {
         LimitRead::Failed => UNKNOWN_U64,
@@ -357,19 +373,25 @@ fn read_disk(buf: &mut FileBuf, files: &ContainerFiles, disk: &mut VirtDiskIo) -
     let mut fields = Fields::NONE;
     match &files.disk {
         Some(DiskFiles::V1 { bytes, requests }) => {
-            if let Some(sum) = buf.read(bytes, Extent::Whole).and_then(sum_blkio) {
+            if let Some(sum) =
+                read_slot(buf, files, slot::DISK_BYTES, bytes, Extent::Whole).and_then(sum_blkio)
+            {
                 disk.rd_bytes = sum.read;
                 disk.wr_bytes = sum.write;
                 fields |= Fields::DISK_BYTES;
             }
-            if let Some(sum) = buf.read(requests, Extent::Whole).and_then(sum_blkio) {
+            if let Some(sum) = read_slot(buf, files, slot::DISK_REQUESTS, requests, Extent::Whole)
+                .and_then(sum_blkio)
+            {
                 disk.rd_req = sum.read as u32;
                 disk.wr_req = sum.write as u32;
                 fields |= Fields::DISK_REQUESTS;
             }
         }
         Some(DiskFiles::V2(p)) => {
-            if let Some(stat) = buf.read(p, Extent::Whole).and_then(sum_io_stat) {
+            if let Some(stat) =
+                read_slot(buf, files, slot::DISK_BYTES, p, Extent::Whole).and_then(sum_io_stat)
+            {
                 disk.rd_bytes = stat.bytes.read;
                 disk.wr_bytes = stat.bytes.write;
                 disk.rd_req = stat.ios.read as u32;
@@ -391,7 +413,7 @@ fn read_net(buf: &mut FileBuf, files: &ContainerFiles, net: &mut NetIo) -> (Opti
         *net = sum_to_net_io(&NetDevCounters::default());
         return (Some(0), Fields::NET);
     }
-    let Some(text) = buf.read(&files.net_dev, Extent::Whole) else {
+    let Some(text) = read_slot(buf, files, slot::NET_DEV, &files.net_dev, Extent::Whole) else {
         return (None, Fields::NONE);
     };
     let mut lines_seen = 0u32;

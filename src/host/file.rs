@@ -7,9 +7,10 @@
 //! Files are opened non-blocking, so a FIFO in a root never stalls the caller. Nothing here panics.
 
 use std::ffi::OsStr;
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::FileExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -70,6 +71,49 @@ impl FileBuf {
             }
         }
     }
+
+    /// Like [`FileBuf::read`], through a descriptor kept open in `kept` between calls: one `pread`
+    /// instead of open, read and close, and no path walk. The file is opened (and kept when `keep`
+    /// allows) on first use; a kept descriptor that fails (the cgroup was removed) is dropped and
+    /// the path opened afresh.
+    pub(crate) fn read_kept(
+        &mut self,
+        path: &Path,
+        kept: &mut Option<File>,
+        keep: &mut dyn FnMut() -> bool,
+        extent: Extent,
+    ) -> Option<&[u8]> {
+        let limit = match extent {
+            Extent::Whole => MAX_FILE_BYTES,
+            Extent::Prefix(n) => n.min(MAX_FILE_BYTES),
+        };
+        self.buf.clear();
+        let mut result = match kept.as_ref() {
+            Some(f) => read_kept_capped(f, limit, &mut self.buf),
+            None => Err(io::Error::from(io::ErrorKind::NotFound)),
+        };
+        if result.is_err() {
+            if kept.take().is_some() {
+                crate::cgroup::kept_closed(1);
+            }
+            self.buf.clear();
+            result = open_nonblocking(path).and_then(|f| {
+                let r = read_kept_capped(&f, limit, &mut self.buf);
+                if r.is_ok() && keep() {
+                    *kept = Some(f);
+                }
+                r
+            });
+        }
+        match result {
+            Ok(false) => Some(&self.buf),
+            Ok(true) if extent != Extent::Whole => {
+                self.buf.truncate(limit);
+                Some(&self.buf)
+            }
+            Ok(true) | Err(_) => None,
+        }
+    }
 }
 
 /// Appends at most `limit + 1` bytes of the file to `buf`; `Ok(true)` when the file is longer than
@@ -84,6 +128,30 @@ fn read_capped(path: &Path, limit: usize, buf: &mut Vec<u8>) -> io::Result<bool>
     let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
     file.take(cap).read_to_end(buf)?;
     Ok(buf.len() > limit)
+}
+
+/// Reads a file kept open from offset 0 to its end (a /proc or cgroup file regenerates its text when
+/// read from 0), into `buf`; like [`read_capped`], `Ok(true)` means longer than `limit`.
+fn read_kept_capped(file: &File, limit: usize, buf: &mut Vec<u8>) -> io::Result<bool> {
+    let mut chunk = [0u8; 4096];
+    loop {
+        let offset = buf.len() as u64;
+        let n = file.read_at(&mut chunk, offset)?;
+        if n == 0 {
+            return Ok(false);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if buf.len() > limit {
+            return Ok(true);
+        }
+    }
+}
+
+fn open_nonblocking(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
 }
 
 /// A path under a root, rebuilt in place for each file so its capacity is reused.
