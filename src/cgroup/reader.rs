@@ -410,7 +410,7 @@ fn read_disk(buf: &mut FileBuf, files: &ContainerFiles, disk: &mut VirtDiskIo) -
 fn read_net(buf: &mut FileBuf, files: &ContainerFiles, net: &mut NetIo) -> (Option<u32>, Fields) {
     *net = NetIo::UNKNOWN;
     if files.net_namespace == NetNamespace::Host {
-        *net = sum_to_net_io(&NetDevCounters::default());
+        *net = NetDevCounters::default().to_net_io();
         return (Some(0), Fields::NET);
     }
     let Some(text) = read_slot(buf, files, slot::NET_DEV, &files.net_dev, Extent::Whole) else {
@@ -425,34 +425,13 @@ fn read_net(buf: &mut FileBuf, files: &ContainerFiles, net: &mut NetIo) -> (Opti
             continue;
         }
         interfaces = interfaces.saturating_add(1);
-        sum.rx_bytes = sum.rx_bytes.wrapping_add(c.rx_bytes);
-        sum.rx_packets = sum.rx_packets.wrapping_add(c.rx_packets);
-        sum.rx_errs = sum.rx_errs.wrapping_add(c.rx_errs);
-        sum.rx_drop = sum.rx_drop.wrapping_add(c.rx_drop);
-        sum.tx_bytes = sum.tx_bytes.wrapping_add(c.tx_bytes);
-        sum.tx_packets = sum.tx_packets.wrapping_add(c.tx_packets);
-        sum.tx_errs = sum.tx_errs.wrapping_add(c.tx_errs);
-        sum.tx_drop = sum.tx_drop.wrapping_add(c.tx_drop);
+        sum.add(&c);
     }
     if lines_seen == 0 {
         return (None, Fields::NONE);
     }
-    *net = sum_to_net_io(&sum);
+    *net = sum.to_net_io();
     (Some(interfaces), Fields::NET)
-}
-
-/// The record's widths: bytes stay 64-bit, the rest wraps to 32.
-fn sum_to_net_io(c: &NetDevCounters) -> NetIo {
-    NetIo {
-        bytes_in: c.rx_bytes,
-        pkts_in: c.rx_packets as u32,
-        errs_in: c.rx_errs as u32,
-        drops_in: c.rx_drop as u32,
-        bytes_out: c.tx_bytes,
-        pkts_out: c.tx_packets as u32,
-        errs_out: c.tx_errs as u32,
-        drops_out: c.tx_drop as u32,
-    }
 }
 
 #[cfg(test)]
@@ -519,7 +498,7 @@ mod tests {
             rx_packets: u64::from(u32::MAX) + 2,
             ..NetDevCounters::default()
         };
-        let n = sum_to_net_io(&c);
+        let n = c.to_net_io();
         assert_eq!(n.bytes_in, u64::MAX);
         assert_eq!(n.pkts_in, 1);
         assert_eq!(n.drops_out, 0);

@@ -54,6 +54,34 @@ pub(crate) struct NetDevCounters {
     pub tx_drop: u64,
 }
 
+impl NetDevCounters {
+    /// Adds another interface's counters, wrapping as the kernel's own counters do.
+    pub(crate) fn add(&mut self, c: &NetDevCounters) {
+        self.rx_bytes = self.rx_bytes.wrapping_add(c.rx_bytes);
+        self.rx_packets = self.rx_packets.wrapping_add(c.rx_packets);
+        self.rx_errs = self.rx_errs.wrapping_add(c.rx_errs);
+        self.rx_drop = self.rx_drop.wrapping_add(c.rx_drop);
+        self.tx_bytes = self.tx_bytes.wrapping_add(c.tx_bytes);
+        self.tx_packets = self.tx_packets.wrapping_add(c.tx_packets);
+        self.tx_errs = self.tx_errs.wrapping_add(c.tx_errs);
+        self.tx_drop = self.tx_drop.wrapping_add(c.tx_drop);
+    }
+
+    /// In the record's widths: bytes stay 64-bit, the rest wraps to 32.
+    pub(crate) fn to_net_io(self) -> NetIo {
+        NetIo {
+            bytes_in: self.rx_bytes,
+            pkts_in: self.rx_packets as u32,
+            errs_in: self.rx_errs as u32,
+            drops_in: self.rx_drop as u32,
+            bytes_out: self.tx_bytes,
+            pkts_out: self.tx_packets as u32,
+            errs_out: self.tx_errs as u32,
+            drops_out: self.tx_drop as u32,
+        }
+    }
+}
+
 /// `  eth0: rx_bytes rx_packets errs drop fifo frame compressed multicast tx_bytes tx_packets errs drop
 /// ...`; the two header lines and anything malformed give `None`. A wide counter may touch the colon
 /// (`eth0:200071119`), which is why the name ends at the first colon (names cannot hold one).
@@ -94,32 +122,14 @@ struct NetSum {
 
 impl NetSum {
     fn add(&mut self, c: &NetDevCounters) {
-        let t = &mut self.total;
-        t.rx_bytes = t.rx_bytes.wrapping_add(c.rx_bytes);
-        t.rx_packets = t.rx_packets.wrapping_add(c.rx_packets);
-        t.rx_errs = t.rx_errs.wrapping_add(c.rx_errs);
-        t.rx_drop = t.rx_drop.wrapping_add(c.rx_drop);
-        t.tx_bytes = t.tx_bytes.wrapping_add(c.tx_bytes);
-        t.tx_packets = t.tx_packets.wrapping_add(c.tx_packets);
-        t.tx_errs = t.tx_errs.wrapping_add(c.tx_errs);
-        t.tx_drop = t.tx_drop.wrapping_add(c.tx_drop);
+        self.total.add(c);
     }
 
     fn apply(&self, net: &mut NetIo) {
         if self.lines == 0 {
             return;
         }
-        let t = &self.total;
-        *net = NetIo {
-            bytes_in: t.rx_bytes,
-            pkts_in: t.rx_packets as u32,
-            errs_in: t.rx_errs as u32,
-            drops_in: t.rx_drop as u32,
-            bytes_out: t.tx_bytes,
-            pkts_out: t.tx_packets as u32,
-            errs_out: t.tx_errs as u32,
-            drops_out: t.tx_drop as u32,
-        };
+        *net = self.total.to_net_io();
     }
 }
 
