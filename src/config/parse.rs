@@ -348,29 +348,36 @@ impl<'a, 'f> Parser<'a, 'f> {
         Ok(())
     }
 
+    /// The next setting of a block opened on `open_line`: its keyword and line, or `None` at the
+    /// block's `}`. The end of the file or a `{` where a keyword belongs is an error.
+    fn next_key(
+        &mut self,
+        open_line: u32,
+        block: &str,
+    ) -> Result<Option<(Cow<'a, str>, u32)>, ConfigError> {
+        match self.next()? {
+            None => Err(self.error(open_line, ConfigErrorKind::UnclosedBlock, block)),
+            Some(Located {
+                token: Token::Close,
+                ..
+            }) => Ok(None),
+            Some(Located {
+                token: Token::Open,
+                line,
+            }) => Err(self.error(line, ConfigErrorKind::UnexpectedOpen, "{")),
+            Some(Located {
+                token: Token::Word(word),
+                line,
+            }) => Ok(Some((word, line))),
+        }
+    }
+
     /// The body of `collector {`, up to and including its `}`.
     fn collector(&mut self, keyword_line: u32, open_line: u32) -> Result<(), ConfigError> {
         const DEPTH: usize = 2;
         let mut ip: Option<(IpAddr, u32)> = None;
         let mut port: Option<(u16, u32)> = None;
-        loop {
-            let (word, line) = match self.next()? {
-                None => {
-                    return Err(self.error(open_line, ConfigErrorKind::UnclosedBlock, "collector"))
-                }
-                Some(Located {
-                    token: Token::Close,
-                    ..
-                }) => break,
-                Some(Located {
-                    token: Token::Open,
-                    line,
-                }) => return Err(self.error(line, ConfigErrorKind::UnexpectedOpen, "{")),
-                Some(Located {
-                    token: Token::Word(word),
-                    line,
-                }) => (word, line),
-            };
+        while let Some((word, line)) = self.next_key(open_line, "collector")? {
             let key = word.to_ascii_lowercase();
             match key.as_str() {
                 "ip" => {
@@ -422,24 +429,7 @@ impl<'a, 'f> Parser<'a, 'f> {
     fn docker(&mut self, open_line: u32) -> Result<(), ConfigError> {
         const DEPTH: usize = 2;
         let mut docker = self.config.docker.take().unwrap_or_default();
-        loop {
-            let (word, line) = match self.next()? {
-                None => {
-                    return Err(self.error(open_line, ConfigErrorKind::UnclosedBlock, "docker"))
-                }
-                Some(Located {
-                    token: Token::Close,
-                    ..
-                }) => break,
-                Some(Located {
-                    token: Token::Open,
-                    line,
-                }) => return Err(self.error(line, ConfigErrorKind::UnexpectedOpen, "{")),
-                Some(Located {
-                    token: Token::Word(word),
-                    line,
-                }) => (word, line),
-            };
+        while let Some((word, line)) = self.next_key(open_line, "docker")? {
             let key = word.to_ascii_lowercase();
             match key.as_str() {
                 "hostname" => {
