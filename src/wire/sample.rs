@@ -127,29 +127,7 @@ impl CounterSample<'_> {
 mod tests {
     use super::*;
     use crate::wire::testutil::*;
-    use crate::wire::{DataSource, HostAdapters, HostParent, DS_CLASS_LOGICAL, DS_CLASS_PHYSICAL};
-
-    fn every_record() -> [CounterRecord<'static>; 12] {
-        [
-            CounterRecord::HostDescr(HOST_DESCR),
-            CounterRecord::HostAdapters(HostAdapters {
-                adapters: &ADAPTERS,
-            }),
-            CounterRecord::HostParent(HostParent {
-                container_type: 2,
-                container_index: 1,
-            }),
-            CounterRecord::HostCpu(HOST_CPU),
-            CounterRecord::HostMemory(HOST_MEMORY),
-            CounterRecord::HostDiskIo(HOST_DISK_IO),
-            CounterRecord::HostNetIo(NET_IO),
-            CounterRecord::VirtNode(VIRT_NODE),
-            CounterRecord::VirtCpu(VIRT_CPU),
-            CounterRecord::VirtMemory(VIRT_MEMORY),
-            CounterRecord::VirtDiskIo(VIRT_DISK_IO),
-            CounterRecord::VirtNetIo(NET_IO),
-        ]
-    }
+    use crate::wire::{DataSource, HostParent, DS_CLASS_LOGICAL, DS_CLASS_PHYSICAL};
 
     #[test]
     fn record_tags_names_and_lengths() {

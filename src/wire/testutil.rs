@@ -130,3 +130,26 @@ pub(crate) const VIRT_DISK_IO: VirtDiskIo = VirtDiskIo {
     wr_bytes: 20971520,
     errs: 1,
 };
+
+/// One of every record, in tag order: host records, then the container's.
+pub(crate) fn every_record() -> [CounterRecord<'static>; 12] {
+    [
+        CounterRecord::HostDescr(HOST_DESCR),
+        CounterRecord::HostAdapters(HostAdapters {
+            adapters: &ADAPTERS,
+        }),
+        CounterRecord::HostParent(HostParent {
+            container_type: 2,
+            container_index: 1,
+        }),
+        CounterRecord::HostCpu(HOST_CPU),
+        CounterRecord::HostMemory(HOST_MEMORY),
+        CounterRecord::HostDiskIo(HOST_DISK_IO),
+        CounterRecord::HostNetIo(NET_IO),
+        CounterRecord::VirtNode(VIRT_NODE),
+        CounterRecord::VirtCpu(VIRT_CPU),
+        CounterRecord::VirtMemory(VIRT_MEMORY),
+        CounterRecord::VirtDiskIo(VIRT_DISK_IO),
+        CounterRecord::VirtNetIo(NET_IO),
+    ]
+}
