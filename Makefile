@@ -11,8 +11,13 @@ BIN     := target/$(TARGET)/release/csflowd
 PREFIX  ?= /usr/local
 DESTDIR ?=
 CARGO   ?= cargo
-# Size goal 600 KiB; the build fails past 1 MB.
-MAX_BYTES := 1000000
+# The size goal, 600 KiB: the build fails past it.
+MAX_BYTES := 614400
+# std is rebuilt from rustup's rust-src without its backtrace symbolizer (gimli, addr2line,
+# miniz_oxide: ~250 KB of a 740 KB binary). A stripped binary has no symbols for it to read, so it
+# could only ever print addresses; a panic still prints its message and location. Cargo takes -Z
+# build-std from the stable toolchain under RUSTC_BOOTSTRAP=1, the way the Linux kernel builds its Rust.
+BUILD_STD := -Z build-std=std,panic_abort -Z build-std-features=
 
 .PHONY: all build target test lint run install uninstall bench clean
 
@@ -20,9 +25,10 @@ all: build
 
 target:
 	@rustup target list --installed 2>/dev/null | grep -qx '$(TARGET)' || rustup target add $(TARGET)
+	@rustup component list --installed 2>/dev/null | grep -qx 'rust-src' || rustup component add rust-src
 
 build: target
-	$(CARGO) build --release --locked --target $(TARGET)
+	RUSTC_BOOTSTRAP=1 $(CARGO) build --release --locked --target $(TARGET) $(BUILD_STD)
 	@size=$$(stat -c %s $(BIN)); echo "$(BIN): $$size bytes"; \
 	  if [ $$size -gt $(MAX_BYTES) ]; then echo "binary over $(MAX_BYTES) bytes" >&2; exit 1; fi
 
