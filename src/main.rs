@@ -72,6 +72,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
         let _ = csflowd::syslog::SyslogLogger::new(level).install();
+        // A daemon's stderr is /dev/null, where std's panic message would go: log it instead, so a
+        // bug that stops the agent leaves its message and location in syslog before the abort.
+        std::panic::set_hook(Box::new(|info| {
+            log::error!("internal error, the agent stops: {info}");
+        }));
     } else {
         let _ = simple_logger::SimpleLogger::new().with_level(level).init();
     }
