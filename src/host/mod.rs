@@ -27,17 +27,22 @@ mod cpu;
 mod descr;
 mod disk;
 pub(crate) mod file;
+mod kept;
 mod memory;
+mod mounts;
 pub(crate) mod net;
 pub(crate) mod parse;
 mod uuid;
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 pub use adapters::MAX_ADAPTERS;
 pub use agent_address::{choose_agent_address, CidrRule};
 pub use descr::machine_type_of;
 pub use file::MAX_FILE_BYTES;
+pub use kept::RETRY_OPEN;
+pub use mounts::{CHUNK_BYTES as MOUNTS_LINE_BYTES, MAX_MEASURED, MAX_MOUNTS_BYTES};
 pub use uuid::{host_uuid, uuid_v5};
 
 use crate::wire::{self, CounterRecord, UNKNOWN_U32};
@@ -151,29 +156,58 @@ impl HostSnapshot {
     }
 }
 
-/// Reads the physical host's counters; holds the roots and the buffers reused from one poll to the next.
+/// How long the slowly changing figures (kernel release, CPU speed) are reused before they are read
+/// again.
+pub const RARE_REFRESH: Duration = Duration::from_secs(60);
+
+/// Reads the physical host's counters; holds the roots, the files kept open and the buffers reused
+/// from one poll to the next.
 #[derive(Debug)]
 pub struct HostReader {
     roots: Roots,
     uuid: [u8; 16],
     machine_type: u32,
     ticks_per_second: u64,
+    /// Whole files.
     files: file::FileBuf,
+    /// Small attribute files, read while `files` holds /proc/net/dev.
+    attributes: file::FileBuf,
     paths: file::PathBuilder,
-    disk_scratch: disk::DiskScratch,
+    cpu_files: cpu::CpuFiles,
+    memory_files: memory::MemoryFiles,
+    disk_files: disk::DiskFiles,
+    net_dev: kept::KeptFile,
+    hostname: kept::KeptFile,
+    rare: RareFigures,
+}
+
+/// What is read once per [`RARE_REFRESH`].
+#[derive(Debug, Default)]
+struct RareFigures {
+    os_release: String,
+    cpu_speed: Option<u32>,
+    /// When to read them again; `None` before the first read.
+    refresh_at: Option<Instant>,
 }
 
 impl HostReader {
     /// A reader of the files under `roots`, reporting `uuid` (all zeros for unknown) in `host_descr`.
+    /// Files are opened on the first read.
     pub fn new(roots: Roots, uuid: [u8; 16]) -> HostReader {
         HostReader {
-            roots,
             uuid,
             machine_type: machine_type_of(std::env::consts::ARCH),
             ticks_per_second: crate::sys::clock_ticks_per_second(),
             files: file::FileBuf::default(),
+            attributes: file::FileBuf::default(),
             paths: file::PathBuilder::default(),
-            disk_scratch: disk::DiskScratch::default(),
+            cpu_files: cpu::CpuFiles::new(&roots),
+            memory_files: memory::MemoryFiles::new(&roots),
+            disk_files: disk::DiskFiles::new(&roots),
+            net_dev: kept::KeptFile::new(roots.proc.join("net/dev")),
+            hostname: kept::KeptFile::new(roots.proc.join("sys/kernel/hostname")),
+            rare: RareFigures::default(),
+            roots,
         }
     }
 
@@ -189,30 +223,51 @@ impl HostReader {
 
     /// Refreshes every field of `out` from the files as they are now (see the module docs).
     pub fn read(&mut self, out: &mut HostSnapshot) {
+        let now = Instant::now();
         let HostReader {
             roots,
             uuid,
             machine_type,
             ticks_per_second,
             files,
+            attributes,
             paths,
-            disk_scratch,
+            cpu_files,
+            memory_files,
+            disk_files,
+            net_dev,
+            hostname,
+            rare,
         } = self;
 
-        descr::read_names(files, paths, roots, &mut out.hostname, &mut out.os_release);
+        if rare.refresh_at.is_none_or(|at| now >= at) {
+            descr::read_os_release(files, paths, roots, &mut rare.os_release);
+            rare.cpu_speed = cpu::read_cpu_speed(files, paths, roots);
+            rare.refresh_at = Some(now + RARE_REFRESH);
+        }
+
+        descr::read_hostname(files, hostname, now, &mut out.hostname);
+        out.os_release.clear();
+        out.os_release.push_str(&rare.os_release);
         out.machine_type = *machine_type;
         out.os_name = wire::OS_NAME_LINUX;
         out.uuid = *uuid;
 
-        adapters::read_adapters(files, paths, roots, &mut out.adapters);
-        out.cpu = cpu::read_cpu(files, paths, roots, *ticks_per_second);
-        out.memory = memory::read_memory(files, paths, roots);
+        out.cpu = cpu::read_cpu(files, cpu_files, *ticks_per_second, now);
+        if let Some(mhz) = rare.cpu_speed {
+            out.cpu.cpu_speed = mhz;
+        }
+        out.memory = memory::read_memory(files, memory_files, now);
 
         out.disk = wire::HostDiskIo::UNKNOWN;
-        disk::read_disk(files, paths, disk_scratch, roots, &mut out.disk);
+        disk::read_disk(files, paths, disk_files, roots, now, &mut out.disk);
 
         out.net = wire::NetIo::UNKNOWN;
-        net::read_net(files, paths, roots, &mut out.net);
+        out.adapters.clear();
+        if let Some(text) = net_dev.read(files, file::Extent::Whole, now) {
+            net::read_net(text, paths, roots, &mut out.net);
+            adapters::read_adapters(text, attributes, paths, roots, &mut out.adapters);
+        }
 
         out.node = wire::VirtNode {
             mhz: out.cpu.cpu_speed,
