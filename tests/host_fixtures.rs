@@ -497,14 +497,20 @@ fn a_warmed_read_allocates_nothing() {
         for _ in 0..3 {
             reader.read(&mut snap);
         }
-        // The real mount table may change under the test (other tests start containers): a
-        // re-parse reuses its buffers, so even then nothing is allocated unless it grew.
-        let info = allocation_counter::measure(|| {
-            for _ in 0..10 {
-                reader.read(&mut snap);
-            }
-        });
-        assert_eq!(info.count_total, 0, "{roots:?}");
+        // The real machine may change under the test (other tests start engines and containers):
+        // a new bridge or a mount table with more local filesystems grows a list once. So the
+        // fewest allocations of a few rounds must be zero.
+        let fewest = (0..3)
+            .map(|_| {
+                allocation_counter::measure(|| {
+                    for _ in 0..10 {
+                        reader.read(&mut snap);
+                    }
+                })
+                .count_total
+            })
+            .min();
+        assert_eq!(fewest, Some(0), "{roots:?}");
     }
     // The counter does count.
     let info = allocation_counter::measure(|| drop(std::hint::black_box(Box::new(1))));

@@ -4,22 +4,35 @@
 //! [`HostReader::read`] refreshes a caller-owned [`HostSnapshot`]: every field starts from the sFlow
 //! "unknown" value on each read and is filled only from what could be read now, so a file that vanished
 //! or is malformed shows up as unknown, never as a stale or invented value. Partial data is normal: a
-//! missing /proc/vmstat leaves the four paging counters unknown and everything else intact.
+//! missing /proc/vmstat leaves the four paging counters unknown and everything else intact. Two
+//! deliberate exceptions: the kernel release and the CPU speed are read once per [`RARE_REFRESH`]
+//! and reused in between, and the list of filesystems to measure comes from the last parse of the
+//! mount table, which on procfs is parsed again only when the kernel says it changed.
 //!
 //! Contract:
 //! - Nothing here panics on any file content; every file read is capped ([`MAX_FILE_BYTES`], a longer
-//!   file is treated as unreadable and logged once per reader), and every list is bounded.
-//! - Files are opened non-blocking and network filesystems are never `statvfs`ed, so a read does not
-//!   stall the agent's loop on a hung server.
-//! - Once warmed up, a read reuses the reader's one read buffer and the snapshot's strings and vector;
-//!   what still allocates is outside this module's reach: the directory listing of `<sys>/class/net`
-//!   (one name per interface) and [`crate::sys::statvfs`] (one path per local filesystem).
+//!   file is treated as unreadable and logged once per reader), and every list is bounded. The mount
+//!   table is the exception to the cap: it is streamed line by line, up to [`MAX_MOUNTS_BYTES`]
+//!   (lines up to [`MOUNTS_LINE_BYTES`], at most [`MAX_MEASURED`] filesystems measured).
+//! - Files are opened non-blocking and close-on-exec, and network filesystems are never `statvfs`ed,
+//!   so a read does not stall the agent's loop on a hung server.
+//! - The files read on every poll (`<proc>/{loadavg,stat,uptime,meminfo,vmstat,diskstats,net/dev,
+//!   mounts,sys/kernel/hostname}`) are kept open when they are on procfs and re-read with `pread`
+//!   from offset 0: one read and the read that finds the end, no open, close or path walk. Files not
+//!   on procfs (fixture trees) are opened by path on every read, as they may be replaced. A file
+//!   that cannot be opened is unknown and tried again at most once per [`RETRY_OPEN`]. The reader
+//!   holds at most these 9 descriptors.
+//! - Once warmed up, a read allocates nothing: it reuses the reader's buffers and the snapshot's
+//!   strings and vector (a re-parse of a mount table with more local filesystems than ever before
+//!   grows the list once). Per-interface sysfs files (`<sys>/class/net/<name>/*`, `<sys>/block/<name>`,
+//!   `<sys>/devices/virtual/net/<name>`) are still opened by path, through a reused path buffer.
 //!
 //! Sources: `host_descr` from `<proc>/sys/kernel/{hostname,osrelease}` and the build target;
 //! `host_cpu` from `<proc>/{loadavg,stat,uptime,cpuinfo}`; `host_memory` from `<proc>/{meminfo,vmstat}`;
 //! `host_disk_io` from `<proc>/{mounts,diskstats}` and `<sys>/block`; `host_net_io` from
-//! `<proc>/net/dev` and `<sys>/devices/virtual/net`; `host_adapters` from `<sys>/class/net`; `virt_node`
-//! from the CPU and memory figures. The UUID comes from [`host_uuid`] (or the configuration) once.
+//! `<proc>/net/dev` and `<sys>/devices/virtual/net`; `host_adapters` from the interfaces of
+//! `<proc>/net/dev` and their `<sys>/class/net/<name>` attributes; `virt_node` from the CPU and memory
+//! figures. The UUID comes from [`host_uuid`] (or the configuration) once.
 
 mod adapters;
 mod agent_address;
