@@ -166,9 +166,9 @@ fn complete_tree_disk_space_is_the_local_filesystems() {
     // The fixture's mounts: /dev/vda on / (and again on /var/lib/docker), /dev/vdb on a mount point that
     // does not exist here (skipped), and network, pseudo and overlay filesystems (never measured). So
     // the space is that of this machine's root filesystem, counted once.
-    let before = sys::statvfs(Path::new("/")).unwrap();
+    let before = sys::statvfs(c"/").unwrap();
     let snap = read_tree(&fixture("complete"));
-    let after = sys::statvfs(Path::new("/")).unwrap();
+    let after = sys::statvfs(c"/").unwrap();
     assert_eq!(snap.disk.disk_total, before.total);
     // Other processes write to the disk meanwhile: the free space lies between the two readings.
     let (lo, hi) = (
@@ -349,7 +349,6 @@ fn a_vanished_file_shows_as_unknown_not_stale() {
     assert_eq!(snap.adapters.len(), 3);
 
     fs::remove_file(tree.0.join("proc/vmstat")).unwrap();
-    fs::remove_file(tree.0.join("proc/net/dev")).unwrap();
     fs::remove_file(tree.0.join("proc/sys/kernel/hostname")).unwrap();
     fs::remove_file(tree.0.join("sys/class/net/eth2")).unwrap();
     fs::write(tree.0.join("proc/loadavg"), b"").unwrap();
@@ -357,7 +356,6 @@ fn a_vanished_file_shows_as_unknown_not_stale() {
     reader.read(&mut snap);
     assert_eq!(snap.memory.page_in, u32::MAX);
     assert_eq!(snap.memory.mem_total, 24684084 * KIB);
-    assert_eq!(snap.net, NetIo::UNKNOWN);
     assert_eq!(snap.hostname, "");
     assert_eq!(snap.cpu.load_one, -1.0);
     assert_eq!(snap.cpu.proc_total, u32::MAX);
@@ -367,6 +365,156 @@ fn a_vanished_file_shows_as_unknown_not_stale() {
         snap.adapters.iter().map(|a| a.if_index).collect::<Vec<_>>(),
         [2, 4]
     );
+
+    // Without /proc/net/dev, neither the traffic nor the interface names are known.
+    fs::remove_file(tree.0.join("proc/net/dev")).unwrap();
+    reader.read(&mut snap);
+    assert_eq!(snap.net, NetIo::UNKNOWN);
+    assert!(snap.adapters.is_empty());
+}
+
+/// The adapters as the reader listed them before it took the names from /proc/net/dev: every entry
+/// of `<sys>/class/net` with the same filters (own link, up, not loopback, non-zero 6-byte MAC).
+fn adapters_from_sys_listing(sys: &Path) -> Vec<Adapter> {
+    let attribute = |name: &std::ffi::OsStr, attr: &str| {
+        fs::read_to_string(sys.join("class/net").join(name).join(attr))
+            .ok()
+            .map(|s| s.trim().to_string())
+    };
+    let mut out = Vec::new();
+    let Ok(entries) = fs::read_dir(sys.join("class/net")) else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let index = attribute(&name, "ifindex").and_then(|s| s.parse::<u32>().ok());
+        let link = attribute(&name, "iflink").and_then(|s| s.parse::<u32>().ok());
+        let flags = attribute(&name, "flags")
+            .and_then(|s| u32::from_str_radix(s.trim_start_matches("0x"), 16).ok());
+        let mac = attribute(&name, "address").and_then(|s| {
+            let bytes: Vec<u8> = s
+                .split(':')
+                .map(|b| u8::from_str_radix(b, 16))
+                .collect::<Result<_, _>>()
+                .ok()?;
+            <[u8; 6]>::try_from(bytes).ok()
+        });
+        let (Some(index), Some(link), Some(flags), Some(mac)) = (index, link, flags, mac) else {
+            continue;
+        };
+        let up = flags & sys::IFF_UP != 0 && flags & sys::IFF_LOOPBACK == 0;
+        if index != 0 && index == link && up && mac != [0; 6] {
+            out.push(Adapter {
+                if_index: index,
+                mac: Some(mac),
+            });
+        }
+    }
+    out.sort_by_key(|a| a.if_index);
+    out
+}
+
+#[test]
+fn adapters_from_net_dev_match_the_sys_listing() {
+    for tree in ["complete", "garbage", "missing"] {
+        let root = fixture(tree);
+        let snap = read_tree(&root);
+        assert_eq!(
+            snap.adapters,
+            adapters_from_sys_listing(&root.join("sys")),
+            "{tree}"
+        );
+    }
+    // This machine: /sys is mounted in the test's own network namespace, so both list the same
+    // interfaces.
+    let own_netns = fs::read_link("/proc/self/ns/net").ok();
+    let init_netns = fs::read_link("/proc/1/ns/net").ok();
+    if own_netns.is_some() && own_netns == init_netns {
+        let snap = read_tree(Path::new("/"));
+        assert_eq!(snap.adapters, adapters_from_sys_listing(Path::new("/sys")));
+    }
+}
+
+/// A copy of the complete tree whose mounts file is `text`.
+fn tree_with_mounts(tag: &str, text: &[u8]) -> TempTree {
+    let tree = TempTree::copy_of("complete", tag);
+    fs::write(tree.0.join("proc/mounts"), text).unwrap();
+    tree
+}
+
+#[test]
+fn a_mounts_file_over_the_file_cap_is_parsed_whole() {
+    // 10,000 containers' overlay mounts (~540 bytes each, ~5.4 MB), the root filesystem last.
+    let mut text = Vec::new();
+    for i in 0..10_000 {
+        let layer = format!("{i:064x}");
+        text.extend_from_slice(
+            format!(
+                "overlay /var/lib/docker/overlay2/{layer}/merged overlay rw,relatime,\
+lowerdir=/var/lib/docker/overlay2/l/{a}:/var/lib/docker/overlay2/l/{b}:/var/lib/docker/overlay2/l/{c},\
+upperdir=/var/lib/docker/overlay2/{layer}/diff,workdir=/var/lib/docker/overlay2/{layer}/work,\
+nouserxattr 0 0\n",
+                a = &layer[..26],
+                b = &layer[26..52],
+                c = &layer[38..64],
+            )
+            .as_bytes(),
+        );
+    }
+    text.extend_from_slice(b"/dev/vda / ext4 rw,relatime 0 0\n");
+    assert!(text.len() > csflowd::host::MAX_FILE_BYTES, "{}", text.len());
+    let tree = tree_with_mounts("bigmounts", &text);
+    let snap = read_tree(&tree.0);
+    let root = sys::statvfs(c"/").unwrap();
+    assert_eq!(snap.disk.disk_total, root.total);
+}
+
+#[test]
+fn a_mounts_file_not_on_procfs_is_read_again_every_time() {
+    let tree = tree_with_mounts("remount", b"/dev/vda / ext4 rw 0 0\n");
+    let mut reader = HostReader::new(Roots::under(&tree.0), [0; 16]);
+    let mut snap = HostSnapshot::default();
+    reader.read(&mut snap);
+    assert_eq!(snap.disk.disk_total, sys::statvfs(c"/").unwrap().total);
+    // Only memory filesystems now: nothing to measure, but the table was read (zero, not unknown).
+    fs::write(tree.0.join("proc/mounts"), b"tmpfs /run tmpfs rw 0 0\n").unwrap();
+    reader.read(&mut snap);
+    assert_eq!((snap.disk.disk_total, snap.disk.disk_free), (0, 0));
+    assert_eq!(snap.disk.part_max_used, HostDiskIo::UNKNOWN.part_max_used);
+    // Replaced by a new file (another inode): that one is read.
+    let new = tree.0.join("proc/mounts.new");
+    fs::write(&new, b"/dev/vda / ext4 rw 0 0\n").unwrap();
+    fs::rename(&new, tree.0.join("proc/mounts")).unwrap();
+    reader.read(&mut snap);
+    assert_eq!(snap.disk.disk_total, sys::statvfs(c"/").unwrap().total);
+}
+
+#[test]
+fn a_warmed_read_allocates_nothing() {
+    for roots in [Roots::default(), Roots::under(&fixture("complete"))] {
+        let mut reader = HostReader::new(roots.clone(), [0; 16]);
+        let mut snap = HostSnapshot::default();
+        for _ in 0..3 {
+            reader.read(&mut snap);
+        }
+        // The real machine may change under the test (other tests start engines and containers):
+        // a new bridge or a mount table with more local filesystems grows a list once. So the
+        // fewest allocations of a few rounds must be zero.
+        let fewest = (0..3)
+            .map(|_| {
+                allocation_counter::measure(|| {
+                    for _ in 0..10 {
+                        reader.read(&mut snap);
+                    }
+                })
+                .count_total
+            })
+            .min();
+        assert_eq!(fewest, Some(0), "{roots:?}");
+    }
+    // The counter does count.
+    let info = allocation_counter::measure(|| drop(std::hint::black_box(Box::new(1))));
+    assert_eq!(info.count_total, 1);
 }
 
 #[test]

@@ -1,15 +1,17 @@
-//! `host_adapters` from `<sys>/class/net/*`: the host's own network adapters and their MACs.
+//! `host_adapters`: the host's own network adapters and their MACs, the interfaces of `<proc>/net/dev`
+//! described by `<sys>/class/net/<name>/`.
 //!
+//! The names come from /proc/net/dev, which the reader has read already for `host_net_io`, rather than
+//! from listing `<sys>/class/net` (a directory listing allocates per entry): both list every interface
+//! of the same network namespace when /sys was mounted in the reader's own, as it normally is.
 //! An interface is listed when it is administratively up and not a loopback (`flags`), has a 6-byte,
 //! non-zero MAC (`address`), and is its own link (`iflink` equals `ifindex`; a veth's host end or a VLAN
 //! points at another interface and is left out). The list is sorted by ifIndex and holds at most
-//! [`MAX_ADAPTERS`] (the lowest indexes win). Listing the directory allocates one small name per entry
-//! (the standard library's directory iterator); everything else reuses the caller's buffers.
-
-use std::os::unix::ffi::OsStrExt;
+//! [`MAX_ADAPTERS`] (the lowest indexes win). Nothing here allocates once `out` has its capacity.
 
 use super::file::{is_plain_name, Extent, FileBuf, PathBuilder};
-use super::parse::{parse_hex_u32, parse_mac, parse_u32, trim};
+use super::net::net_dev_name;
+use super::parse::{lines, parse_hex_u32, parse_mac, parse_u32, trim};
 use super::Roots;
 use crate::sys::{IFF_LOOPBACK, IFF_UP};
 use crate::wire::Adapter;
@@ -17,27 +19,25 @@ use crate::wire::Adapter;
 /// Most adapters reported.
 pub const MAX_ADAPTERS: usize = 256;
 
-/// Most directory entries looked at, so a pathological sysfs cannot make one poll unbounded.
+/// Most interfaces looked at, so a pathological file cannot make one poll unbounded.
 const MAX_ENTRIES_SCANNED: usize = 65_536;
 
 /// The longest of the small attribute files read here (`address` of a 20-byte InfiniBand address is 59
 /// bytes).
 const ATTRIBUTE_BYTES: usize = 128;
 
-/// Replaces `out` with the host's adapters (empty when `<sys>/class/net` cannot be listed).
+/// Replaces `out` with the adapters among the interfaces named in `net_dev` (the text of
+/// `<proc>/net/dev`), whose attribute files are read into `files`.
 pub(crate) fn read_adapters(
+    net_dev: &[u8],
     files: &mut FileBuf,
     paths: &mut PathBuilder,
     roots: &Roots,
     out: &mut Vec<Adapter>,
 ) {
     out.clear();
-    let Ok(entries) = std::fs::read_dir(paths.join(&roots.sys, &[b"class", b"net"])) else {
-        return;
-    };
-    for entry in entries.take(MAX_ENTRIES_SCANNED).flatten() {
-        let name = entry.file_name();
-        let name = name.as_bytes();
+    let names = lines(net_dev).filter_map(net_dev_name);
+    for name in names.take(MAX_ENTRIES_SCANNED) {
         if !is_plain_name(name) {
             continue;
         }

@@ -1,10 +1,14 @@
-//! `host_cpu` from /proc/loadavg, /proc/stat, /proc/uptime, /proc/cpuinfo and cpufreq.
+//! `host_cpu` from /proc/loadavg, /proc/stat, /proc/uptime (kept open), /proc/cpuinfo and cpufreq
+//! (read rarely by the caller: the speed they give changes little).
 //!
 //! Each parser fills only the fields it could read and leaves the others as they were (unknown, when the
 //! caller starts from [`HostCpu::UNKNOWN`]). Kernel counters wider than the record's 32 bits are
 //! truncated, so they wrap the way sFlow counters do.
 
+use std::time::Instant;
+
 use super::file::{Extent, FileBuf, PathBuilder};
+use super::kept::KeptFile;
 use super::parse::{fields, lines, parse_decimal, parse_u32, parse_u64, trim, value_of};
 use super::Roots;
 use crate::wire::HostCpu;
@@ -13,26 +17,55 @@ use crate::wire::HostCpu;
 /// well inside it, and the whole file of a large machine is hundreds of KiB.
 const CPUINFO_PREFIX_BYTES: usize = 64 << 10;
 
-/// `host_cpu` from `<proc>/{loadavg,stat,uptime,cpuinfo}` and, when cpuinfo has no `cpu MHz`, cpu0's
-/// cpufreq maximum under `<sys>`. Fields whose file is missing or malformed are unknown.
+/// The files read on every poll for `host_cpu`.
+#[derive(Debug)]
+pub(crate) struct CpuFiles {
+    loadavg: KeptFile,
+    stat: KeptFile,
+    uptime: KeptFile,
+}
+
+impl CpuFiles {
+    /// `<proc>/{loadavg,stat,uptime}`, opened on first read.
+    pub(crate) fn new(roots: &Roots) -> CpuFiles {
+        CpuFiles {
+            loadavg: KeptFile::new(roots.proc.join("loadavg")),
+            stat: KeptFile::new(roots.proc.join("stat")),
+            uptime: KeptFile::new(roots.proc.join("uptime")),
+        }
+    }
+}
+
+/// `host_cpu` from `<proc>/{loadavg,stat,uptime}`, except `cpu_speed` (unknown; see
+/// [`read_cpu_speed`]). Fields whose file is missing or malformed are unknown.
 pub(crate) fn read_cpu(
+    files: &mut FileBuf,
+    cpu_files: &mut CpuFiles,
+    ticks_per_second: u64,
+    now: Instant,
+) -> HostCpu {
+    let mut cpu = HostCpu::UNKNOWN;
+    if let Some(text) = cpu_files.loadavg.read(files, Extent::Whole, now) {
+        parse_loadavg(text, &mut cpu);
+    }
+    if let Some(text) = cpu_files.stat.read(files, Extent::Whole, now) {
+        parse_stat(text, ticks_per_second, &mut cpu);
+    }
+    if let Some(text) = cpu_files.uptime.read(files, Extent::Whole, now) {
+        cpu.uptime = parse_uptime(text).unwrap_or(cpu.uptime);
+    }
+    cpu
+}
+
+/// The CPU speed in MHz from `<proc>/cpuinfo` or, when it has no `cpu MHz`, cpu0's cpufreq maximum
+/// under `<sys>`; `None` when neither says. Read by path: the caller reads it rarely.
+pub(crate) fn read_cpu_speed(
     files: &mut FileBuf,
     paths: &mut PathBuilder,
     roots: &Roots,
-    ticks_per_second: u64,
-) -> HostCpu {
-    let mut cpu = HostCpu::UNKNOWN;
-    if let Some(text) = files.read(paths.join(&roots.proc, &[b"loadavg"]), Extent::Whole) {
-        parse_loadavg(text, &mut cpu);
-    }
-    if let Some(text) = files.read(paths.join(&roots.proc, &[b"stat"]), Extent::Whole) {
-        parse_stat(text, ticks_per_second, &mut cpu);
-    }
-    if let Some(text) = files.read(paths.join(&roots.proc, &[b"uptime"]), Extent::Whole) {
-        cpu.uptime = parse_uptime(text).unwrap_or(cpu.uptime);
-    }
+) -> Option<u32> {
     let cpuinfo = paths.join(&roots.proc, &[b"cpuinfo"]);
-    let mhz = files
+    files
         .read(cpuinfo, Extent::Prefix(CPUINFO_PREFIX_BYTES))
         .and_then(parse_cpuinfo_mhz)
         .or_else(|| {
@@ -50,9 +83,7 @@ pub(crate) fn read_cpu(
             files
                 .read(max_freq, Extent::Prefix(64))
                 .and_then(parse_cpufreq_khz)
-        });
-    cpu.cpu_speed = mhz.unwrap_or(cpu.cpu_speed);
-    cpu
+        })
 }
 
 /// /proc/loadavg: `0.36 0.29 0.13 1/112 4321`, the three loads, then running/total scheduling entities.

@@ -1,6 +1,10 @@
 //! `host_descr`: hostname and kernel release from /proc/sys/kernel, machine type from the build target.
+//! The hostname is read on every poll (through a kept descriptor); the release by the caller, rarely.
+
+use std::time::Instant;
 
 use super::file::{Extent, FileBuf, PathBuilder};
+use super::kept::KeptFile;
 use super::parse::{lines, trim};
 use super::Roots;
 use crate::wire::machine_type;
@@ -18,20 +22,29 @@ pub fn machine_type_of(arch: &str) -> u32 {
     }
 }
 
-/// Replaces `hostname` and `os_release` with `<proc>/sys/kernel/{hostname,osrelease}`, or empty strings
-/// when a file is unreadable. Their capacity is reused.
-pub(crate) fn read_names(
+/// Replaces `hostname` with `<proc>/sys/kernel/hostname` (kept open: it can change at any time), or an
+/// empty string when it is unreadable. Its capacity is reused.
+pub(crate) fn read_hostname(
+    files: &mut FileBuf,
+    kept: &mut KeptFile,
+    now: Instant,
+    hostname: &mut String,
+) {
+    let text = kept.read(files, Extent::Prefix(NAME_FILE_BYTES), now);
+    set_first_line(hostname, text.unwrap_or_default());
+}
+
+/// Replaces `os_release` with `<proc>/sys/kernel/osrelease`, or an empty string when it is
+/// unreadable. Read by path: the caller reads it rarely.
+pub(crate) fn read_os_release(
     files: &mut FileBuf,
     paths: &mut PathBuilder,
     roots: &Roots,
-    hostname: &mut String,
     os_release: &mut String,
 ) {
-    for (file, out) in [(&b"hostname"[..], hostname), (b"osrelease", os_release)] {
-        let path = paths.join(&roots.proc, &[b"sys", b"kernel", file]);
-        let text = files.read(path, Extent::Prefix(NAME_FILE_BYTES));
-        set_first_line(out, text.unwrap_or_default());
-    }
+    let path = paths.join(&roots.proc, &[b"sys", b"kernel", b"osrelease"]);
+    let text = files.read(path, Extent::Prefix(NAME_FILE_BYTES));
+    set_first_line(os_release, text.unwrap_or_default());
 }
 
 /// `out` = the first line of `text`, trimmed; invalid UTF-8 becomes U+FFFD.

@@ -5,57 +5,46 @@
 //! can block for minutes) and its device is under /dev/ (for ZFS, the pool); each device (or pool) counts
 //! once, so bind mounts and btrfs subvolumes do not add up twice. A mount point `statvfs` cannot read is
 //! skipped. Mount points are taken as they appear in the mounts file, in the reader's own mount namespace.
-//! The space fields are known when the file had at least one well-formed line; `part_max_used` needs
+//! The table is parsed only when it changed (see [`super::mounts`]); the filesystems are measured on
+//! every read. The space fields are known when the file had at least one well-formed line; `part_max_used` needs
 //! at least one measured filesystem.
 //!
 //! I/O: only whole disks count, i.e. names that have an entry in `<sys>/block` and are not loop, RAM,
 //! zram, device-mapper, md RAID, optical or floppy devices, since partitions and stacked devices would
 //! count the same I/O twice. Known when the file had at least one well-formed line.
 
-use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::time::Instant;
 
 use super::file::{is_plain_name, Extent, FileBuf, PathBuilder};
+use super::kept::KeptFile;
+use super::mounts::MountTable;
 use super::parse::{fields, lines, parse_u64};
 use super::Roots;
-use crate::sys::{self, FsSize};
+use crate::sys::FsSize;
 use crate::wire::HostDiskIo;
 
 /// Bytes per sector in /proc/diskstats, fixed by the kernel whatever the device's real sector size.
 const SECTOR_BYTES: u64 = 512;
 
-/// Reusable buffers for one disk read.
-#[derive(Debug, Default)]
-pub(crate) struct DiskScratch {
-    /// The device (or pool) names already counted, back to back.
-    devices: Vec<u8>,
-    /// End offset in `devices` of each name.
-    device_ends: Vec<usize>,
-    /// The mount point being measured, unescaped.
-    mount_point: Vec<u8>,
+/// The files `host_disk_io` reads, and a reusable buffer.
+#[derive(Debug)]
+pub(crate) struct DiskFiles {
+    /// `<proc>/mounts`, parsed when it changed.
+    mounts: MountTable,
+    /// `<proc>/diskstats`.
+    diskstats: KeptFile,
     /// A disk name with `/` turned into `!`, as sysfs spells it.
     sys_name: Vec<u8>,
 }
 
-impl DiskScratch {
-    /// Remembers `device`; `false` when it was already there.
-    fn insert_device(&mut self, device: &[u8]) -> bool {
-        let mut start = 0;
-        for &end in &self.device_ends {
-            if self.devices.get(start..end) == Some(device) {
-                return false;
-            }
-            start = end;
+impl DiskFiles {
+    /// The files under `roots`, opened on first read.
+    pub(crate) fn new(roots: &Roots) -> DiskFiles {
+        DiskFiles {
+            mounts: MountTable::new(roots.proc.join("mounts")),
+            diskstats: KeptFile::new(roots.proc.join("diskstats")),
+            sys_name: Vec::new(),
         }
-        self.devices.extend_from_slice(device);
-        self.device_ends.push(self.devices.len());
-        true
-    }
-
-    fn clear(&mut self) {
-        self.devices.clear();
-        self.device_ends.clear();
     }
 }
 
@@ -63,37 +52,19 @@ impl DiskScratch {
 pub(crate) fn read_disk(
     files: &mut FileBuf,
     paths: &mut PathBuilder,
-    scratch: &mut DiskScratch,
+    disk_files: &mut DiskFiles,
     roots: &Roots,
+    now: Instant,
     disk: &mut HostDiskIo,
 ) {
-    if let Some(text) = files.read(paths.join(&roots.proc, &[b"mounts"]), Extent::Whole) {
-        let mut space = SpaceTotals::default();
-        scratch.clear();
-        for mount in lines(text).filter_map(MountLine::parse) {
-            space.lines += 1;
-            let Some(key) = mount.space_key() else {
-                continue;
-            };
-            if !scratch.insert_device(key) {
-                continue;
-            }
-            unescape_mount_point(mount.mount_point, &mut scratch.mount_point);
-            let path = Path::new(OsStr::from_bytes(&scratch.mount_point));
-            match sys::statvfs(path) {
-                Ok(size) => space.add(size),
-                Err(e) => log::debug!("statvfs {}: {}", path.display(), e),
-            }
-        }
-        space.apply(disk);
-    }
+    disk_files.mounts.read_space(now, disk);
 
-    if let Some(text) = files.read(paths.join(&roots.proc, &[b"diskstats"]), Extent::Whole) {
+    if let Some(text) = disk_files.diskstats.read(files, Extent::Whole, now) {
         let mut io = IoTotals::default();
         for stats in lines(text).filter_map(DiskStatsLine::parse) {
             io.lines += 1;
             if may_be_physical_disk(stats.name)
-                && has_sys_block_entry(paths, scratch, roots, stats.name)
+                && has_sys_block_entry(paths, &mut disk_files.sys_name, roots, stats.name)
             {
                 io.add(&stats);
             }
@@ -105,16 +76,14 @@ pub(crate) fn read_disk(
 /// Whether `<sys>/block/<name>` exists (`/` in the name is `!` there, as in `cciss!c0d0`).
 fn has_sys_block_entry(
     paths: &mut PathBuilder,
-    scratch: &mut DiskScratch,
+    sys_name: &mut Vec<u8>,
     roots: &Roots,
     name: &[u8],
 ) -> bool {
-    scratch.sys_name.clear();
-    scratch
-        .sys_name
-        .extend(name.iter().map(|&b| if b == b'/' { b'!' } else { b }));
-    is_plain_name(&scratch.sys_name)
-        && std::fs::symlink_metadata(paths.join(&roots.sys, &[b"block", &scratch.sys_name])).is_ok()
+    sys_name.clear();
+    sys_name.extend(name.iter().map(|&b| if b == b'/' { b'!' } else { b }));
+    is_plain_name(sys_name)
+        && std::fs::symlink_metadata(paths.join(&roots.sys, &[b"block", sys_name])).is_ok()
 }
 
 /// One line of /proc/mounts: `device mount_point type options dump pass`.
@@ -213,8 +182,9 @@ pub(crate) fn unescape_mount_point(raw: &[u8], out: &mut Vec<u8>) {
 
 /// Space summed over the counted filesystems.
 #[derive(Debug, Default)]
-struct SpaceTotals {
-    lines: usize,
+pub(crate) struct SpaceTotals {
+    /// Well-formed lines of the mount table: with none, the space is unknown.
+    pub(crate) lines: usize,
     total: u64,
     available: u64,
     /// Highest used share, hundredths of a percent.
@@ -222,7 +192,8 @@ struct SpaceTotals {
 }
 
 impl SpaceTotals {
-    fn add(&mut self, size: FsSize) {
+    /// Adds one filesystem (an empty one, such as a pseudo filesystem, counts for nothing).
+    pub(crate) fn add(&mut self, size: FsSize) {
         if size.total == 0 {
             return;
         }
@@ -233,7 +204,8 @@ impl SpaceTotals {
         }
     }
 
-    fn apply(&self, disk: &mut HostDiskIo) {
+    /// Sets the space fields of `disk` when the table had a well-formed line.
+    pub(crate) fn apply(&self, disk: &mut HostDiskIo) {
         if self.lines == 0 {
             return;
         }
@@ -395,18 +367,6 @@ mod tests {
         assert_eq!(out, br"\777");
         unescape_mount_point(b"", &mut out);
         assert_eq!(out, b"");
-    }
-
-    #[test]
-    fn each_device_counts_once() {
-        let mut s = DiskScratch::default();
-        assert!(s.insert_device(b"/dev/vda"));
-        assert!(s.insert_device(b"/dev/vdb"));
-        assert!(!s.insert_device(b"/dev/vda"));
-        assert!(s.insert_device(b"/dev/vd"));
-        assert!(!s.insert_device(b"/dev/vd"));
-        s.clear();
-        assert!(s.insert_device(b"/dev/vda"));
     }
 
     #[test]

@@ -40,18 +40,58 @@ pub(crate) struct FileBuf {
 impl FileBuf {
     /// Reads `path` into the buffer; `None` when it cannot be opened or read, or is longer than allowed.
     pub(crate) fn read(&mut self, path: &Path, extent: Extent) -> Option<&[u8]> {
-        let limit = match extent {
-            Extent::Whole => MAX_FILE_BYTES,
-            Extent::Prefix(n) => n.min(MAX_FILE_BYTES),
-        };
         self.buf.clear();
-        match read_capped(path, limit, &mut self.buf) {
-            Ok(false) => Some(&self.buf),
-            Ok(true) if extent != Extent::Whole => {
-                self.buf.truncate(limit);
+        let result = open_nonblocking(path)
+            .and_then(|file| read_capped(&file, extent_limit(extent), &mut self.buf));
+        if let Err(e) = &result {
+            log::debug!("cannot read {}: {}", path.display(), e);
+        }
+        self.finish(result.ok(), path, extent)
+    }
+
+    /// Reads a file the caller opened (see [`open_nonblocking`]) from its current position to its
+    /// end, capped like [`FileBuf::read`]: for one that is read once and closed. `Err` when reading
+    /// failed; `Ok(None)` when the file is longer than allowed.
+    pub(crate) fn read_opened(
+        &mut self,
+        file: &File,
+        path: &Path,
+        extent: Extent,
+    ) -> io::Result<Option<&[u8]>> {
+        self.buf.clear();
+        let longer = read_capped(file, extent_limit(extent), &mut self.buf)?;
+        Ok(self.finish(Some(longer), path, extent))
+    }
+
+    /// Re-reads a file kept open from offset 0 with `pread` (a /proc file regenerates its text when
+    /// read from 0), capped like [`FileBuf::read`]. `Err` when reading failed; `Ok(None)` when the file
+    /// is longer than allowed.
+    pub(crate) fn reread(
+        &mut self,
+        file: &File,
+        path: &Path,
+        extent: Extent,
+    ) -> io::Result<Option<&[u8]>> {
+        self.buf.clear();
+        let longer = read_kept_capped(file, extent_limit(extent), &mut self.buf)?;
+        Ok(self.finish(Some(longer), path, extent))
+    }
+
+    /// What the last successful read left in the buffer.
+    pub(crate) fn contents(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// The buffer as a read left it: `longer` is whether the file went past the cap (`None`: the read
+    /// failed). An oversized whole file is refused and logged once; an oversized prefix is cut.
+    fn finish(&mut self, longer: Option<bool>, path: &Path, extent: Extent) -> Option<&[u8]> {
+        match (longer?, extent) {
+            (false, _) => Some(&self.buf),
+            (true, Extent::Prefix(n)) => {
+                self.buf.truncate(n.min(MAX_FILE_BYTES));
                 Some(&self.buf)
             }
-            Ok(true) => {
+            (true, Extent::Whole) => {
                 // Do not keep megabytes of capacity for the sake of one bad file.
                 self.buf.clear();
                 self.buf.shrink_to(KEPT_CAPACITY);
@@ -63,10 +103,6 @@ impl FileBuf {
                         MAX_FILE_BYTES
                     );
                 }
-                None
-            }
-            Err(e) => {
-                log::debug!("cannot read {}: {}", path.display(), e);
                 None
             }
         }
@@ -83,10 +119,7 @@ impl FileBuf {
         keep: &mut dyn FnMut() -> bool,
         extent: Extent,
     ) -> Option<&[u8]> {
-        let limit = match extent {
-            Extent::Whole => MAX_FILE_BYTES,
-            Extent::Prefix(n) => n.min(MAX_FILE_BYTES),
-        };
+        let limit = extent_limit(extent);
         self.buf.clear();
         let mut result = match kept.as_ref() {
             Some(f) => read_kept_capped(f, limit, &mut self.buf),
@@ -116,15 +149,17 @@ impl FileBuf {
     }
 }
 
-/// Appends at most `limit + 1` bytes of the file to `buf`; `Ok(true)` when the file is longer than
-/// `limit`.
-fn read_capped(path: &Path, limit: usize, buf: &mut Vec<u8>) -> io::Result<bool> {
-    // O_NONBLOCK: a FIFO planted where a kernel file should be must not stall the agent's loop; it has
-    // no effect on regular and /proc files.
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)?;
+/// The most bytes a read of `extent` may return.
+fn extent_limit(extent: Extent) -> usize {
+    match extent {
+        Extent::Whole => MAX_FILE_BYTES,
+        Extent::Prefix(n) => n.min(MAX_FILE_BYTES),
+    }
+}
+
+/// Appends at most `limit + 1` bytes of the file, from its current position, to `buf`; `Ok(true)`
+/// when the file is longer than `limit`.
+fn read_capped(file: &File, limit: usize, buf: &mut Vec<u8>) -> io::Result<bool> {
     let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
     file.take(cap).read_to_end(buf)?;
     Ok(buf.len() > limit)
@@ -147,7 +182,9 @@ fn read_kept_capped(file: &File, limit: usize, buf: &mut Vec<u8>) -> io::Result<
     }
 }
 
-fn open_nonblocking(path: &Path) -> io::Result<File> {
+/// Opens a file for reading, close-on-exec and non-blocking: a FIFO planted where a kernel file should
+/// be must not stall the agent's loop (the flag has no effect on regular and /proc files).
+pub(crate) fn open_nonblocking(path: &Path) -> io::Result<File> {
     OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)

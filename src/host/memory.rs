@@ -3,23 +3,43 @@
 //! Each parser fills only the fields it found well formed; the others keep their value (unknown, when the
 //! caller starts from [`HostMemory::UNKNOWN`]).
 
-use super::file::{Extent, FileBuf, PathBuilder};
+use std::time::Instant;
+
+use super::file::{Extent, FileBuf};
+use super::kept::KeptFile;
 use super::parse::{fields, lines, parse_u64};
 use super::Roots;
 use crate::wire::HostMemory;
+
+/// The files read on every poll for `host_memory`.
+#[derive(Debug)]
+pub(crate) struct MemoryFiles {
+    meminfo: KeptFile,
+    vmstat: KeptFile,
+}
+
+impl MemoryFiles {
+    /// `<proc>/{meminfo,vmstat}`, opened on first read.
+    pub(crate) fn new(roots: &Roots) -> MemoryFiles {
+        MemoryFiles {
+            meminfo: KeptFile::new(roots.proc.join("meminfo")),
+            vmstat: KeptFile::new(roots.proc.join("vmstat")),
+        }
+    }
+}
 
 /// `host_memory` from `<proc>/meminfo` and `<proc>/vmstat`; fields whose file is missing or malformed
 /// are unknown.
 pub(crate) fn read_memory(
     files: &mut FileBuf,
-    paths: &mut PathBuilder,
-    roots: &Roots,
+    mem_files: &mut MemoryFiles,
+    now: Instant,
 ) -> HostMemory {
     let mut mem = HostMemory::UNKNOWN;
-    if let Some(text) = files.read(paths.join(&roots.proc, &[b"meminfo"]), Extent::Whole) {
+    if let Some(text) = mem_files.meminfo.read(files, Extent::Whole, now) {
         parse_meminfo(text, &mut mem);
     }
-    if let Some(text) = files.read(paths.join(&roots.proc, &[b"vmstat"]), Extent::Whole) {
+    if let Some(text) = mem_files.vmstat.read(files, Extent::Whole, now) {
         parse_vmstat(text, &mut mem);
     }
     mem

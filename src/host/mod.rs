@@ -4,22 +4,35 @@
 //! [`HostReader::read`] refreshes a caller-owned [`HostSnapshot`]: every field starts from the sFlow
 //! "unknown" value on each read and is filled only from what could be read now, so a file that vanished
 //! or is malformed shows up as unknown, never as a stale or invented value. Partial data is normal: a
-//! missing /proc/vmstat leaves the four paging counters unknown and everything else intact.
+//! missing /proc/vmstat leaves the four paging counters unknown and everything else intact. Two
+//! deliberate exceptions: the kernel release and the CPU speed are read once per [`RARE_REFRESH`]
+//! and reused in between, and the list of filesystems to measure comes from the last parse of the
+//! mount table, which on procfs is parsed again only when the kernel says it changed.
 //!
 //! Contract:
 //! - Nothing here panics on any file content; every file read is capped ([`MAX_FILE_BYTES`], a longer
-//!   file is treated as unreadable and logged once per reader), and every list is bounded.
-//! - Files are opened non-blocking and network filesystems are never `statvfs`ed, so a read does not
-//!   stall the agent's loop on a hung server.
-//! - Once warmed up, a read reuses the reader's one read buffer and the snapshot's strings and vector;
-//!   what still allocates is outside this module's reach: the directory listing of `<sys>/class/net`
-//!   (one name per interface) and [`crate::sys::statvfs`] (one path per local filesystem).
+//!   file is treated as unreadable and logged once per reader), and every list is bounded. The mount
+//!   table is the exception to the cap: it is streamed line by line, up to [`MAX_MOUNTS_BYTES`]
+//!   (lines up to [`MOUNTS_LINE_BYTES`], at most [`MAX_MEASURED`] filesystems measured).
+//! - Files are opened non-blocking and close-on-exec, and network filesystems are never `statvfs`ed,
+//!   so a read does not stall the agent's loop on a hung server.
+//! - The files read on every poll (`<proc>/{loadavg,stat,uptime,meminfo,vmstat,diskstats,net/dev,
+//!   mounts,sys/kernel/hostname}`) are kept open when they are on procfs and re-read with `pread`
+//!   from offset 0: one read and the read that finds the end, no open, close or path walk. Files not
+//!   on procfs (fixture trees) are opened by path on every read, as they may be replaced. A file
+//!   that cannot be opened is unknown and tried again at most once per [`RETRY_OPEN`]. The reader
+//!   holds at most these 9 descriptors.
+//! - Once warmed up, a read allocates nothing: it reuses the reader's buffers and the snapshot's
+//!   strings and vector (a re-parse of a mount table with more local filesystems than ever before
+//!   grows the list once). Per-interface sysfs files (`<sys>/class/net/<name>/*`, `<sys>/block/<name>`,
+//!   `<sys>/devices/virtual/net/<name>`) are still opened by path, through a reused path buffer.
 //!
 //! Sources: `host_descr` from `<proc>/sys/kernel/{hostname,osrelease}` and the build target;
 //! `host_cpu` from `<proc>/{loadavg,stat,uptime,cpuinfo}`; `host_memory` from `<proc>/{meminfo,vmstat}`;
 //! `host_disk_io` from `<proc>/{mounts,diskstats}` and `<sys>/block`; `host_net_io` from
-//! `<proc>/net/dev` and `<sys>/devices/virtual/net`; `host_adapters` from `<sys>/class/net`; `virt_node`
-//! from the CPU and memory figures. The UUID comes from [`host_uuid`] (or the configuration) once.
+//! `<proc>/net/dev` and `<sys>/devices/virtual/net`; `host_adapters` from the interfaces of
+//! `<proc>/net/dev` and their `<sys>/class/net/<name>` attributes; `virt_node` from the CPU and memory
+//! figures. The UUID comes from [`host_uuid`] (or the configuration) once.
 
 mod adapters;
 mod agent_address;
@@ -27,17 +40,22 @@ mod cpu;
 mod descr;
 mod disk;
 pub(crate) mod file;
+mod kept;
 mod memory;
+mod mounts;
 pub(crate) mod net;
 pub(crate) mod parse;
 mod uuid;
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 pub use adapters::MAX_ADAPTERS;
 pub use agent_address::{choose_agent_address, CidrRule};
 pub use descr::machine_type_of;
 pub use file::MAX_FILE_BYTES;
+pub use kept::RETRY_OPEN;
+pub use mounts::{CHUNK_BYTES as MOUNTS_LINE_BYTES, MAX_MEASURED, MAX_MOUNTS_BYTES};
 pub use uuid::{host_uuid, uuid_v5};
 
 use crate::wire::{self, CounterRecord, UNKNOWN_U32};
@@ -151,29 +169,58 @@ impl HostSnapshot {
     }
 }
 
-/// Reads the physical host's counters; holds the roots and the buffers reused from one poll to the next.
+/// How long the slowly changing figures (kernel release, CPU speed) are reused before they are read
+/// again.
+pub const RARE_REFRESH: Duration = Duration::from_secs(60);
+
+/// Reads the physical host's counters; holds the roots, the files kept open and the buffers reused
+/// from one poll to the next.
 #[derive(Debug)]
 pub struct HostReader {
     roots: Roots,
     uuid: [u8; 16],
     machine_type: u32,
     ticks_per_second: u64,
+    /// Whole files.
     files: file::FileBuf,
+    /// Small attribute files, read while `files` holds /proc/net/dev.
+    attributes: file::FileBuf,
     paths: file::PathBuilder,
-    disk_scratch: disk::DiskScratch,
+    cpu_files: cpu::CpuFiles,
+    memory_files: memory::MemoryFiles,
+    disk_files: disk::DiskFiles,
+    net_dev: kept::KeptFile,
+    hostname: kept::KeptFile,
+    rare: RareFigures,
+}
+
+/// What is read once per [`RARE_REFRESH`].
+#[derive(Debug, Default)]
+struct RareFigures {
+    os_release: String,
+    cpu_speed: Option<u32>,
+    /// When to read them again; `None` before the first read.
+    refresh_at: Option<Instant>,
 }
 
 impl HostReader {
     /// A reader of the files under `roots`, reporting `uuid` (all zeros for unknown) in `host_descr`.
+    /// Files are opened on the first read.
     pub fn new(roots: Roots, uuid: [u8; 16]) -> HostReader {
         HostReader {
-            roots,
             uuid,
             machine_type: machine_type_of(std::env::consts::ARCH),
             ticks_per_second: crate::sys::clock_ticks_per_second(),
             files: file::FileBuf::default(),
+            attributes: file::FileBuf::default(),
             paths: file::PathBuilder::default(),
-            disk_scratch: disk::DiskScratch::default(),
+            cpu_files: cpu::CpuFiles::new(&roots),
+            memory_files: memory::MemoryFiles::new(&roots),
+            disk_files: disk::DiskFiles::new(&roots),
+            net_dev: kept::KeptFile::new(roots.proc.join("net/dev")),
+            hostname: kept::KeptFile::new(roots.proc.join("sys/kernel/hostname")),
+            rare: RareFigures::default(),
+            roots,
         }
     }
 
@@ -189,30 +236,51 @@ impl HostReader {
 
     /// Refreshes every field of `out` from the files as they are now (see the module docs).
     pub fn read(&mut self, out: &mut HostSnapshot) {
+        let now = Instant::now();
         let HostReader {
             roots,
             uuid,
             machine_type,
             ticks_per_second,
             files,
+            attributes,
             paths,
-            disk_scratch,
+            cpu_files,
+            memory_files,
+            disk_files,
+            net_dev,
+            hostname,
+            rare,
         } = self;
 
-        descr::read_names(files, paths, roots, &mut out.hostname, &mut out.os_release);
+        if rare.refresh_at.is_none_or(|at| now >= at) {
+            descr::read_os_release(files, paths, roots, &mut rare.os_release);
+            rare.cpu_speed = cpu::read_cpu_speed(files, paths, roots);
+            rare.refresh_at = Some(now + RARE_REFRESH);
+        }
+
+        descr::read_hostname(files, hostname, now, &mut out.hostname);
+        out.os_release.clear();
+        out.os_release.push_str(&rare.os_release);
         out.machine_type = *machine_type;
         out.os_name = wire::OS_NAME_LINUX;
         out.uuid = *uuid;
 
-        adapters::read_adapters(files, paths, roots, &mut out.adapters);
-        out.cpu = cpu::read_cpu(files, paths, roots, *ticks_per_second);
-        out.memory = memory::read_memory(files, paths, roots);
+        out.cpu = cpu::read_cpu(files, cpu_files, *ticks_per_second, now);
+        if let Some(mhz) = rare.cpu_speed {
+            out.cpu.cpu_speed = mhz;
+        }
+        out.memory = memory::read_memory(files, memory_files, now);
 
         out.disk = wire::HostDiskIo::UNKNOWN;
-        disk::read_disk(files, paths, disk_scratch, roots, &mut out.disk);
+        disk::read_disk(files, paths, disk_files, roots, now, &mut out.disk);
 
         out.net = wire::NetIo::UNKNOWN;
-        net::read_net(files, paths, roots, &mut out.net);
+        out.adapters.clear();
+        if let Some(text) = net_dev.read(files, file::Extent::Whole, now) {
+            net::read_net(text, paths, roots, &mut out.net);
+            adapters::read_adapters(text, attributes, paths, roots, &mut out.adapters);
+        }
 
         out.node = wire::VirtNode {
             mhz: out.cpu.cpu_speed,

@@ -5,21 +5,13 @@
 //! front of it would count each container packet two or three times. The record is
 //! known when the file had at least one well-formed interface line (a host with only `lo` reports zeros).
 
-use super::file::{is_plain_name, Extent, FileBuf, PathBuilder};
+use super::file::{is_plain_name, PathBuilder};
 use super::parse::{fields, lines, parse_u64, trim};
 use super::Roots;
 use crate::wire::NetIo;
 
-/// Fills `net` (which the caller reset to unknown) from `<proc>/net/dev`.
-pub(crate) fn read_net(
-    files: &mut FileBuf,
-    paths: &mut PathBuilder,
-    roots: &Roots,
-    net: &mut NetIo,
-) {
-    let Some(text) = files.read(paths.join(&roots.proc, &[b"net", b"dev"]), Extent::Whole) else {
-        return;
-    };
+/// Fills `net` (which the caller reset to unknown) from the text of `<proc>/net/dev`.
+pub(crate) fn read_net(text: &[u8], paths: &mut PathBuilder, roots: &Roots, net: &mut NetIo) {
     let mut sum = NetSum::default();
     for (name, counters) in lines(text).filter_map(parse_net_dev_line) {
         sum.lines += 1;
@@ -86,13 +78,9 @@ impl NetDevCounters {
 /// ...`; the two header lines and anything malformed give `None`. A wide counter may touch the colon
 /// (`eth0:200071119`), which is why the name ends at the first colon (names cannot hold one).
 pub(crate) fn parse_net_dev_line(line: &[u8]) -> Option<(&[u8], NetDevCounters)> {
-    let colon = line.iter().position(|&b| b == b':')?;
-    let name = trim(line.get(..colon)?);
-    if name.is_empty() || name.iter().any(u8::is_ascii_whitespace) {
-        return None;
-    }
+    let (name, counters) = split_net_dev_line(line)?;
     let mut n = [0u64; 12];
-    let mut f = fields(line.get(colon + 1..)?);
+    let mut f = fields(counters);
     for slot in &mut n {
         *slot = parse_u64(f.next()?)?;
     }
@@ -111,6 +99,22 @@ pub(crate) fn parse_net_dev_line(line: &[u8]) -> Option<(&[u8], NetDevCounters)>
             tx_drop,
         },
     ))
+}
+
+/// The interface name of a /proc/net/dev line (up to its first colon, trimmed; not empty and without
+/// whitespace), whatever its counters; `None` for the header lines.
+pub(crate) fn net_dev_name(line: &[u8]) -> Option<&[u8]> {
+    split_net_dev_line(line).map(|(name, _)| name)
+}
+
+/// A /proc/net/dev line's name and the text of its counters.
+fn split_net_dev_line(line: &[u8]) -> Option<(&[u8], &[u8])> {
+    let colon = line.iter().position(|&b| b == b':')?;
+    let name = trim(line.get(..colon)?);
+    if name.is_empty() || name.iter().any(u8::is_ascii_whitespace) {
+        return None;
+    }
+    Some((name, line.get(colon + 1..)?))
 }
 
 /// Counters summed over the counted interfaces (64-bit, wrapping, then cut to the record's widths).
@@ -163,6 +167,17 @@ mod tests {
                 tx_drop: 4,
             }
         );
+    }
+
+    #[test]
+    fn interface_names() {
+        let names: Vec<_> = lines(NET_DEV).filter_map(net_dev_name).collect();
+        assert_eq!(names, [&b"lo"[..], b"eth0"]);
+        // A name is a name whatever its counters look like.
+        assert_eq!(net_dev_name(b"  eth1: 1 2 3"), Some(&b"eth1"[..]));
+        assert_eq!(net_dev_name(b" face |bytes"), None);
+        assert_eq!(net_dev_name(b"eth 0: 1"), None);
+        assert_eq!(net_dev_name(b": 1"), None);
     }
 
     #[test]
