@@ -188,11 +188,9 @@ pub fn decode_inspect(body: &[u8]) -> Result<Inspect, DocError> {
     let name = doc.name.map_or_else(String::new, |name| {
         bounded_string(name.as_str().trim_start_matches('/'), NAME_MAX)
     });
-    let hostname = doc
-        .hostname
-        .map_or_else(String::new, |hostname| {
-            bounded_string(hostname.as_str(), NAME_MAX)
-        });
+    let hostname = doc.hostname.map_or_else(String::new, |hostname| {
+        bounded_string(hostname.as_str(), NAME_MAX)
+    });
 
     let (state, pid) = match doc.state {
         Some((status, pid)) => {

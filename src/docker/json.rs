@@ -143,7 +143,11 @@ impl BracketStack {
         let level = self.depth;
         if level < 128 {
             let bit = 1u128 << level;
-            self.low = if object { self.low | bit } else { self.low & !bit };
+            self.low = if object {
+                self.low | bit
+            } else {
+                self.low & !bit
+            };
         } else {
             let index = (level - 128) / 64;
             if index >= self.spill.len() {
@@ -409,7 +413,9 @@ impl<'a> JsonReader<'a> {
             if let Some(b'-' | b'+') = self.byte() {
                 self.pos += 1;
             }
-            self.digits(at_end, |d| exponent = (exponent * 10 + i64::from(d)).min(1 << 40))?;
+            self.digits(at_end, |d| {
+                exponent = (exponent * 10 + i64::from(d)).min(1 << 40)
+            })?;
             if negative_exponent {
                 exponent = -exponent;
             }

@@ -580,4 +580,168 @@ mod tests {
         let list = decode_list(body.as_bytes(), 10).unwrap();
         assert_eq!(list.malformed, 1);
     }
+
+    /// The body of a recorded `/containers/json` answer.
+    fn recorded_body(response: &[u8]) -> Vec<u8> {
+        let mut collector = crate::http::ResponseCollector::new(1 << 20);
+        assert_eq!(collector.feed(response), Ok(true));
+        collector.take_body()
+    }
+
+    const RECORDINGS: [&[u8]; 2] = [
+        include_bytes!("../../tests/fixtures/recorded/docker-containers-json-3.http"),
+        include_bytes!("../../tests/fixtures/recorded/podman-containers-json-3.http"),
+    ];
+
+    /// Feeds `body` in the pieces `lengths` gives (cycled).
+    fn decode_in_pieces(
+        body: &[u8],
+        cap: usize,
+        mut lengths: impl FnMut() -> usize,
+    ) -> Result<ContainerList, DocError> {
+        let mut decoder = ListDecoder::new(cap);
+        let mut rest = body;
+        while !rest.is_empty() {
+            let (piece, tail) = rest.split_at(lengths().clamp(1, rest.len()));
+            decoder.feed(piece)?;
+            rest = tail;
+        }
+        decoder.finish()
+    }
+
+    #[test]
+    fn recorded_lists_decode_the_same_at_every_split() {
+        for recording in RECORDINGS {
+            let body = recorded_body(recording);
+            let whole = decode_list(&body, 100).unwrap();
+            assert_eq!(
+                whole.containers.len(),
+                3,
+                "{}",
+                String::from_utf8_lossy(&body)
+            );
+            assert!(whole.containers.iter().all(|c| !c.name.is_empty()));
+            for cap in [0, 1, 2, 100] {
+                let expected = decode_list(&body, cap);
+                for split in 0..=body.len() {
+                    let mut decoder = ListDecoder::new(cap);
+                    let (a, b) = body.split_at(split);
+                    let got = decoder.feed(a).and_then(|()| decoder.feed(b));
+                    assert_eq!(got.and_then(|()| decoder.finish()), expected, "{split}");
+                }
+                assert_eq!(decode_in_pieces(&body, cap, || 1), expected);
+                let mut state = 0x2545_f491_4f6c_dd1du64 ^ cap as u64;
+                for _ in 0..50 {
+                    let random = decode_in_pieces(&body, cap, || {
+                        state ^= state << 13;
+                        state ^= state >> 7;
+                        state ^= state << 17;
+                        (state % 97) as usize
+                    });
+                    assert_eq!(random, expected);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_prefix_and_corruption_decodes_the_same_in_pieces() {
+        // Errors too must not depend on where the body was cut.
+        let body = recorded_body(RECORDINGS[0]);
+        for end in 0..body.len() {
+            let prefix = &body[..end];
+            assert_eq!(
+                decode_in_pieces(prefix, 2, || 1),
+                decode_list(prefix, 2),
+                "prefix of {end}"
+            );
+        }
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..300 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let mut corrupt = body.clone();
+            let at = (state % corrupt.len() as u64) as usize;
+            corrupt[at] = b"{}[]\",:\\ 0ex\xff"[(state >> 32) as usize % 13];
+            assert_eq!(
+                decode_in_pieces(&corrupt, 2, || 1),
+                decode_list(&corrupt, 2),
+                "{}",
+                String::from_utf8_lossy(&corrupt)
+            );
+        }
+    }
+
+    #[test]
+    fn scalars_and_strings_straddling_pieces() {
+        let body = br#"[1, -2.5e3 ,"s\"]" , true,null,{"Id":"x"}, [ "]" ] ]"#;
+        let whole = decode_list(body, 100).unwrap();
+        assert_eq!((whole.containers.len(), whole.malformed), (0, 7));
+        assert_eq!(decode_in_pieces(body, 100, || 1), Ok(whole));
+        assert_eq!(decode_list(b"[1", 10), Err(DocError::Truncated));
+        assert_eq!(decode_list(b"[1x", 10), Err(DocError::Syntax));
+        assert_eq!(decode_list(b"[1x]", 10), Err(DocError::Syntax));
+        assert_eq!(decode_list(b"[nul", 10), Err(DocError::Truncated));
+        assert_eq!(decode_list(b"[nul]", 10), Err(DocError::Syntax));
+        assert_eq!(decode_list(b"[1,]", 10), Err(DocError::Syntax));
+        assert_eq!(decode_list(b"[,1]", 10), Err(DocError::Syntax));
+        assert_eq!(decode_list(b"[1 2]", 10), Err(DocError::Syntax));
+        assert_eq!(decode_list(b"[}", 10), Err(DocError::Syntax));
+        assert_eq!(decode_list(b"x", 10), Err(DocError::Syntax));
+        assert_eq!(decode_list(b"\"x\"", 10), Err(DocError::WrongType));
+    }
+
+    #[test]
+    fn a_failed_decoder_stays_failed() {
+        let mut decoder = ListDecoder::new(10);
+        assert_eq!(decoder.feed(b"[1x"), Ok(())); // "1x" could still be "1x…"
+        assert_eq!(decoder.feed(b","), Err(DocError::Syntax));
+        assert_eq!(decoder.feed(b"]"), Err(DocError::Syntax));
+        assert_eq!(decoder.finish(), Err(DocError::Syntax));
+    }
+
+    #[test]
+    fn oversized_elements_are_skipped_not_kept() {
+        let labels: String = (0..LIST_ELEMENT_MAX / 16)
+            .map(|i| format!(r#""label.{i:08}":"{}","#, "v".repeat(8)))
+            .collect();
+        let big = format!(r#"{{"Id":"{ID_A}","Labels":{{{labels}"x":"y"}},"Names":["/big"]}}"#);
+        assert!(big.len() > LIST_ELEMENT_MAX);
+        let small = summary(ID_B, r#"["/small"]"#, r#""running""#);
+        let body = format!("[{big},{small}]");
+        let list = decode_in_pieces(body.as_bytes(), 10, || 4096).unwrap();
+        assert_eq!((list.containers.len(), list.malformed), (1, 1));
+        assert_eq!(list.containers[0].name, "small");
+        // Under the bound the same labels are fine.
+        let labels: String = (0..1000)
+            .map(|i| format!(r#""label.{i:08}":"{}","#, "v".repeat(64)))
+            .collect();
+        let body = format!(r#"[{{"Id":"{ID_A}","Labels":{{{labels}"x":"y"}},"Names":["/ok"]}}]"#);
+        let list = decode_in_pieces(body.as_bytes(), 10, || 1000).unwrap();
+        assert_eq!(list.containers.len(), 1);
+    }
+
+    #[test]
+    fn ten_thousand_labelled_containers() {
+        // Each element ~3 KiB (labels, mounts), 30 MiB in all, fed in 64 KiB reads.
+        let labels: String = (0..60)
+            .map(|i| format!(r#""com.example.label.{i}":"value-{i}-{}","#, "x".repeat(16)))
+            .collect();
+        let mounts = r#"[{"Type":"bind","Source":"/srv/data","Destination":"/data","Mode":"","RW":true,"Propagation":"rprivate"}]"#;
+        let mut body = String::from("[");
+        for n in 0..10_000u32 {
+            if n > 0 {
+                body.push(',');
+            }
+            let id = format!("{n:064x}");
+            body.push_str(&format!(
+                r#"{{"Id":"{id}","Names":["/c{n}"],"Labels":{{{labels}"last":""}},"Mounts":{mounts},"State":"running"}}"#
+            ));
+        }
+        body.push(']');
+        let list = decode_in_pieces(body.as_bytes(), 65_536, || 64 << 10).unwrap();
+        assert_eq!((list.containers.len(), list.malformed), (10_000, 0));
+        assert_eq!(list.containers[9_999].name, "c9999");
+    }
 }

@@ -218,7 +218,12 @@ fn objects_and_arrays() {
             reader.loose()?;
             reader.end()
         })();
-        assert_eq!(result, Err(DocError::Syntax), "{}", String::from_utf8_lossy(bad));
+        assert_eq!(
+            result,
+            Err(DocError::Syntax),
+            "{}",
+            String::from_utf8_lossy(bad)
+        );
     }
 }
 
@@ -236,7 +241,10 @@ fn depth_is_bounded_where_the_reader_descends() {
     assert_eq!(skip(deep.as_bytes()), Ok(()));
     let mismatched = format!("{}1{}", "[{\"k\":".repeat(depth), "]}".repeat(depth));
     assert_eq!(skip(mismatched.as_bytes()), Err(DocError::Syntax));
-    assert_eq!(skip(&deep.as_bytes()[..deep.len() - 1]), Err(DocError::Truncated));
+    assert_eq!(
+        skip(&deep.as_bytes()[..deep.len() - 1]),
+        Err(DocError::Truncated)
+    );
 }
 
 #[test]
@@ -313,8 +321,25 @@ fn skipping_agrees_with_serde_json() {
 fn skipping_agrees_with_serde_json_on_random_documents() {
     // Random token soups, mostly almost-JSON.
     const TOKENS: &[&[u8]] = &[
-        b"{", b"}", b"[", b"]", b",", b":", b"\"k\"", b"\"v\\n\"", b"1", b"-2.5e3", b"0", b"true",
-        b"null", b" ", b"\"", b"\\", b"\"\\u00e9\"", b"e", b".",
+        b"{",
+        b"}",
+        b"[",
+        b"]",
+        b",",
+        b":",
+        b"\"k\"",
+        b"\"v\\n\"",
+        b"1",
+        b"-2.5e3",
+        b"0",
+        b"true",
+        b"null",
+        b" ",
+        b"\"",
+        b"\\",
+        b"\"\\u00e9\"",
+        b"e",
+        b".",
     ];
     let mut state = 0x2545_f491_4f6c_dd1du64;
     let mut next = move || {
@@ -339,7 +364,10 @@ fn skipping_agrees_with_serde_json_on_random_documents() {
             String::from_utf8_lossy(&document)
         );
     }
-    assert!(valid > 100, "too few valid documents to mean anything: {valid}");
+    assert!(
+        valid > 100,
+        "too few valid documents to mean anything: {valid}"
+    );
 }
 
 #[test]
