@@ -250,7 +250,7 @@ fn depth_is_bounded_where_the_reader_descends() {
 #[test]
 fn bracket_stack_past_its_inline_bits() {
     let mut stack = BracketStack::new();
-    let pattern = |i: usize| i % 3 == 0 || i % 7 == 1;
+    let pattern = |i: usize| i.is_multiple_of(3) || i % 7 == 1;
     for i in 0..1000 {
         stack.push(pattern(i));
     }
