@@ -15,8 +15,12 @@
 //!
 //! Contract: nothing here blocks. Sockets are non-blocking and connect never waits for `accept`;
 //! every one-shot request has a [`REQUEST_TIMEOUT_MS`] deadline on the timer wheel; every buffer is
-//! bounded (heads 64 KiB, one event line [`EVENT_LINE_LIMIT`], an inspect [`INSPECT_LIMIT`], the list
-//! [`LIST_LIMIT`]); what is over a bound is dropped with one log line and a resync by listing.
+//! bounded (heads 64 KiB, one event line [`EVENT_LINE_LIMIT`], an inspect [`INSPECT_LIMIT`]); what is
+//! over a bound is dropped with one log line and a resync by listing. The list is decoded as its
+//! body arrives and never held whole: it keeps at most [`LIST_MAX_CONTAINERS`] containers (~100
+//! bytes each) and one element of at most [`docker::LIST_ELEMENT_MAX`] bytes at a time, and the
+//! body is refused past [`LIST_LIMIT`] bytes (`docker { maxListBytes }`), which bounds the work a
+//! hostile engine can cause rather than memory.
 //! One log line per state change of the connection, never a flood.
 
 use std::collections::VecDeque;
@@ -29,7 +33,7 @@ use log::{debug, info, warn};
 
 use crate::docker::{
     self, negotiate, renegotiate, version_rejection, ApiVersion, ContainerId, ContainerList,
-    Inspect,
+    DocError, Inspect, ListDecoder,
 };
 use crate::http::{self, Event as HttpEvent, LineSplitter, ResponseCollector, ResponseDecoder};
 use crate::sys::{self, Watched};
@@ -53,8 +57,10 @@ pub const EVENT_LINE_LIMIT: usize = 1 << 20;
 pub const INSPECT_LIMIT: usize = 1 << 20;
 /// Largest ping or error body.
 pub const SMALL_LIMIT: usize = 64 << 10;
-/// Largest container list, unless `docker { maxListBytes }` says otherwise.
-pub const LIST_LIMIT: usize = 16 << 20;
+/// Largest container list body, unless `docker { maxListBytes }` says otherwise. The body is
+/// decoded as it arrives, so this bounds reading time, not memory: 65,536 containers of 4 KiB
+/// each (dozens of labels and mounts) fit.
+pub const LIST_LIMIT: usize = 256 << 20;
 /// Most containers taken from one list.
 pub const LIST_MAX_CONTAINERS: usize = 65_536;
 /// Most events queued while the list is awaited; past it the queue is dropped and the list taken
@@ -111,6 +117,12 @@ impl Purpose {
 enum Reader {
     /// A one-shot response, gathered whole.
     Collect(ResponseCollector),
+    /// The container list: decoded as it arrives; a non-200 body is gathered for its message.
+    List {
+        decoder: ResponseDecoder,
+        list: ListDecoder,
+        error_body: Vec<u8>,
+    },
     /// The events stream: de-chunked and split into lines; a non-200 body is gathered for its
     /// message.
     Stream {
@@ -326,7 +338,11 @@ impl EngineClient {
                 status: 0,
                 error_body: Vec::new(),
             },
-            Purpose::List => Reader::Collect(ResponseCollector::new(self.list_limit)),
+            Purpose::List => Reader::List {
+                decoder: ResponseDecoder::new(self.list_limit as u64),
+                list: ListDecoder::new(LIST_MAX_CONTAINERS),
+                error_body: Vec::new(),
+            },
             Purpose::Inspect(_) => Reader::Collect(ResponseCollector::new(INSPECT_LIMIT)),
             Purpose::Ping => Reader::Collect(ResponseCollector::new(SMALL_LIMIT)),
         };
@@ -554,6 +570,11 @@ impl EngineClient {
                 Ok(false) => Outcome::More,
                 Err(e) => Outcome::Failed(Failure(format!("{}: {e}", conn.purpose.name()))),
             },
+            Reader::List {
+                decoder,
+                list,
+                error_body,
+            } => feed_list(decoder, list, error_body, input),
             Reader::Stream {
                 decoder,
                 lines,
@@ -648,6 +669,15 @@ impl EngineClient {
         };
         match &mut conn.reader {
             Reader::Collect(c) => match c.eof() {
+                Ok(()) => self.complete(slot, wheel, now, news),
+                Err(e) => {
+                    let purpose = conn.purpose;
+                    self.close(slot, wheel);
+                    let f = Failure(format!("{}: connection closed early ({e})", purpose.name()));
+                    self.after_failed_request(purpose, f, wheel, now, news);
+                }
+            },
+            Reader::List { decoder, .. } => match decoder.eof() {
                 Ok(()) => self.complete(slot, wheel, now, news),
                 Err(e) => {
                     let purpose = conn.purpose;
@@ -820,13 +850,24 @@ impl EngineClient {
         let Some(mut conn) = self.close(slot, wheel) else {
             return;
         };
-        let Reader::Collect(c) = &mut conn.reader else {
-            return;
+        let (head, body, list) = match &mut conn.reader {
+            Reader::Collect(c) => match c.head().copied() {
+                Some(head) => (head, c.take_body(), None),
+                None => return,
+            },
+            Reader::List {
+                decoder,
+                list,
+                error_body,
+            } => match decoder.head().copied() {
+                Some(head) => {
+                    let list = std::mem::replace(list, ListDecoder::new(0));
+                    (head, std::mem::take(error_body), Some(list))
+                }
+                None => return,
+            },
+            Reader::Stream { .. } => return,
         };
-        let Some(head) = c.head().copied() else {
-            return;
-        };
-        let body = c.take_body();
         if head.status == 400
             && self.maybe_renegotiate(head.status, &body, conn.version, wheel, now, news)
         {
@@ -872,7 +913,8 @@ impl EngineClient {
                     self.fail(f, wheel, now, news);
                     return;
                 }
-                match docker::decode_list(&body, LIST_MAX_CONTAINERS) {
+                let decoded = list.map_or(Err(DocError::Truncated), ListDecoder::finish);
+                match decoded {
                     Ok(list) => {
                         if list.malformed > 0 || list.over_cap > 0 {
                             warn!(
@@ -934,6 +976,34 @@ impl EngineClient {
                 self.pump_inspects(wheel, now, news);
             }
             Purpose::Events => {}
+        }
+    }
+}
+
+/// Feeds socket bytes to the list's response decoder and its body to the list decoder. The list is
+/// complete at the end of the body, or as soon as its JSON is refused (the rest is not read).
+fn feed_list(
+    decoder: &mut ResponseDecoder,
+    list: &mut ListDecoder,
+    error_body: &mut Vec<u8>,
+    mut input: &[u8],
+) -> Outcome {
+    loop {
+        match decoder.next(&mut input) {
+            Ok(Some(HttpEvent::Head(_))) => {}
+            Ok(Some(HttpEvent::Data(data))) => {
+                if decoder.head().is_some_and(|h| h.status == 200) {
+                    if list.feed(data).is_err() {
+                        return Outcome::Complete;
+                    }
+                } else {
+                    let room = SMALL_LIMIT.saturating_sub(error_body.len());
+                    error_body.extend_from_slice(&data[..data.len().min(room)]);
+                }
+            }
+            Ok(Some(HttpEvent::Done)) => return Outcome::Complete,
+            Ok(None) => return Outcome::More,
+            Err(e) => return Outcome::Failed(Failure(format!("container list: {e}"))),
         }
     }
 }

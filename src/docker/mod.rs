@@ -5,7 +5,8 @@
 //!   "too old / too new" refusal ([`negotiate`], [`version_rejection`], [`renegotiate`]);
 //! - request targets: [`ping_path`], [`events_path`], [`list_path`], [`inspect_path`];
 //! - [`ContainerId`]: a validated 64-hex id, `Copy`, with its short form and UUID;
-//! - documents: [`decode_event`] (one `/events` line), [`decode_list`] (`/containers/json`),
+//! - documents: [`decode_event`] (one `/events` line), [`ListDecoder`] / [`decode_list`]
+//!   (`/containers/json`, pushed in pieces or whole),
 //!   [`decode_inspect`] (`/containers/{id}/json`), with [`ContainerState`];
 //! - identity: [`DsIndexAllocator`] (the `3:N` data source index) and [`display_name`].
 //!
@@ -14,7 +15,9 @@
 //! bounded ([`NAME_MAX`], [`CPUSET_MAX`]). Decoders read only the fields the agent uses and skip the
 //! rest (label maps included) without storing it; strings are borrowed from the input while decoding
 //! when they contain no escapes. Input sizes are bounded by the caller (an event line at most 1 MiB,
-//! a list or inspect body by the HTTP layer's limit); nesting is handled without unbounded recursion.
+//! an inspect body by the HTTP layer's limit) or here (a list element at most [`LIST_ELEMENT_MAX`];
+//! the list is never held whole); nesting is handled without recursion. The JSON reader is this
+//! module's own (no serde): see `json.rs` for its contract.
 
 mod event;
 mod id;
@@ -34,7 +37,7 @@ pub use identity::{
 };
 pub use inspect::{decode_inspect, Inspect, CPUSET_MAX};
 pub use json::DocError;
-pub use list::{decode_list, ContainerList, ListedContainer};
+pub use list::{decode_list, ContainerList, ListDecoder, ListedContainer, LIST_ELEMENT_MAX};
 pub use paths::{
     events_path, inspect_path, list_path, ping_path, since_from_time_nano, EVENT_ACTIONS,
 };

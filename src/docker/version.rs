@@ -9,7 +9,7 @@
 
 use std::fmt;
 
-use super::json::Text;
+use super::json::{first_sighting, DocError, JsonReader, Text};
 
 pub use crate::http::ApiVersion;
 
@@ -92,14 +92,7 @@ pub fn version_rejection(status: u16, body: &[u8]) -> Option<VersionRejection> {
         return None;
     }
     let body = body.get(..REJECTION_SCAN_MAX).unwrap_or(body);
-    #[derive(serde::Deserialize)]
-    struct ErrorBody<'a> {
-        #[serde(borrow)]
-        message: Option<Text<'a>>,
-    }
-    let from_json = serde_json::from_slice::<ErrorBody<'_>>(body)
-        .ok()
-        .and_then(|b| b.message);
+    let from_json = error_message(body).ok().flatten();
     let lossy;
     let message: &str = match &from_json {
         Some(text) => text.as_str(),
@@ -123,6 +116,24 @@ pub fn version_rejection(status: u16, body: &[u8]) -> Option<VersionRejection> {
     } else {
         None
     }
+}
+
+/// The `message` of a JSON error body `{"message": …}`.
+fn error_message(body: &[u8]) -> Result<Option<Text<'_>>, DocError> {
+    let mut reader = JsonReader::new(body);
+    let mut message = None;
+    let mut seen = false;
+    reader.document_object()?;
+    while let Some(key) = reader.next_key()? {
+        if key.as_str() == "message" {
+            first_sighting(&mut seen)?;
+            message = reader.optional_string()?;
+        } else {
+            reader.skip_value()?;
+        }
+    }
+    reader.end()?;
+    Ok(message)
 }
 
 /// The version written right after `prefix` in `message`, if any.

@@ -355,9 +355,20 @@ pub fn check_inspect(body: &[u8]) {
     }
 }
 
-/// Decodes a container list with a cap of `max`; the cap holds and names are bounded.
+/// Decodes a container list with a cap of `max`; the cap holds, names are bounded, and the push
+/// decoder gives the same answer whether the body comes whole, cut in two or in small pieces.
 pub fn check_list(body: &[u8], max: usize) {
-    if let Ok(list) = docker::decode_list(body, max) {
+    let whole = docker::decode_list(body, max);
+    let in_pieces = |len: usize| {
+        let mut decoder = docker::ListDecoder::new(max);
+        for piece in body.chunks(len.max(1)) {
+            decoder.feed(piece)?;
+        }
+        decoder.finish()
+    };
+    assert_eq!(in_pieces(body.len() / 2 + 1), whole, "list cut in two");
+    assert_eq!(in_pieces(7), whole, "list in pieces of 7");
+    if let Ok(list) = whole {
         assert!(list.containers.len() <= max, "list cap");
         assert!(
             list.containers.iter().all(|c| c.name.len() <= NAME_MAX),
