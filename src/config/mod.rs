@@ -98,7 +98,8 @@ pub struct DockerConfig {
     pub hostname: bool,
     /// `socket = PATH`: the engine's UNIX socket.
     pub socket: Option<PathBuf>,
-    /// `maxListBytes = N`: the largest container list accepted from the engine (default 16M).
+    /// `maxListBytes = N`: the largest container list accepted from the engine (default 256M). It
+    /// bounds the reading work, not memory: the list is decoded as it arrives.
     pub max_list_bytes: Option<u64>,
 }
 
