@@ -350,7 +350,16 @@ fn a_vanished_file_shows_as_unknown_not_stale() {
 
     fs::remove_file(tree.0.join("proc/vmstat")).unwrap();
     fs::remove_file(tree.0.join("proc/sys/kernel/hostname")).unwrap();
+    // An interface that goes leaves both sysfs and /proc/net/dev; the reader notices by its name
+    // (sysfs alone is asked again only once a minute).
     fs::remove_file(tree.0.join("sys/class/net/eth2")).unwrap();
+    let net_dev = fs::read_to_string(tree.0.join("proc/net/dev")).unwrap();
+    let without_eth2: String = net_dev
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("eth2:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    fs::write(tree.0.join("proc/net/dev"), without_eth2).unwrap();
     fs::write(tree.0.join("proc/loadavg"), b"").unwrap();
     reader.set_uuid([9; 16]);
     reader.read(&mut snap);

@@ -4,10 +4,12 @@
 //! [`HostReader::read`] refreshes a caller-owned [`HostSnapshot`]: every field starts from the sFlow
 //! "unknown" value on each read and is filled only from what could be read now, so a file that vanished
 //! or is malformed shows up as unknown, never as a stale or invented value. Partial data is normal: a
-//! missing /proc/vmstat leaves the four paging counters unknown and everything else intact. Two
+//! missing /proc/vmstat leaves the four paging counters unknown and everything else intact. Three
 //! deliberate exceptions: the kernel release and the CPU speed are read once per [`RARE_REFRESH`]
-//! and reused in between, and the list of filesystems to measure comes from the last parse of the
-//! mount table, which on procfs is parsed again only when the kernel says it changed.
+//! and reused in between; what sysfs says of each interface (virtual or not, its adapter entry) is
+//! asked again only when the interface names in /proc/net/dev change, or once per [`RARE_REFRESH`];
+//! and the list of filesystems to measure comes from the last parse of the mount table, which on
+//! procfs is parsed again only when the kernel says it changed.
 //!
 //! Contract:
 //! - Nothing here panics on any file content; every file read is capped ([`MAX_FILE_BYTES`], a longer
@@ -24,8 +26,9 @@
 //!   holds at most these 9 descriptors.
 //! - Once warmed up, a read allocates nothing: it reuses the reader's buffers and the snapshot's
 //!   strings and vector (a re-parse of a mount table with more local filesystems than ever before
-//!   grows the list once). Per-interface sysfs files (`<sys>/class/net/<name>/*`, `<sys>/block/<name>`,
-//!   `<sys>/devices/virtual/net/<name>`) are still opened by path, through a reused path buffer.
+//!   grows the list once). The per-interface sysfs files (`<sys>/class/net/<name>/*`,
+//!   `<sys>/devices/virtual/net/<name>`), when they are asked, and `<sys>/block/<name>` of each disk
+//!   are opened by path through a reused path buffer.
 //!
 //! Sources: `host_descr` from `<proc>/sys/kernel/{hostname,osrelease}` and the build target;
 //! `host_cpu` from `<proc>/{loadavg,stat,uptime,cpuinfo}`; `host_memory` from `<proc>/{meminfo,vmstat}`;
@@ -40,6 +43,7 @@ mod cpu;
 mod descr;
 mod disk;
 pub(crate) mod file;
+mod interfaces;
 mod kept;
 mod memory;
 mod mounts;
@@ -190,6 +194,7 @@ pub struct HostReader {
     memory_files: memory::MemoryFiles,
     disk_files: disk::DiskFiles,
     net_dev: kept::KeptFile,
+    interfaces: interfaces::Interfaces,
     hostname: kept::KeptFile,
     rare: RareFigures,
 }
@@ -218,6 +223,7 @@ impl HostReader {
             memory_files: memory::MemoryFiles::new(&roots),
             disk_files: disk::DiskFiles::new(&roots),
             net_dev: kept::KeptFile::new(roots.proc.join("net/dev")),
+            interfaces: interfaces::Interfaces::default(),
             hostname: kept::KeptFile::new(roots.proc.join("sys/kernel/hostname")),
             rare: RareFigures::default(),
             roots,
@@ -249,6 +255,7 @@ impl HostReader {
             memory_files,
             disk_files,
             net_dev,
+            interfaces,
             hostname,
             rare,
         } = self;
@@ -278,8 +285,8 @@ impl HostReader {
         out.net = wire::NetIo::UNKNOWN;
         out.adapters.clear();
         if let Some(text) = net_dev.read(files, file::Extent::Whole, now) {
-            net::read_net(text, paths, roots, &mut out.net);
-            adapters::read_adapters(text, attributes, paths, roots, &mut out.adapters);
+            let (net, adapters) = (&mut out.net, &mut out.adapters);
+            interfaces.read(text, attributes, paths, roots, now, net, adapters);
         }
 
         out.node = wire::VirtNode {

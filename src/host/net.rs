@@ -10,12 +10,13 @@ use super::parse::{fields, lines, parse_u64, trim};
 use super::Roots;
 use crate::wire::NetIo;
 
-/// Fills `net` (which the caller reset to unknown) from the text of `<proc>/net/dev`.
-pub(crate) fn read_net(text: &[u8], paths: &mut PathBuilder, roots: &Roots, net: &mut NetIo) {
+/// Fills `net` (which the caller reset to unknown) from the text of `<proc>/net/dev`, leaving out the
+/// interfaces `is_virtual` names (see [`is_virtual`]).
+pub(crate) fn read_net(text: &[u8], is_virtual: impl Fn(&[u8]) -> bool, net: &mut NetIo) {
     let mut sum = NetSum::default();
     for (name, counters) in lines(text).filter_map(parse_net_dev_line) {
         sum.lines += 1;
-        if name != b"lo" && !is_virtual(paths, roots, name) {
+        if name != b"lo" && !is_virtual(name) {
             sum.add(&counters);
         }
     }
@@ -25,7 +26,7 @@ pub(crate) fn read_net(text: &[u8], paths: &mut PathBuilder, roots: &Roots, net:
 /// Whether sysfs lists the interface as virtual. Real sysfs links `class/net/<name>` to
 /// `../../devices/virtual/net/<name>` for exactly these, so checking that directory answers the same
 /// question as reading the link, without allocating the link's target.
-fn is_virtual(paths: &mut PathBuilder, roots: &Roots, name: &[u8]) -> bool {
+pub(crate) fn is_virtual(paths: &mut PathBuilder, roots: &Roots, name: &[u8]) -> bool {
     is_plain_name(name)
         && std::fs::symlink_metadata(
             paths.join(&roots.sys, &[b"devices", b"virtual", b"net", name]),
