@@ -3,7 +3,7 @@
 //! Each record writes its tag, its body length and its body; see the module docs of
 //! [`crate::wire`] for the contract.
 
-use super::xdr::{string_len, Writer};
+use super::xdr::{cut_str, len_u32, pad4, Writer};
 use super::{
     tag, Adapter, Error, HostAdapters, HostCpu, HostDescr, HostDiskIo, HostMemory, HostParent,
     NetIo, HOSTNAME_MAX, OS_RELEASE_MAX, RECORD_HEADER_LEN,
@@ -17,11 +17,24 @@ impl HostDescr<'_> {
 
     /// Body bytes: 32 plus both strings (after cutting) padded to 4; 32 to 128.
     pub fn body_len(&self) -> usize {
-        string_len(self.hostname, HOSTNAME_MAX)
-            + 16
-            + 4
-            + 4
-            + string_len(self.os_release, OS_RELEASE_MAX)
+        let (hostname, os_release) = self.cut_strings();
+        Self::body_len_of(hostname, os_release)
+    }
+
+    /// The hostname and the OS release as sent: cut to their limits.
+    fn cut_strings(&self) -> (&[u8], &[u8]) {
+        (
+            cut_str(self.hostname, HOSTNAME_MAX).as_bytes(),
+            cut_str(self.os_release, OS_RELEASE_MAX).as_bytes(),
+        )
+    }
+
+    /// Body bytes with these (cut) strings: each string's length word and padded bytes, and the
+    /// 24 bytes between them (uuid, machine_type, os_name).
+    fn body_len_of(hostname: &[u8], os_release: &[u8]) -> usize {
+        (4 + 24 + 4usize)
+            .saturating_add(pad4(hostname.len()))
+            .saturating_add(pad4(os_release.len()))
     }
 
     /// Bytes on the wire, tag and length included.
@@ -31,13 +44,23 @@ impl HostDescr<'_> {
 
     /// Writes the record (`encoded_len()` bytes).
     pub fn emit(&self, w: &mut Writer<'_>) -> Result<(), Error> {
-        w.put_tag_len(self.tag(), self.body_len())?;
-        w.put_string(self.hostname, HOSTNAME_MAX)?;
-        // Fixed 16 bytes, no length prefix (the published `uuid<16>` is an erratum).
-        w.put_opaque_fixed(&self.uuid)?;
-        w.put_u32(self.machine_type)?;
-        w.put_u32(self.os_name)?;
-        w.put_string(self.os_release, OS_RELEASE_MAX)
+        // The strings are cut once, for the lengths and the bytes.
+        let (hostname, os_release) = self.cut_strings();
+        let body_len = Self::body_len_of(hostname, os_release);
+        // Tag, length and the hostname's length; its bytes; then the fixed middle up to the OS
+        // release's length; its bytes.
+        w.fixed::<12>()?
+            .u32(self.tag())
+            .u32(len_u32(body_len)?)
+            .u32(len_u32(hostname.len())?);
+        w.put_opaque_fixed(hostname)?;
+        w.fixed::<28>()?
+            // Fixed 16 bytes, no length prefix (the published `uuid<16>` is an erratum).
+            .bytes(self.uuid)
+            .u32(self.machine_type)
+            .u32(self.os_name)
+            .u32(len_u32(os_release.len())?);
+        w.put_opaque_fixed(os_release)
     }
 }
 
@@ -51,14 +74,15 @@ impl Adapter {
     }
 
     fn emit(&self, w: &mut Writer<'_>) -> Result<(), Error> {
-        w.put_u32(self.if_index)?;
-        match &self.mac {
+        match self.mac {
             Some(mac) => {
-                w.put_u32(1)?;
-                w.put_mac(mac)
+                w.fixed::<16>()?.u32(self.if_index).u32(1).mac(mac);
             }
-            None => w.put_u32(0),
+            None => {
+                w.fixed::<8>()?.u32(self.if_index).u32(0);
+            }
         }
+        Ok(())
     }
 }
 
@@ -89,6 +113,9 @@ impl HostAdapters<'_> {
 }
 
 impl HostParent {
+    /// Body bytes, the same for every value.
+    const BODY_LEN: usize = 8;
+
     /// The record's tag, 0:2002.
     pub const fn tag(&self) -> u32 {
         tag::HOST_PARENT
@@ -96,7 +123,7 @@ impl HostParent {
 
     /// Body bytes: always 8.
     pub const fn body_len(&self) -> usize {
-        8
+        Self::BODY_LEN
     }
 
     /// Bytes on the wire, tag and length included.
@@ -106,13 +133,17 @@ impl HostParent {
 
     /// Writes the record (`encoded_len()` bytes).
     pub fn emit(&self, w: &mut Writer<'_>) -> Result<(), Error> {
-        w.put_tag_len(self.tag(), self.body_len())?;
-        w.put_u32(self.container_type)?;
-        w.put_u32(self.container_index)
+        w.record::<{ RECORD_HEADER_LEN + HostParent::BODY_LEN }>(self.tag())?
+            .u32(self.container_type)
+            .u32(self.container_index);
+        Ok(())
     }
 }
 
 impl HostCpu {
+    /// Body bytes, the same for every value.
+    const BODY_LEN: usize = 80;
+
     /// The record's tag, 0:2003.
     pub const fn tag(&self) -> u32 {
         tag::HOST_CPU
@@ -120,7 +151,7 @@ impl HostCpu {
 
     /// Body bytes: always 80 (the form with steal, guest and guest_nice that hsflowd sends).
     pub const fn body_len(&self) -> usize {
-        80
+        Self::BODY_LEN
     }
 
     /// Bytes on the wire, tag and length included.
@@ -130,36 +161,35 @@ impl HostCpu {
 
     /// Writes the record (`encoded_len()` bytes).
     pub fn emit(&self, w: &mut Writer<'_>) -> Result<(), Error> {
-        w.put_tag_len(self.tag(), self.body_len())?;
-        w.put_f32(self.load_one)?;
-        w.put_f32(self.load_five)?;
-        w.put_f32(self.load_fifteen)?;
-        for value in [
-            self.proc_run,
-            self.proc_total,
-            self.cpu_num,
-            self.cpu_speed,
-            self.uptime,
-            self.cpu_user,
-            self.cpu_nice,
-            self.cpu_system,
-            self.cpu_idle,
-            self.cpu_wio,
-            self.cpu_intr,
-            self.cpu_sintr,
-            self.interrupts,
-            self.contexts,
-            self.cpu_steal,
-            self.cpu_guest,
-            self.cpu_guest_nice,
-        ] {
-            w.put_u32(value)?;
-        }
+        w.record::<{ RECORD_HEADER_LEN + HostCpu::BODY_LEN }>(self.tag())?
+            .f32(self.load_one)
+            .f32(self.load_five)
+            .f32(self.load_fifteen)
+            .u32(self.proc_run)
+            .u32(self.proc_total)
+            .u32(self.cpu_num)
+            .u32(self.cpu_speed)
+            .u32(self.uptime)
+            .u32(self.cpu_user)
+            .u32(self.cpu_nice)
+            .u32(self.cpu_system)
+            .u32(self.cpu_idle)
+            .u32(self.cpu_wio)
+            .u32(self.cpu_intr)
+            .u32(self.cpu_sintr)
+            .u32(self.interrupts)
+            .u32(self.contexts)
+            .u32(self.cpu_steal)
+            .u32(self.cpu_guest)
+            .u32(self.cpu_guest_nice);
         Ok(())
     }
 }
 
 impl HostMemory {
+    /// Body bytes, the same for every value.
+    const BODY_LEN: usize = 72;
+
     /// The record's tag, 0:2004.
     pub const fn tag(&self) -> u32 {
         tag::HOST_MEMORY
@@ -167,7 +197,7 @@ impl HostMemory {
 
     /// Body bytes: always 72.
     pub const fn body_len(&self) -> usize {
-        72
+        Self::BODY_LEN
     }
 
     /// Bytes on the wire, tag and length included.
@@ -177,26 +207,26 @@ impl HostMemory {
 
     /// Writes the record (`encoded_len()` bytes).
     pub fn emit(&self, w: &mut Writer<'_>) -> Result<(), Error> {
-        w.put_tag_len(self.tag(), self.body_len())?;
-        for value in [
-            self.mem_total,
-            self.mem_free,
-            self.mem_shared,
-            self.mem_buffers,
-            self.mem_cached,
-            self.swap_total,
-            self.swap_free,
-        ] {
-            w.put_u64(value)?;
-        }
-        for value in [self.page_in, self.page_out, self.swap_in, self.swap_out] {
-            w.put_u32(value)?;
-        }
+        w.record::<{ RECORD_HEADER_LEN + HostMemory::BODY_LEN }>(self.tag())?
+            .u64(self.mem_total)
+            .u64(self.mem_free)
+            .u64(self.mem_shared)
+            .u64(self.mem_buffers)
+            .u64(self.mem_cached)
+            .u64(self.swap_total)
+            .u64(self.swap_free)
+            .u32(self.page_in)
+            .u32(self.page_out)
+            .u32(self.swap_in)
+            .u32(self.swap_out);
         Ok(())
     }
 }
 
 impl HostDiskIo {
+    /// Body bytes, the same for every value.
+    const BODY_LEN: usize = 52;
+
     /// The record's tag, 0:2005.
     pub const fn tag(&self) -> u32 {
         tag::HOST_DISK_IO
@@ -204,7 +234,7 @@ impl HostDiskIo {
 
     /// Body bytes: always 52.
     pub const fn body_len(&self) -> usize {
-        52
+        Self::BODY_LEN
     }
 
     /// Bytes on the wire, tag and length included.
@@ -214,16 +244,17 @@ impl HostDiskIo {
 
     /// Writes the record (`encoded_len()` bytes).
     pub fn emit(&self, w: &mut Writer<'_>) -> Result<(), Error> {
-        w.put_tag_len(self.tag(), self.body_len())?;
-        w.put_u64(self.disk_total)?;
-        w.put_u64(self.disk_free)?;
-        w.put_i32(self.part_max_used)?;
-        w.put_u32(self.reads)?;
-        w.put_u64(self.bytes_read)?;
-        w.put_u32(self.read_time)?;
-        w.put_u32(self.writes)?;
-        w.put_u64(self.bytes_written)?;
-        w.put_u32(self.write_time)
+        w.record::<{ RECORD_HEADER_LEN + HostDiskIo::BODY_LEN }>(self.tag())?
+            .u64(self.disk_total)
+            .u64(self.disk_free)
+            .i32(self.part_max_used)
+            .u32(self.reads)
+            .u64(self.bytes_read)
+            .u32(self.read_time)
+            .u32(self.writes)
+            .u64(self.bytes_written)
+            .u32(self.write_time);
+        Ok(())
     }
 }
 
@@ -247,9 +278,12 @@ impl NetIoKind {
 }
 
 impl NetIo {
+    /// Body bytes, the same for every value.
+    const BODY_LEN: usize = 40;
+
     /// Body bytes: always 40.
     pub const fn body_len(&self) -> usize {
-        40
+        Self::BODY_LEN
     }
 
     /// Bytes on the wire, tag and length included.
@@ -259,15 +293,16 @@ impl NetIo {
 
     /// Writes the record as `host_net_io` or `virt_net_io` (`encoded_len()` bytes).
     pub fn emit(&self, kind: NetIoKind, w: &mut Writer<'_>) -> Result<(), Error> {
-        w.put_tag_len(kind.tag(), self.body_len())?;
-        w.put_u64(self.bytes_in)?;
-        w.put_u32(self.pkts_in)?;
-        w.put_u32(self.errs_in)?;
-        w.put_u32(self.drops_in)?;
-        w.put_u64(self.bytes_out)?;
-        w.put_u32(self.pkts_out)?;
-        w.put_u32(self.errs_out)?;
-        w.put_u32(self.drops_out)
+        w.record::<{ RECORD_HEADER_LEN + NetIo::BODY_LEN }>(kind.tag())?
+            .u64(self.bytes_in)
+            .u32(self.pkts_in)
+            .u32(self.errs_in)
+            .u32(self.drops_in)
+            .u64(self.bytes_out)
+            .u32(self.pkts_out)
+            .u32(self.errs_out)
+            .u32(self.drops_out);
+        Ok(())
     }
 }
 

@@ -8,6 +8,9 @@ use super::xdr::Writer;
 use super::{tag, Error, VirtCpu, VirtDiskIo, VirtMemory, VirtNode, RECORD_HEADER_LEN};
 
 impl VirtNode {
+    /// Body bytes, the same for every value.
+    const BODY_LEN: usize = 28;
+
     /// The record's tag, 0:2100.
     pub const fn tag(&self) -> u32 {
         tag::VIRT_NODE
@@ -15,7 +18,7 @@ impl VirtNode {
 
     /// Body bytes: always 28.
     pub const fn body_len(&self) -> usize {
-        28
+        Self::BODY_LEN
     }
 
     /// Bytes on the wire, tag and length included.
@@ -25,16 +28,20 @@ impl VirtNode {
 
     /// Writes the record (`encoded_len()` bytes).
     pub fn emit(&self, w: &mut Writer<'_>) -> Result<(), Error> {
-        w.put_tag_len(self.tag(), self.body_len())?;
-        w.put_u32(self.mhz)?;
-        w.put_u32(self.cpus)?;
-        w.put_u64(self.memory)?;
-        w.put_u64(self.memory_free)?;
-        w.put_u32(self.num_domains)
+        w.record::<{ RECORD_HEADER_LEN + VirtNode::BODY_LEN }>(self.tag())?
+            .u32(self.mhz)
+            .u32(self.cpus)
+            .u64(self.memory)
+            .u64(self.memory_free)
+            .u32(self.num_domains);
+        Ok(())
     }
 }
 
 impl VirtCpu {
+    /// Body bytes, the same for every value.
+    const BODY_LEN: usize = 12;
+
     /// The record's tag, 0:2101.
     pub const fn tag(&self) -> u32 {
         tag::VIRT_CPU
@@ -42,7 +49,7 @@ impl VirtCpu {
 
     /// Body bytes: always 12.
     pub const fn body_len(&self) -> usize {
-        12
+        Self::BODY_LEN
     }
 
     /// Bytes on the wire, tag and length included.
@@ -52,14 +59,18 @@ impl VirtCpu {
 
     /// Writes the record (`encoded_len()` bytes).
     pub fn emit(&self, w: &mut Writer<'_>) -> Result<(), Error> {
-        w.put_tag_len(self.tag(), self.body_len())?;
-        w.put_u32(self.state)?;
-        w.put_u32(self.cpu_time_ms)?;
-        w.put_u32(self.nr_virt_cpu)
+        w.record::<{ RECORD_HEADER_LEN + VirtCpu::BODY_LEN }>(self.tag())?
+            .u32(self.state)
+            .u32(self.cpu_time_ms)
+            .u32(self.nr_virt_cpu);
+        Ok(())
     }
 }
 
 impl VirtMemory {
+    /// Body bytes, the same for every value.
+    const BODY_LEN: usize = 16;
+
     /// The record's tag, 0:2102.
     pub const fn tag(&self) -> u32 {
         tag::VIRT_MEMORY
@@ -67,7 +78,7 @@ impl VirtMemory {
 
     /// Body bytes: always 16.
     pub const fn body_len(&self) -> usize {
-        16
+        Self::BODY_LEN
     }
 
     /// Bytes on the wire, tag and length included.
@@ -77,13 +88,17 @@ impl VirtMemory {
 
     /// Writes the record (`encoded_len()` bytes).
     pub fn emit(&self, w: &mut Writer<'_>) -> Result<(), Error> {
-        w.put_tag_len(self.tag(), self.body_len())?;
-        w.put_u64(self.memory)?;
-        w.put_u64(self.max_memory)
+        w.record::<{ RECORD_HEADER_LEN + VirtMemory::BODY_LEN }>(self.tag())?
+            .u64(self.memory)
+            .u64(self.max_memory);
+        Ok(())
     }
 }
 
 impl VirtDiskIo {
+    /// Body bytes, the same for every value.
+    const BODY_LEN: usize = 52;
+
     /// The record's tag, 0:2103.
     pub const fn tag(&self) -> u32 {
         tag::VIRT_DISK_IO
@@ -91,7 +106,7 @@ impl VirtDiskIo {
 
     /// Body bytes: always 52 (the same size as `host_disk_io`, but another layout).
     pub const fn body_len(&self) -> usize {
-        52
+        Self::BODY_LEN
     }
 
     /// Bytes on the wire, tag and length included.
@@ -101,15 +116,16 @@ impl VirtDiskIo {
 
     /// Writes the record (`encoded_len()` bytes).
     pub fn emit(&self, w: &mut Writer<'_>) -> Result<(), Error> {
-        w.put_tag_len(self.tag(), self.body_len())?;
-        w.put_u64(self.capacity)?;
-        w.put_u64(self.allocation)?;
-        w.put_u64(self.available)?;
-        w.put_u32(self.rd_req)?;
-        w.put_u64(self.rd_bytes)?;
-        w.put_u32(self.wr_req)?;
-        w.put_u64(self.wr_bytes)?;
-        w.put_u32(self.errs)
+        w.record::<{ RECORD_HEADER_LEN + VirtDiskIo::BODY_LEN }>(self.tag())?
+            .u64(self.capacity)
+            .u64(self.allocation)
+            .u64(self.available)
+            .u32(self.rd_req)
+            .u64(self.rd_bytes)
+            .u32(self.wr_req)
+            .u64(self.wr_bytes)
+            .u32(self.errs);
+        Ok(())
     }
 }
 

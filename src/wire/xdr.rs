@@ -3,17 +3,28 @@
 //!
 //! Every `put_*` either writes its whole item (padding included, as zeros) and advances, or returns
 //! [`Error::Truncated`] and leaves the cursor where it was. Nothing here allocates or panics.
+//!
+//! Items of a size known when compiled (a record of fixed layout, a run of header words) are
+//! written through a [`Fixed`] instead: [`Writer::fixed`] checks the room once and hands out an
+//! `[u8; N]`, whose fields are then written at constant offsets with no check of their own. This
+//! is what keeps the encoder fast at `opt-level = "s"`: a record costs one length check and a few
+//! stores, where a `put_*` per field costs a check and a cursor update each.
 
-use super::Error;
+use super::{Error, RECORD_HEADER_LEN};
 
 /// Bytes an item of `n` bytes takes once padded to the 4-byte XDR unit.
 pub(crate) const fn pad4(n: usize) -> usize {
-    n.div_ceil(4).saturating_mul(4)
+    match n.checked_add(3) {
+        Some(m) => m & !3,
+        // Past the last multiple of 4 (`usize::MAX - 3`): saturate, never below `n`.
+        None => usize::MAX,
+    }
 }
 
 /// The longest prefix of `s` that is at most `max` bytes and ends on a UTF-8 character boundary.
 ///
 /// This is what `string<max>` sends: a longer string is cut, never split inside a character.
+#[inline]
 pub fn cut_str(s: &str, max: usize) -> &str {
     if s.len() <= max {
         return s;
@@ -28,6 +39,7 @@ pub fn cut_str(s: &str, max: usize) -> &str {
 
 /// Bytes `string<max>` takes on the wire for `s`: the 4-byte length, then the (cut) bytes padded
 /// to 4.
+#[inline]
 pub fn string_len(s: &str, max: usize) -> usize {
     pad4(cut_str(s, max).len()).saturating_add(4)
 }
@@ -39,21 +51,22 @@ pub fn string_len(s: &str, max: usize) -> usize {
 #[derive(Debug)]
 pub struct Writer<'a> {
     rest: &'a mut [u8],
-    written: usize,
+    /// Length of the whole buffer: the bytes written are the ones before `rest`.
+    len: usize,
 }
 
 impl<'a> Writer<'a> {
     /// A writer at the start of `buf`.
     pub fn new(buf: &'a mut [u8]) -> Self {
         Writer {
+            len: buf.len(),
             rest: buf,
-            written: 0,
         }
     }
 
     /// Bytes written so far.
     pub fn written(&self) -> usize {
-        self.written
+        self.len - self.rest.len()
     }
 
     /// Bytes still free.
@@ -69,12 +82,44 @@ impl<'a> Writer<'a> {
         // Cannot panic: `n` was checked against the length just above.
         let (head, tail) = core::mem::take(&mut self.rest).split_at_mut(n);
         self.rest = tail;
-        self.written += n;
         Ok(head)
     }
 
+    /// Splits the next `N` bytes off the free part as a [`Fixed`] item to fill in, or leaves the
+    /// cursor untouched if they are not there.
+    ///
+    /// The item borrows the buffer, not the writer: it can be filled in after later items were
+    /// written (a header whose length is known only then).
+    #[inline]
+    pub(crate) fn fixed<const N: usize>(&mut self) -> Result<Fixed<'a, N>, Error> {
+        if N > self.rest.len() {
+            return Err(Error::Truncated);
+        }
+        // Never `None`: `N` was checked against the length just above.
+        let (head, tail) = core::mem::take(&mut self.rest)
+            .split_first_chunk_mut::<N>()
+            .ok_or(Error::Truncated)?;
+        self.rest = tail;
+        Ok(Fixed { buf: head, at: 0 })
+    }
+
+    /// A counter record of fixed size, `N` bytes with its header: writes the tag and the body
+    /// length (`N - 8`) and returns the item positioned at the body, or leaves the cursor untouched
+    /// if the `N` bytes are not there.
+    #[inline]
+    pub(crate) fn record<const N: usize>(&mut self, tag: u32) -> Result<Fixed<'a, N>, Error> {
+        // Checked when compiled: every record has its header, and its length fits the field.
+        let body_len = const {
+            assert!(N >= RECORD_HEADER_LEN && N - RECORD_HEADER_LEN <= u32::MAX as usize);
+            (N - RECORD_HEADER_LEN) as u32
+        };
+        let mut item = self.fixed::<N>()?;
+        item.u32(tag).u32(body_len);
+        Ok(item)
+    }
+
     fn put_array<const N: usize>(&mut self, bytes: [u8; N]) -> Result<(), Error> {
-        self.take(N)?.copy_from_slice(&bytes);
+        self.fixed::<N>()?.bytes(bytes);
         Ok(())
     }
 
@@ -100,18 +145,21 @@ impl<'a> Writer<'a> {
 
     /// A length field: `len` as an `unsigned int`, or [`Error::TooLong`] if it does not fit.
     pub fn put_len(&mut self, len: usize) -> Result<(), Error> {
-        self.put_u32(u32::try_from(len).map_err(|_| Error::TooLong)?)
+        self.put_u32(len_u32(len)?)
     }
 
     /// Fixed-length `opaque[n]`: the bytes, then zeros up to the next multiple of 4.
     pub fn put_opaque_fixed(&mut self, bytes: &[u8]) -> Result<(), Error> {
         let padded = self.take(pad4(bytes.len()))?;
-        // `pad4(n) >= n`, so the split always succeeds.
-        let (data, pad) = padded
-            .split_at_mut_checked(bytes.len())
-            .ok_or(Error::Truncated)?;
-        data.copy_from_slice(bytes);
-        pad.fill(0);
+        // The padding (at most 3 bytes) lies in the last word: zero that word, then write the
+        // bytes over its start. One store instead of a fill loop.
+        if let Some(last) = padded.last_chunk_mut::<4>() {
+            *last = [0; 4];
+        }
+        // Never `None`: `pad4(n) >= n`.
+        if let Some(data) = padded.get_mut(..bytes.len()) {
+            data.copy_from_slice(bytes);
+        }
         Ok(())
     }
 
@@ -141,13 +189,83 @@ impl<'a> Writer<'a> {
     /// The header of a `counter_record` or `sample_record`: the tag (`enterprise << 12 | format`)
     /// and the length of the body that follows.
     pub fn put_tag_len(&mut self, tag: u32, body_len: usize) -> Result<(), Error> {
-        let body_len = u32::try_from(body_len).map_err(|_| Error::TooLong)?;
+        let body_len = len_u32(body_len)?;
         if self.remaining() < 8 {
             return Err(Error::Truncated);
         }
         self.put_u32(tag)?;
         self.put_u32(body_len)
     }
+}
+
+/// An item of `N` bytes taken from a [`Writer`] (see [`Writer::fixed`]), filled in front to back.
+///
+/// Each method writes its field at the next offset and returns the item, so a record reads as one
+/// chain of its fields in wire order. Once inlined, the offsets are constants and the compiler
+/// drops every bounds check: the room was checked once, when the item was taken. A field that
+/// would run past the end is a mistake in the code (the fields do not add up to the item's
+/// size): a debug assertion catches it in tests, and a release build does not write the field
+/// rather than panic. A field left unwritten shows in the golden-byte tests, which fill the
+/// buffer with a sentinel first.
+#[derive(Debug)]
+pub(crate) struct Fixed<'b, const N: usize> {
+    buf: &'b mut [u8; N],
+    at: usize,
+}
+
+impl<const N: usize> Fixed<'_, N> {
+    /// `M` bytes at the next offset.
+    #[inline(always)]
+    pub(crate) fn bytes<const M: usize>(&mut self, bytes: [u8; M]) -> &mut Self {
+        // A mistake in the code, never a matter of values or buffer sizes: catch it in tests.
+        debug_assert!(self.at + M <= N, "field past the end of a {N}-byte item");
+        if let Some(field) = self
+            .buf
+            .get_mut(self.at..)
+            .and_then(|rest| rest.first_chunk_mut::<M>())
+        {
+            *field = bytes;
+        }
+        self.at = self.at.saturating_add(M);
+        self
+    }
+
+    /// `unsigned int` (also enums, tags and lengths).
+    #[inline(always)]
+    pub(crate) fn u32(&mut self, value: u32) -> &mut Self {
+        self.bytes(value.to_be_bytes())
+    }
+
+    /// `int`.
+    #[inline(always)]
+    pub(crate) fn i32(&mut self, value: i32) -> &mut Self {
+        self.bytes(value.to_be_bytes())
+    }
+
+    /// `unsigned hyper`: high 32 bits first.
+    #[inline(always)]
+    pub(crate) fn u64(&mut self, value: u64) -> &mut Self {
+        self.bytes(value.to_be_bytes())
+    }
+
+    /// `float`: IEEE-754 single precision, big-endian.
+    #[inline(always)]
+    pub(crate) fn f32(&mut self, value: f32) -> &mut Self {
+        self.bytes(value.to_be_bytes())
+    }
+
+    /// A `mac`: `opaque[6]`, so the 6 bytes then 2 zeros.
+    #[inline(always)]
+    pub(crate) fn mac(&mut self, mac: [u8; 6]) -> &mut Self {
+        self.bytes(mac).bytes([0; 2])
+    }
+}
+
+/// An XDR length (of an array, a string or a structure) as its 32-bit field, or
+/// [`Error::TooLong`].
+#[inline]
+pub(crate) fn len_u32(len: usize) -> Result<u32, Error> {
+    u32::try_from(len).map_err(|_| Error::TooLong)
 }
 
 #[cfg(test)]
@@ -327,8 +445,51 @@ mod tests {
     }
 
     #[test]
+    fn fixed_item_is_filled_in_order_and_checks_the_room_once() {
+        let mut buf = [SENTINEL; 26];
+        let mut w = Writer::new(&mut buf);
+        let mut later = w.fixed::<4>().unwrap();
+        w.fixed::<20>()
+            .unwrap()
+            .u32(0x0102_0304)
+            .i32(-2)
+            .f32(1.5)
+            .mac([0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff]);
+        assert_eq!(w.written(), 24);
+        // Short: an error, and the cursor stays.
+        assert!(matches!(w.fixed::<4>(), Err(Error::Truncated)));
+        assert_eq!((w.written(), w.remaining()), (24, 2));
+        // An item taken earlier is filled in after later ones were written.
+        later.u32(0x5566_7788);
+        #[rustfmt::skip]
+        let expected = [
+            0x55, 0x66, 0x77, 0x88,
+            0x01, 0x02, 0x03, 0x04, 0xff, 0xff, 0xff, 0xfe, 0x3f, 0xc0, 0, 0,
+            0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0, 0,
+            0xa5, 0xa5,
+        ];
+        assert_eq!(buf, expected);
+    }
+
+    #[test]
+    fn fixed_record_writes_its_tag_and_body_length() {
+        let mut buf = [SENTINEL; 20];
+        let mut w = Writer::new(&mut buf);
+        w.record::<16>(2002).unwrap().u32(2).u32(1);
+        assert_eq!(w.written(), 16);
+        assert!(matches!(w.record::<8>(1), Err(Error::Truncated)));
+        assert_eq!(w.written(), 16);
+        assert_eq!(
+            buf,
+            [0, 0, 0x07, 0xd2, 0, 0, 0, 8, 0, 0, 0, 2, 0, 0, 0, 1, 0xa5, 0xa5, 0xa5, 0xa5]
+        );
+    }
+
+    #[test]
     fn pad4_rounds_up() {
         assert_eq!([0, 1, 2, 3, 4, 5, 8].map(pad4), [0, 4, 4, 4, 4, 8, 8]);
         assert_eq!(pad4(usize::MAX), usize::MAX);
+        assert_eq!(pad4(usize::MAX - 3), usize::MAX - 3);
+        assert_eq!(pad4(usize::MAX - 4), usize::MAX - 3);
     }
 }
