@@ -106,9 +106,16 @@ impl HostAdapters<'_> {
 
     /// Writes the record (`encoded_len()` bytes).
     pub fn emit(&self, w: &mut Writer<'_>) -> Result<(), Error> {
-        w.put_tag_len(self.tag(), self.body_len())?;
-        w.put_len(self.adapters.len())?;
-        self.adapters.iter().try_for_each(|a| a.emit(w))
+        // The header is filled in last, with the length the adapters took: one pass over them.
+        let start = w.written();
+        let mut header = w.fixed::<12>()?;
+        self.adapters.iter().try_for_each(|a| a.emit(w))?;
+        let body_len = w.written().saturating_sub(start + RECORD_HEADER_LEN);
+        header
+            .u32(self.tag())
+            .u32(len_u32(body_len)?)
+            .u32(len_u32(self.adapters.len())?);
+        Ok(())
     }
 }
 

@@ -10,7 +10,9 @@
 //! - **Lengths first.** Every structure knows its size before it is written: `encoded_len()` on
 //!   each record and sample, [`DatagramHeader::header_len`] for the header. A caller packs samples
 //!   into a datagram buffer (1400 bytes is the sFlow default) by comparing these sizes with the
-//!   room left.
+//!   room left. `emit` itself does not walk the lengths first: a sample's (and `host_adapters`')
+//!   length field is filled in once its records are written, so encoding a sample walks its
+//!   records once.
 //! - **Exact writes.** A successful `emit` writes exactly `encoded_len()` bytes (`header_len()`
 //!   for the header) from the start of the buffer, every one of them: string and MAC padding is
 //!   written as zeros, so a reused buffer never leaks stale bytes. The sample and header `emit`s

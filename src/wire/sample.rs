@@ -1,7 +1,7 @@
 //! Counter records as one type, and the expanded counter sample (0:4) that carries them.
 
 use super::host_records::NetIoKind;
-use super::xdr::Writer;
+use super::xdr::{len_u32, Writer};
 use super::{tag, CounterRecord, CounterSample, Error, RECORD_HEADER_LEN};
 
 impl CounterRecord<'_> {
@@ -107,19 +107,21 @@ impl CounterSample<'_> {
     ///
     /// On [`Error::Truncated`] some of `buf` may have been written; it holds no usable sample.
     pub fn emit(&self, buf: &mut [u8]) -> Result<usize, Error> {
-        let body_len = self.body_len();
-        if buf.len() < RECORD_HEADER_LEN.saturating_add(body_len) {
-            // Fail before writing anything: the common case of "does not fit" stays cheap.
-            return Err(Error::Truncated);
-        }
         let mut w = Writer::new(buf);
-        w.put_tag_len(tag::COUNTERS_SAMPLE_EXPANDED, body_len)?;
-        w.put_u32(self.sequence)?;
-        w.put_u32(self.source.class)?;
-        w.put_u32(self.source.index)?;
-        w.put_len(self.records.len())?;
+        // The header is filled in last, with the length the records took: the records are walked
+        // once, not once for their lengths and again to write them. Each record checks its own
+        // room, so a short buffer fails at the first record that does not fit.
+        let mut header = w.fixed::<{ CounterSample::HEADER_LEN }>()?;
         self.records.iter().try_for_each(|r| r.emit(&mut w))?;
-        Ok(w.written())
+        let written = w.written();
+        header
+            .u32(tag::COUNTERS_SAMPLE_EXPANDED)
+            .u32(len_u32(written.saturating_sub(RECORD_HEADER_LEN))?)
+            .u32(self.sequence)
+            .u32(self.source.class)
+            .u32(self.source.index)
+            .u32(len_u32(self.records.len())?);
+        Ok(written)
     }
 }
 
