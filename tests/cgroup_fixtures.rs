@@ -62,13 +62,19 @@ impl Setup {
     fn of(root: &Path, pid: u32) -> Setup {
         let roots = Roots::under(root);
         let mounts = CgroupMounts::discover(&roots).unwrap();
-        let files = ContainerFiles::resolve(&roots, &mounts, pid).unwrap();
+        let mut reader = ContainerReader::new(roots.clone(), mounts.clone());
+        let files = reader.resolve(pid).unwrap();
         Setup {
             roots,
             mounts,
             files,
-            reader: ContainerReader::new(),
+            reader,
         }
+    }
+
+    /// The container's v2 directory.
+    fn v2_dir(&self) -> Option<PathBuf> {
+        self.reader.v2_dir(&self.files)
     }
 
     fn read(&mut self) -> (ContainerCounters, ReadReport) {
@@ -111,7 +117,7 @@ fn v1_cgroupfs_docker() {
     let mut s = Setup::of(&fixture("v1-cgroupfs"), 4242);
     assert_eq!(s.mounts.mode(), CgroupMode::V1);
     assert_eq!(s.files.net_namespace(), NetNamespace::Own);
-    assert_eq!(s.files.v2_dir(), None);
+    assert_eq!(s.v2_dir(), None);
     let (c, report) = s.read();
     assert_eq!(report.fields, Fields::ALL);
     // cpuacct.usage 123456789012 ns.
@@ -135,7 +141,7 @@ fn v1_cgroupfs_docker() {
     assert!(!report.adapters_stale(&adapters));
     assert!(report.adapters_stale(&[]));
     assert_eq!(
-        missing_v2_controllers(&s.mounts, Some(&s.files)),
+        missing_v2_controllers(&s.mounts, s.v2_dir().as_deref()),
         V2Controllers::NONE
     );
 }
@@ -165,12 +171,10 @@ fn v1_systemd_docker_in_the_host_network() {
 fn v2_systemd_docker() {
     let mut s = Setup::of(&fixture("v2-systemd"), 6161);
     assert_eq!(s.mounts.mode(), CgroupMode::V2);
-    assert!(s
-        .files
-        .v2_dir()
+    assert!(s.v2_dir()
         .unwrap()
         .ends_with("sys/fs/cgroup/system.slice/docker-35f95d053f6256a15931ba759eaadd3d9b59d74aa47e730a1cd95832a717472e.scope"));
-    assert!(s.files.v2_dir().unwrap().starts_with(&s.roots.sys));
+    assert!(s.v2_dir().unwrap().starts_with(&s.roots.sys));
     let (c, report) = s.read();
     assert_eq!(report.fields, Fields::ALL);
     // cpu.stat usage_usec 98765432.
@@ -196,7 +200,7 @@ fn v2_systemd_docker() {
         [adapter(7, [0x02, 0x42, 0xac, 0x11, 0x00, 0x07])]
     );
     assert_eq!(
-        missing_v2_controllers(&s.mounts, Some(&s.files)),
+        missing_v2_controllers(&s.mounts, s.v2_dir().as_deref()),
         V2Controllers::NONE
     );
     assert_eq!(missing_v2_controllers(&s.mounts, None), V2Controllers::NONE);
@@ -223,7 +227,7 @@ fn v2_without_systemd_lacks_controllers() {
         report.fields,
         Fields::CPU_TIME | Fields::NR_VIRT_CPU | Fields::MAX_MEMORY | Fields::NET
     );
-    let missing = missing_v2_controllers(&s.mounts, Some(&s.files));
+    let missing = missing_v2_controllers(&s.mounts, s.v2_dir().as_deref());
     assert_eq!(
         missing,
         V2Controllers::CPUSET | V2Controllers::MEMORY | V2Controllers::IO
@@ -277,7 +281,7 @@ fn v2_rootless_docker_with_partial_delegation() {
     );
     // The root enables everything; user.slice drops cpuset, user@1000.service drops cpu and io.
     assert_eq!(
-        missing_v2_controllers(&s.mounts, Some(&s.files)),
+        missing_v2_controllers(&s.mounts, s.v2_dir().as_deref()),
         V2Controllers::CPU | V2Controllers::CPUSET | V2Controllers::IO
     );
     assert_eq!(missing_v2_controllers(&s.mounts, None), V2Controllers::NONE);
@@ -299,7 +303,7 @@ fn hybrid_reads_the_v1_controllers() {
     assert_eq!(c.net, ETH0);
     // The empty unified hierarchy does not matter: v1 holds every controller.
     assert_eq!(
-        missing_v2_controllers(&s.mounts, Some(&s.files)),
+        missing_v2_controllers(&s.mounts, s.v2_dir().as_deref()),
         V2Controllers::NONE
     );
 }
@@ -340,11 +344,12 @@ fn a_path_outside_the_cgroup_namespace_resolves_to_nothing() {
     let roots = Roots::under(&fixture("v2-systemd"));
     let mounts = CgroupMounts::discover(&roots).unwrap();
     // proc/6262/cgroup reads `0::/../../system.slice/...`.
-    let files = ContainerFiles::resolve(&roots, &mounts, 6262).unwrap();
+    let mut reader = ContainerReader::new(roots, mounts);
+    let files = reader.resolve(6262).unwrap();
     assert!(!files.has_cgroup_files());
-    assert_eq!(files.v2_dir(), None);
+    assert_eq!(reader.v2_dir(&files), None);
     let mut out = ContainerCounters::UNKNOWN;
-    let report = ContainerReader::new().read(&files, HOST, &mut out);
+    let report = reader.read(&files, HOST, &mut out);
     // Nothing read: in particular the limits are unknown, not "none".
     assert_eq!(report.fields, Fields::NONE);
     assert_eq!(out.cpu.nr_virt_cpu, UNKNOWN_U32);
@@ -356,11 +361,15 @@ fn setup_failures() {
     let roots = Roots::under(&fixture("v1-cgroupfs"));
     let mounts = CgroupMounts::discover(&roots).unwrap();
     assert_eq!(
-        ContainerFiles::resolve(&roots, &mounts, 999).unwrap_err(),
+        ContainerReader::new(roots.clone(), mounts.clone())
+            .resolve(999)
+            .unwrap_err(),
         CgroupError::ProcessCgroupUnreadable
     );
     assert_eq!(
-        ContainerFiles::resolve(&roots, &mounts, 0).unwrap_err(),
+        ContainerReader::new(roots.clone(), mounts.clone())
+            .resolve(0)
+            .unwrap_err(),
         CgroupError::InvalidPid
     );
     let nowhere = Roots::under(Path::new("/nonexistent/csflowd"));
@@ -375,8 +384,13 @@ struct TempTree(PathBuf);
 
 impl TempTree {
     fn copy_of(name: &str) -> TempTree {
-        let dst =
-            std::env::temp_dir().join(format!("csflowd-cgroup-{}-{}", name, std::process::id()));
+        static COPIES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = COPIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dst = std::env::temp_dir().join(format!(
+            "csflowd-cgroup-{}-{}-{n}",
+            name,
+            std::process::id()
+        ));
         let _ = fs::remove_dir_all(&dst);
         copy_dir(&fixture(name), &dst);
         TempTree(dst)
@@ -420,20 +434,29 @@ fn a_vanished_container_keeps_its_last_good_values() {
     );
 
     // The container stops: its cgroup directory and its process go.
-    fs::remove_dir_all(s.files.v2_dir().unwrap()).unwrap();
+    fs::remove_dir_all(s.v2_dir().unwrap()).unwrap();
     fs::remove_dir_all(tree.0.join("proc/6161")).unwrap();
     // The kernel fails reads of a removed cgroup's open files (ENODEV) and the reader then opens
     // by path; removed fixture files stay readable through an open descriptor, so drop the kept
     // ones (a clone keeps none) to stand for that.
     s.files = s.files.clone();
     let (after, report) = s.read();
-    assert_eq!(report.fields, Fields::NONE);
+    // No counter could be read; the limits are those last read, until they are read again.
+    assert_eq!(report.fields, Fields::NR_VIRT_CPU | Fields::MAX_MEMORY);
+    assert!(!report.fields.intersects(Fields::COUNTERS));
     assert_eq!(after.cpu.cpu_time_ms, UNKNOWN_U32);
-    assert_eq!(after.cpu.nr_virt_cpu, UNKNOWN_U32);
-    assert_eq!(after.memory.max_memory, UNKNOWN_U64);
+    assert_eq!(after.cpu.nr_virt_cpu, first.cpu.nr_virt_cpu);
+    assert_eq!(after.memory.max_memory, first.memory.max_memory);
     assert_eq!(after.net, NetIo::UNKNOWN);
     assert_eq!(report.interfaces, None);
     assert!(!report.adapters_stale(&[]));
+    let mut files = s.files.clone();
+    s.reader.read_limits(&mut files);
+    let mut gone = ContainerCounters::UNKNOWN;
+    let report_after_limits = s.reader.read(&files, HOST, &mut gone);
+    assert_eq!(report_after_limits.fields, Fields::NONE);
+    assert_eq!(gone.cpu.nr_virt_cpu, UNKNOWN_U32);
+    assert_eq!(gone.memory.max_memory, UNKNOWN_U64);
 
     // The final sample sends the last good values.
     last_good.keep_read(&after, report.fields);
@@ -442,6 +465,53 @@ fn a_vanished_container_keeps_its_last_good_values() {
     assert_eq!(last_good.memory, first.memory);
     assert_eq!(last_good.disk, first.disk);
     assert_eq!(last_good.net, first.net);
+}
+
+#[test]
+fn limits_are_those_read_at_setup_until_read_again() {
+    let tree = TempTree::copy_of("v1-cgroupfs");
+    let mut s = Setup::of(&tree.0, 4242);
+    let (c, _) = s.read();
+    assert_eq!((c.cpu.nr_virt_cpu, c.memory.max_memory), (2, 64 << 20));
+    let dir = "docker/6f4c0d9073f3dc450ae72da9ae63287ae6fa8b877d64669994672108f93c419c";
+    let cgroup = tree.0.join("sys/fs/cgroup");
+    // `docker update --memory 32m --cpus 0.5`.
+    fs::write(
+        cgroup
+            .join("memory")
+            .join(dir)
+            .join("memory.limit_in_bytes"),
+        "33554432\n",
+    )
+    .unwrap();
+    fs::write(
+        cgroup
+            .join("cpu,cpuacct")
+            .join(dir)
+            .join("cpu.cfs_quota_us"),
+        "50000\n",
+    )
+    .unwrap();
+    let (c, report) = s.read();
+    assert_eq!((c.cpu.nr_virt_cpu, c.memory.max_memory), (2, 64 << 20));
+    assert_eq!(report.fields, Fields::ALL);
+    s.reader.read_limits(&mut s.files);
+    let (c, report) = s.read();
+    assert_eq!((c.cpu.nr_virt_cpu, c.memory.max_memory), (1, 32 << 20));
+    assert_eq!(report.fields, Fields::ALL);
+    // A limit file that turns malformed makes its field unknown, not stale.
+    fs::write(
+        cgroup
+            .join("memory")
+            .join(dir)
+            .join("memory.limit_in_bytes"),
+        "lots\n",
+    )
+    .unwrap();
+    s.reader.read_limits(&mut s.files);
+    let (c, report) = s.read();
+    assert_eq!(c.memory.max_memory, UNKNOWN_U64);
+    assert!(!report.fields.contains(Fields::MAX_MEMORY));
 }
 
 #[test]
@@ -507,8 +577,8 @@ fn the_real_machine() {
     }
     let mounts = CgroupMounts::discover(&roots).unwrap();
     assert_ne!(mounts.mode(), CgroupMode::None, "{mounts:?}");
-    let files = ContainerFiles::resolve(&roots, &mounts, std::process::id()).unwrap();
-    let mut reader = ContainerReader::new();
+    let mut reader = ContainerReader::new(roots, mounts.clone());
+    let files = reader.resolve(std::process::id()).unwrap();
     let mut out = ContainerCounters::UNKNOWN;
     let mem_total = meminfo_total();
     let host = HostCapacity {

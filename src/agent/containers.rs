@@ -21,7 +21,7 @@ use log::{debug, warn};
 
 use crate::cgroup::{
     missing_v2_controllers, CgroupMounts, ContainerCounters, ContainerFiles, ContainerReader,
-    HostCapacity,
+    Fields, HostCapacity,
 };
 use crate::docker::{self, ContainerId, ContainerState, DsIndexAllocator, EventKind, Inspect};
 use crate::host::Roots;
@@ -43,6 +43,9 @@ pub const MAX_ENDED: usize = 4096;
 /// resolution, and the containers due in one slot are polled in one wake-up with warm caches (the
 /// benchmarks measured a poll at 219 µs alone and 127 µs gathered).
 pub const POLL_SLOT_MS: u64 = 100;
+
+/// A container's limits are read again at least this often (ms), besides at every `update` event.
+pub const LIMITS_REFRESH_MS: u64 = 60_000;
 
 /// virt_cpu states (libvirt's numbers).
 const STATE_RUNNING: u32 = 1;
@@ -79,6 +82,8 @@ struct Container {
     ended_order: u64,
     /// The kernel files of its counters, resolved once from its pid.
     files: Option<ContainerFiles>,
+    /// When its limits are to be read again (agent ms).
+    limits_due: u64,
     /// The last value read of each counter, for the final sample.
     last_good: ContainerCounters,
     /// Its interfaces, refreshed when their number changes.
@@ -143,9 +148,8 @@ pub struct Containers {
     ended: usize,
     rng: super::rng::Rng,
     logged_full: bool,
-    roots: Roots,
-    mounts: Option<CgroupMounts>,
-    reader: ContainerReader,
+    /// `None` when no cgroup hierarchy could be found: counters are then unknown.
+    reader: Option<ContainerReader>,
     fresh: ContainerCounters,
     checked_controllers: bool,
 }
@@ -154,10 +158,10 @@ impl Containers {
     /// An empty table reading counters under `roots`; `use_hostname` reports `Config.Hostname`
     /// instead of the name.
     pub fn new(roots: Roots, use_hostname: bool) -> Containers {
-        let mounts = match CgroupMounts::discover(&roots) {
+        let reader = match CgroupMounts::discover(&roots) {
             Ok(m) => {
                 debug!("cgroup hierarchies: {:?}", m.mode());
-                Some(m)
+                Some(ContainerReader::new(roots, m))
             }
             Err(e) => {
                 warn!("container counters will be unknown: {e}");
@@ -165,9 +169,7 @@ impl Containers {
             }
         };
         Containers {
-            roots,
-            mounts,
-            reader: ContainerReader::new(),
+            reader,
             fresh: ContainerCounters::UNKNOWN,
             checked_controllers: false,
             slots: Vec::new(),
@@ -245,6 +247,7 @@ impl Containers {
             next_due: None,
             ended_order: 0,
             files: None,
+            limits_due: 0,
             last_good: ContainerCounters::UNKNOWN,
             adapters: Vec::new(),
             ever_read: false,
@@ -444,6 +447,17 @@ impl Containers {
                     _ => {}
                 }
             }
+            EventKind::Update => {
+                // `docker update` changed its limits: the next sample shows them.
+                if let (Some(s), Some(Life::Running | Life::Paused)) = (slot, life) {
+                    if let Some(c) = self.slots[s].as_mut() {
+                        if let (Some(files), Some(reader)) = (&mut c.files, &mut self.reader) {
+                            reader.read_limits(files);
+                            c.limits_due = out.now + LIMITS_REFRESH_MS;
+                        }
+                    }
+                }
+            }
             EventKind::Kill | EventKind::Oom => {
                 // The engine removes the cgroup before it reports the death: read the counters
                 // now, so the final sample carries what the container used up to its end.
@@ -518,7 +532,7 @@ impl Containers {
         c.pid = doc.pid;
         let died = matches!(c.life, Life::Inspecting { died: true, .. });
         if new_process && doc.pid != 0 {
-            self.resolve_files(slot);
+            self.resolve_files(slot, out.now);
         }
         let Some(c) = self.slots[slot].as_mut() else {
             return;
@@ -564,16 +578,20 @@ impl Containers {
     }
 
     /// Finds the kernel files of a container's counters from its pid (once per process).
-    fn resolve_files(&mut self, slot: usize) {
-        let Some(mounts) = &self.mounts else { return };
+    fn resolve_files(&mut self, slot: usize, now: u64) {
+        let Some(reader) = &mut self.reader else {
+            return;
+        };
         let Some(c) = self.slots[slot].as_mut() else {
             return;
         };
-        match ContainerFiles::resolve(&self.roots, mounts, c.pid) {
+        match reader.resolve(c.pid) {
             Ok(files) => {
+                c.limits_due = now + LIMITS_REFRESH_MS;
                 if !self.checked_controllers {
                     self.checked_controllers = true;
-                    let missing = missing_v2_controllers(mounts, Some(&files));
+                    let dir = reader.v2_dir(&files);
+                    let missing = missing_v2_controllers(reader.mounts(), dir.as_deref());
                     if !missing.is_empty() {
                         let names: Vec<&str> = missing.names().collect();
                         warn!(
@@ -584,7 +602,7 @@ impl Containers {
                     }
                 }
                 c.adapters.clear();
-                self.reader.read_adapters(&files, &mut c.adapters);
+                reader.read_adapters(&files, &mut c.adapters);
                 c.files = Some(files);
             }
             Err(e) => {
@@ -715,9 +733,11 @@ impl Containers {
         let Some(c) = self.slots[slot].as_mut() else {
             return;
         };
-        let Some(files) = &c.files else { return };
+        let (Some(files), Some(reader)) = (&c.files, &mut self.reader) else {
+            return;
+        };
         self.fresh = ContainerCounters::UNKNOWN;
-        let report = self.reader.read(files, capacity, &mut self.fresh);
+        let report = reader.read(files, capacity, &mut self.fresh);
         c.last_good.keep_read(&self.fresh, report.fields);
     }
 
@@ -730,19 +750,25 @@ impl Containers {
         // Read the counters now; a final sample whose files are already gone carries the last
         // values read instead of unknowns or zeros.
         self.fresh = ContainerCounters::UNKNOWN;
-        if let Some(files) = &c.files {
-            let report = self.reader.read(files, out.capacity, &mut self.fresh);
-            if report.fields.is_empty() && c.ever_read && !final_sample {
+        if let (Some(files), Some(reader)) = (&mut c.files, &mut self.reader) {
+            if out.now >= c.limits_due && !final_sample {
+                // Limits change only when someone changes them (`docker update` says so at once);
+                // this catches any other change within a minute.
+                reader.read_limits(files);
+                c.limits_due = out.now + LIMITS_REFRESH_MS;
+            }
+            let report = reader.read(files, out.capacity, &mut self.fresh);
+            if !report.fields.intersects(Fields::COUNTERS) && c.ever_read && !final_sample {
                 // Every file that used to be there is gone: the container is ending and its
                 // death is on the way. A sample of unknowns would show a gap in a container
                 // said to be running; the final sample follows with the last values read.
                 debug!("container {}: counters gone, sample skipped", c.id.short());
                 return;
             }
-            c.ever_read |= !report.fields.is_empty();
+            c.ever_read |= report.fields.intersects(Fields::COUNTERS);
             c.last_good.keep_read(&self.fresh, report.fields);
             if report.adapters_stale(&c.adapters) {
-                self.reader.read_adapters(files, &mut c.adapters);
+                reader.read_adapters(files, &mut c.adapters);
             }
         }
         let counters = if final_sample {

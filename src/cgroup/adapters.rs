@@ -9,7 +9,7 @@
 //! and only a number or a MAC is ever parsed out of them; files open non-blocking. This is a setup-time
 //! read, repeated only when the container's interface count changes: it allocates the interface names.
 
-use crate::host::file::{is_plain_name, Extent, PathBuilder};
+use crate::host::file::{is_plain_name, Extent};
 use crate::host::net::parse_net_dev_line;
 use crate::host::parse::{lines, parse_mac, parse_u32, trim};
 use crate::host::MAX_ADAPTERS;
@@ -17,6 +17,9 @@ use crate::wire::Adapter;
 
 use super::files::{ContainerFiles, NetNamespace};
 use super::reader::ContainerReader;
+
+/// `root/sys/class/net` under a process's proc directory: the sysfs its mount namespace shows.
+const CLASS_NET: [&[u8]; 4] = [b"root", b"sys", b"class", b"net"];
 
 /// The longest attribute read (an InfiniBand `address` is 59 bytes).
 const ATTRIBUTE_BYTES: usize = 128;
@@ -30,7 +33,8 @@ impl ContainerReader {
         if files.net_namespace == NetNamespace::Host {
             return;
         }
-        let Some(text) = self.files.read(&files.net_dev, Extent::Whole) else {
+        let net_dev = self.proc_path(files.pid, &[b"net", b"dev"]).to_path_buf();
+        let Some(text) = self.files.read(&net_dev, Extent::Whole) else {
             return;
         };
         let names: Vec<Vec<u8>> = lines(text)
@@ -40,23 +44,42 @@ impl ContainerReader {
             .take(MAX_ADAPTERS)
             .map(<[u8]>::to_vec)
             .collect();
-        let mut paths = PathBuilder::default();
         for name in &names {
+            let path = self
+                .proc_path(
+                    files.pid,
+                    &[
+                        CLASS_NET[0],
+                        CLASS_NET[1],
+                        CLASS_NET[2],
+                        CLASS_NET[3],
+                        name,
+                        b"ifindex",
+                    ],
+                )
+                .to_path_buf();
             let if_index = self
                 .files
-                .read(
-                    paths.join(&files.class_net, &[name, b"ifindex"]),
-                    Extent::Prefix(ATTRIBUTE_BYTES),
-                )
+                .read(&path, Extent::Prefix(ATTRIBUTE_BYTES))
                 .map(trim)
                 .and_then(parse_u32)
                 .unwrap_or(0);
+            let path = self
+                .proc_path(
+                    files.pid,
+                    &[
+                        CLASS_NET[0],
+                        CLASS_NET[1],
+                        CLASS_NET[2],
+                        CLASS_NET[3],
+                        name,
+                        b"address",
+                    ],
+                )
+                .to_path_buf();
             let mac = self
                 .files
-                .read(
-                    paths.join(&files.class_net, &[name, b"address"]),
-                    Extent::Prefix(ATTRIBUTE_BYTES),
-                )
+                .read(&path, Extent::Prefix(ATTRIBUTE_BYTES))
                 .map(trim)
                 .and_then(parse_mac)
                 .filter(|mac| *mac != [0; 6]);

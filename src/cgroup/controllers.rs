@@ -10,7 +10,6 @@ use std::path::Path;
 
 use crate::host::file::{Extent, FileBuf};
 
-use super::files::ContainerFiles;
 use super::mounts::{CgroupMounts, V1Controller};
 use super::values::controller_names;
 
@@ -104,7 +103,8 @@ impl fmt::Display for V2Controllers {
 }
 
 /// The controllers the counters need from the v2 hierarchy that it does not enable, either at its root
-/// or, given a container, in one of the container's ancestors (`cgroup.subtree_control` of the root and of
+/// or, given a container's v2 directory ([`ContainerReader::v2_dir`](super::ContainerReader::v2_dir)),
+/// in one of the container's ancestors (`cgroup.subtree_control` of the root and of
 /// each directory between the root and the container; one that cannot be read is passed over).
 ///
 /// A controller a v1 hierarchy holds (a hybrid host) is never missing: the counters read it there. On a host
@@ -112,7 +112,7 @@ impl fmt::Display for V2Controllers {
 /// root's `cgroup.subtree_control` cannot be read, every needed controller is reported missing.
 pub fn missing_v2_controllers(
     mounts: &CgroupMounts,
-    container: Option<&ContainerFiles>,
+    container_v2_dir: Option<&Path>,
 ) -> V2Controllers {
     let mut needed = V2Controllers::ALL;
     for (v1, v2) in [
@@ -140,7 +140,7 @@ pub fn missing_v2_controllers(
     let Some(mut enabled) = subtree_control(&v2.dir) else {
         return needed;
     };
-    if let Some(dir) = container.and_then(ContainerFiles::v2_dir) {
+    if let Some(dir) = container_v2_dir {
         // The container's own subtree_control governs its children, not itself: start at its parent.
         for ancestor in dir.ancestors().skip(1) {
             if ancestor == v2.dir || !ancestor.starts_with(&v2.dir) {

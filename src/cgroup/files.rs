@@ -1,25 +1,28 @@
-//! The files one container's counters come from, resolved once when the container is set up.
+//! Where one container's counters come from, resolved once when the container is set up, in as few
+//! bytes as the table of thousands of containers can afford.
 //!
 //! For each counter the v1 hierarchy of its controller is used when one is mounted, else the v2 hierarchy:
 //! on a hybrid host the v1 controllers hold the figures and the unified hierarchy is usually empty.
+//!
+//! A [`ContainerFiles`] keeps no paths: only the container's directory relative to each hierarchy (one
+//! short string, shared by every hierarchy where they are the same, as they are with Docker and Podman)
+//! and its pid. The reader joins them onto the mount points of its [`CgroupMounts`] and the proc root
+//! when it has to open a file, into a buffer it reuses.
 //!
 //! Limits (CPU quota, cpuset, memory limit) are looked for at setup. A limit file that does not exist then
 //! means the controller is not enabled for this container (v2 shows `cpu.max`, `cpuset.cpus.effective` and
 //! `memory.max` only then), and "no limit" is the right answer; so is a controller no hierarchy holds. A
 //! hierarchy that holds the controller but in which the container's directory cannot be resolved makes the
-//! limit unknown. A file that existed at setup and cannot be read at a poll (the container is gone) reads
-//! as unknown too.
+//! limit unknown. The values are read at setup and whenever the caller asks again
+//! ([`ContainerReader::read_limits`](super::ContainerReader::read_limits)), not at every poll: they change
+//! only when someone changes them (`docker update`). A counter file that existed at setup and cannot be
+//! read at a poll (the container is gone) reads as unknown.
 
-use std::ffi::OsStr;
-use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::cell::RefCell;
+use std::fs::File;
 
-use crate::host::file::{Extent, FileBuf, PathBuilder};
-use crate::host::Roots;
-
-use super::membership::{cgroup_dir, parse_proc_cgroup};
-use super::mounts::{CgroupMount, CgroupMounts, V1Controller};
-use super::CgroupError;
+use super::mounts::V1Controller;
+use super::values::Limit;
 
 /// Which network namespace a container's process is in, as seen once at setup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,64 +37,100 @@ pub enum NetNamespace {
     Unknown,
 }
 
-/// Where the CPU time is read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum CpuTimeFile {
-    /// v1 `cpuacct.usage`, nanoseconds.
-    V1Usage(PathBuf),
-    /// v2 `cpu.stat`, `usage_usec` (the file exists whether the cpu controller is enabled or not).
-    V2Stat(PathBuf),
+/// A hierarchy: a v1 one (named by a controller it holds) or the v2 one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Hierarchy {
+    /// The v1 hierarchy holding this controller.
+    V1(V1Controller),
+    /// The unified hierarchy.
+    V2,
 }
 
-/// Where the CPU quota is read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum CpuQuotaFiles {
-    /// v1 `cpu.cfs_quota_us` and `cpu.cfs_period_us`.
-    V1 { quota: PathBuf, period: PathBuf },
-    /// v2 `cpu.max`.
-    V2(PathBuf),
+/// A part of [`ContainerFiles::rel`]: the container's directory below one hierarchy's mount point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RelDir {
+    start: u16,
+    len: u16,
 }
 
-/// Where the disk figures are read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum DiskFiles {
-    /// v1 `blkio.throttle.io_service_bytes` and `blkio.throttle.io_serviced`.
-    V1 { bytes: PathBuf, requests: PathBuf },
-    /// v2 `io.stat`.
-    V2(PathBuf),
+/// The container's directory for one controller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Place {
+    /// No hierarchy holds the controller.
+    NoHierarchy,
+    /// The hierarchy is mounted but the process's path in it is missing or leads nowhere.
+    Unresolved(Hierarchy),
+    /// The directory.
+    Dir(Hierarchy, RelDir),
 }
 
-/// Where a limit is read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum LimitFile<T> {
+impl Place {
+    /// The hierarchy and directory, when resolved.
+    pub(crate) fn dir(self) -> Option<(Hierarchy, RelDir)> {
+        match self {
+            Place::Dir(h, d) => Some((h, d)),
+            _ => None,
+        }
+    }
+
+    /// Whether the directory is in the v2 hierarchy (resolved or not).
+    pub(crate) fn is_v2(self) -> bool {
+        matches!(
+            self,
+            Place::Dir(Hierarchy::V2, _) | Place::Unresolved(Hierarchy::V2)
+        )
+    }
+}
+
+/// Whether a limit has a file, decided at setup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LimitFile {
     /// No hierarchy holds the controller, or the container's directory has no such file (the controller
     /// is not enabled for it): nothing limits the container there.
     NotEnabled,
     /// A hierarchy holds the controller but the container's directory in it could not be resolved: the
     /// limit is unknown.
     Unresolved,
-    /// The file(s).
-    File(T),
+    /// The file is there.
+    Present,
 }
 
-/// Slots of the counter files a [`ContainerFiles`] keeps open.
+/// What a limit's file said when last read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LimitValue<T> {
+    /// The container has no such file: nothing limits it there.
+    NoFile,
+    /// The file could not be read or parsed (or the directory could not be resolved).
+    Failed,
+    /// The file's value.
+    Read(Limit<T>),
+}
+
+/// The limits as last read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Limits {
+    /// CPUs of the CFS quota, rounded up.
+    pub(crate) quota: LimitValue<u32>,
+    /// CPUs of the cpuset.
+    pub(crate) cpuset: LimitValue<u32>,
+    /// Bytes of the memory limit.
+    pub(crate) memory: LimitValue<u64>,
+}
+
+/// Slots of the counter files a [`ContainerFiles`] keeps open: the ones read at every poll.
 pub(crate) mod slot {
     pub(crate) const CPU_TIME: usize = 0;
-    pub(crate) const QUOTA: usize = 1;
-    pub(crate) const PERIOD: usize = 2;
-    pub(crate) const CPUSET: usize = 3;
-    pub(crate) const MEMORY_USAGE: usize = 4;
-    pub(crate) const MEMORY_LIMIT: usize = 5;
-    pub(crate) const DISK_BYTES: usize = 6;
-    pub(crate) const DISK_REQUESTS: usize = 7;
-    pub(crate) const NET_DEV: usize = 8;
-    pub(crate) const COUNT: usize = 9;
+    pub(crate) const MEMORY_USAGE: usize = 1;
+    pub(crate) const DISK_BYTES: usize = 2;
+    pub(crate) const DISK_REQUESTS: usize = 3;
+    pub(crate) const NET_DEV: usize = 4;
+    pub(crate) const COUNT: usize = 5;
 }
 
-/// The counter files of one container kept open between polls (see the module docs). A clone starts
-/// with none open; equality ignores them.
+/// The counter files of one container kept open between polls (see the module docs of
+/// [`cgroup`](super)). A clone starts with none open; equality ignores them.
 #[derive(Default)]
-pub(crate) struct KeptFiles(pub(crate) std::cell::RefCell<[Option<std::fs::File>; slot::COUNT]>);
+pub(crate) struct KeptFiles(pub(crate) RefCell<[Option<File>; slot::COUNT]>);
 
 impl KeptFiles {
     /// Descriptors open now.
@@ -126,105 +165,33 @@ impl Drop for KeptFiles {
     }
 }
 
-/// The exact files one container's counters are read from, resolved once at setup so a poll only opens
-/// and reads them. `None` for a counter means no hierarchy holds it for this container.
+/// Where one container's counters are read, resolved once at setup by
+/// [`ContainerReader::resolve`](super::ContainerReader::resolve), with its limits as last read and the
+/// counter files kept open.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContainerFiles {
     pub(crate) pid: u32,
-    pub(crate) cpu_time: Option<CpuTimeFile>,
-    pub(crate) cpu_quota: LimitFile<CpuQuotaFiles>,
-    pub(crate) cpuset: LimitFile<PathBuf>,
-    pub(crate) memory_usage: Option<PathBuf>,
-    pub(crate) memory_limit: LimitFile<PathBuf>,
-    pub(crate) disk: Option<DiskFiles>,
-    /// `<proc>/<pid>/net/dev`.
-    pub(crate) net_dev: PathBuf,
-    /// `<proc>/<pid>/root/sys/class/net`.
-    pub(crate) class_net: PathBuf,
     pub(crate) net_namespace: NetNamespace,
-    pub(crate) v2_dir: Option<PathBuf>,
-    /// The files above, kept open between polls.
+    /// `cpu`: the quota.
+    pub(crate) cpu: Place,
+    /// `cpuacct` (v1) or `cpu.stat` (v2): the CPU time.
+    pub(crate) cpuacct: Place,
+    pub(crate) cpuset: Place,
+    pub(crate) memory: Place,
+    pub(crate) blkio: Place,
+    /// The container's directory in the v2 hierarchy, counters read there or not.
+    pub(crate) v2: Place,
+    /// The directories below the mount points that the places name, each once.
+    pub(crate) rel: Box<[u8]>,
+    pub(crate) quota_file: LimitFile,
+    pub(crate) cpuset_file: LimitFile,
+    pub(crate) memory_limit_file: LimitFile,
+    pub(crate) limits: Limits,
+    /// The counter files, kept open between polls.
     pub(crate) kept: KeptFiles,
 }
 
 impl ContainerFiles {
-    /// Resolves the files of the container whose process is `pid` (a pid of the host's pid namespace, as
-    /// the engine reports `State.Pid`), from `<proc>/<pid>/cgroup` and the host's `mounts`. Fails only
-    /// when the process's cgroup file cannot be read (the process is gone); a counter whose hierarchy is
-    /// missing is simply left without a file.
-    pub fn resolve(
-        roots: &Roots,
-        mounts: &CgroupMounts,
-        pid: u32,
-    ) -> Result<ContainerFiles, CgroupError> {
-        if pid == 0 {
-            return Err(CgroupError::InvalidPid);
-        }
-        let mut files = FileBuf::default();
-        let mut paths = PathBuilder::default();
-        let pid_text = pid.to_string();
-        let pid_bytes = pid_text.as_bytes();
-        let text = files
-            .read(
-                paths.join(&roots.proc, &[pid_bytes, b"cgroup"]),
-                Extent::Whole,
-            )
-            .ok_or(CgroupError::ProcessCgroupUnreadable)?;
-        let membership = parse_proc_cgroup(text);
-        let place = |c: V1Controller| Place::of(mounts.v1(c), membership.v1(c));
-        let v2 = Place::of(mounts.v2(), membership.v2());
-        let cpu = Hierarchy::choose(place(V1Controller::Cpu), &v2);
-        let cpuacct = Hierarchy::choose(place(V1Controller::Cpuacct), &v2);
-        let cpuset = Hierarchy::choose(place(V1Controller::Cpuset), &v2);
-        let memory = Hierarchy::choose(place(V1Controller::Memory), &v2);
-        let blkio = Hierarchy::choose(place(V1Controller::Blkio), &v2);
-
-        Ok(ContainerFiles {
-            pid,
-            cpu_time: match cpuacct {
-                Hierarchy::V1(Place::Dir(d)) => Some(CpuTimeFile::V1Usage(d.join("cpuacct.usage"))),
-                Hierarchy::V2(Place::Dir(d)) => Some(CpuTimeFile::V2Stat(d.join("cpu.stat"))),
-                _ => None,
-            },
-            cpu_quota: match cpu {
-                Hierarchy::V1(p) => p.limit("cpu.cfs_quota_us", |quota, d| CpuQuotaFiles::V1 {
-                    quota,
-                    period: d.join("cpu.cfs_period_us"),
-                }),
-                Hierarchy::V2(p) => p.limit("cpu.max", |max, _| CpuQuotaFiles::V2(max)),
-            },
-            cpuset: match cpuset {
-                Hierarchy::V1(p) => p.limit("cpuset.cpus", |f, _| f),
-                Hierarchy::V2(p) => p.limit("cpuset.cpus.effective", |f, _| f),
-            },
-            memory_usage: match &memory {
-                Hierarchy::V1(Place::Dir(d)) => Some(d.join("memory.usage_in_bytes")),
-                Hierarchy::V2(Place::Dir(d)) => Some(d.join("memory.current")),
-                _ => None,
-            },
-            memory_limit: match memory {
-                Hierarchy::V1(p) => p.limit("memory.limit_in_bytes", |f, _| f),
-                Hierarchy::V2(p) => p.limit("memory.max", |f, _| f),
-            },
-            disk: match blkio {
-                Hierarchy::V1(Place::Dir(d)) => Some(DiskFiles::V1 {
-                    bytes: d.join("blkio.throttle.io_service_bytes"),
-                    requests: d.join("blkio.throttle.io_serviced"),
-                }),
-                Hierarchy::V2(Place::Dir(d)) => Some(DiskFiles::V2(d.join("io.stat"))),
-                _ => None,
-            },
-            net_dev: join(&roots.proc, &[pid_bytes, b"net", b"dev"]),
-            class_net: join(&roots.proc, &[pid_bytes, b"root", b"sys", b"class", b"net"]),
-            net_namespace: net_namespace(roots, pid_bytes),
-            v2_dir: match v2 {
-                Place::Dir(d) => Some(d),
-                _ => None,
-            },
-            kept: KeptFiles::default(),
-        })
-    }
-
     /// The container's process, as given at setup.
     pub fn pid(&self) -> u32 {
         self.pid
@@ -235,90 +202,110 @@ impl ContainerFiles {
         self.net_namespace
     }
 
-    /// The container's directory in the v2 hierarchy, when it has one.
-    pub fn v2_dir(&self) -> Option<&Path> {
-        self.v2_dir.as_deref()
-    }
-
-    /// Whether any cgroup counter has a file (false: only the network counters can be read).
+    /// Whether any cgroup counter has a directory (false: only the network counters can be read).
     pub fn has_cgroup_files(&self) -> bool {
-        self.cpu_time.is_some() || self.memory_usage.is_some() || self.disk.is_some()
+        [self.cpuacct, self.memory, self.blkio]
+            .iter()
+            .any(|p| p.dir().is_some())
+    }
+
+    /// Counter files kept open for this container now.
+    pub fn open_files(&self) -> usize {
+        self.kept.open_count()
+    }
+
+    /// The bytes of `dir`, a part of [`ContainerFiles::rel`].
+    pub(crate) fn rel_dir(&self, dir: RelDir) -> &[u8] {
+        let start = usize::from(dir.start);
+        self.rel
+            .get(start..start + usize::from(dir.len))
+            .unwrap_or_default()
     }
 }
 
-/// The container's directory in one hierarchy.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Place {
-    /// No such hierarchy is mounted.
-    NoHierarchy,
-    /// The hierarchy is mounted but the process's path in it is missing or leads nowhere.
-    Unresolved,
-    /// The directory.
-    Dir(PathBuf),
+/// Collects the distinct relative directories of one container into one string.
+#[derive(Debug, Default)]
+pub(crate) struct RelDirs {
+    bytes: Vec<u8>,
+    parts: Vec<RelDir>,
 }
 
-impl Place {
-    fn of(mount: Option<&CgroupMount>, path: Option<&[u8]>) -> Place {
-        match mount {
-            None => Place::NoHierarchy,
-            Some(m) => match path.and_then(|p| cgroup_dir(m, p)) {
-                Some(dir) => Place::Dir(dir),
-                None => Place::Unresolved,
-            },
-        }
-    }
-
-    /// The limit file `name` of this place, if it exists now; `make` gets its path and the directory.
-    fn limit<T>(self, name: &str, make: impl FnOnce(PathBuf, &Path) -> T) -> LimitFile<T> {
-        match self {
-            Place::NoHierarchy => LimitFile::NotEnabled,
-            Place::Unresolved => LimitFile::Unresolved,
-            Place::Dir(dir) => {
-                let file = dir.join(name);
-                if file.exists() {
-                    LimitFile::File(make(file, &dir))
-                } else {
-                    LimitFile::NotEnabled
-                }
+impl RelDirs {
+    /// `rel`'s place in the string, added when it is not there yet; `None` past 64 KiB in all.
+    pub(crate) fn add(&mut self, rel: &[u8]) -> Option<RelDir> {
+        for &part in &self.parts {
+            let start = usize::from(part.start);
+            if self.bytes.get(start..start + usize::from(part.len)) == Some(rel) {
+                return Some(part);
             }
         }
+        let part = RelDir {
+            start: u16::try_from(self.bytes.len()).ok()?,
+            len: u16::try_from(rel.len()).ok()?,
+        };
+        u16::try_from(self.bytes.len() + rel.len()).ok()?;
+        self.bytes.extend_from_slice(rel);
+        self.parts.push(part);
+        Some(part)
+    }
+
+    /// The string, its capacity trimmed.
+    pub(crate) fn finish(self) -> Box<[u8]> {
+        self.bytes.into_boxed_slice()
     }
 }
 
-/// The hierarchy a controller's files are read in: its v1 one when mounted, else the v2 one.
-enum Hierarchy {
-    V1(Place),
-    V2(Place),
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl Hierarchy {
-    fn choose(v1: Place, v2: &Place) -> Hierarchy {
-        match v1 {
-            Place::NoHierarchy => Hierarchy::V2(v2.clone()),
-            v1 => Hierarchy::V1(v1),
-        }
+    #[test]
+    fn relative_directories_are_stored_once() {
+        let mut dirs = RelDirs::default();
+        let a = dirs.add(b"docker/abc").unwrap();
+        let b = dirs.add(b"system.slice/x.scope").unwrap();
+        assert_eq!(dirs.add(b"docker/abc"), Some(a));
+        let empty = dirs.add(b"").unwrap();
+        let rel = dirs.finish();
+        assert_eq!(&rel[..], b"docker/abcsystem.slice/x.scope");
+        let files = ContainerFiles {
+            pid: 1,
+            net_namespace: NetNamespace::Own,
+            cpu: Place::NoHierarchy,
+            cpuacct: Place::Dir(Hierarchy::V2, a),
+            cpuset: Place::NoHierarchy,
+            memory: Place::NoHierarchy,
+            blkio: Place::NoHierarchy,
+            v2: Place::NoHierarchy,
+            rel,
+            quota_file: LimitFile::NotEnabled,
+            cpuset_file: LimitFile::NotEnabled,
+            memory_limit_file: LimitFile::NotEnabled,
+            limits: Limits {
+                quota: LimitValue::NoFile,
+                cpuset: LimitValue::NoFile,
+                memory: LimitValue::NoFile,
+            },
+            kept: KeptFiles::default(),
+        };
+        assert_eq!(files.rel_dir(a), b"docker/abc");
+        assert_eq!(files.rel_dir(b), b"system.slice/x.scope");
+        assert_eq!(files.rel_dir(empty), b"");
+        assert!(files.has_cgroup_files());
     }
-}
 
-fn join(root: &Path, parts: &[&[u8]]) -> PathBuf {
-    let mut path = root.to_path_buf();
-    for part in parts {
-        path.push(OsStr::from_bytes(part));
+    #[test]
+    fn relative_directories_are_bounded() {
+        let mut dirs = RelDirs::default();
+        let long = vec![b'a'; 40_000];
+        assert!(dirs.add(&long).is_some());
+        assert_eq!(dirs.add(&[b'b'; 30_000]), None, "past 64 KiB in all");
+        assert!(dirs.add(b"short").is_some());
     }
-    path
-}
 
-/// Compares the container's `ns/net` link with the host's: `<proc>/1/ns/net`, or, when pid 1's links are
-/// closed to the agent (a sandbox without `CAP_SYS_PTRACE` over init), `<proc>/self/ns/net`, which is the
-/// host's namespace when the agent runs on the host or with `--network host`.
-fn net_namespace(roots: &Roots, pid: &[u8]) -> NetNamespace {
-    let link = |who: &[u8]| std::fs::read_link(join(&roots.proc, &[who, b"ns", b"net"])).ok();
-    let Some(container) = link(pid) else {
-        return NetNamespace::Unknown;
-    };
-    match link(b"1").or_else(|| link(b"self")) {
-        Some(host) if host == container => NetNamespace::Host,
-        Some(_) => NetNamespace::Own,
-        None => NetNamespace::Unknown,
+    #[test]
+    fn a_place_in_the_table_is_small() {
+        assert!(std::mem::size_of::<Place>() <= 8);
+        assert!(std::mem::size_of::<ContainerFiles>() <= 160);
     }
 }

@@ -7,11 +7,11 @@
 //! that climbs out of the reader's namespace (`/../..`, seen when the reader is itself in a nested cgroup
 //! namespace) has no directory.
 
-use std::path::PathBuf;
-
 use crate::host::parse::lines;
 
-use super::mounts::{join_components, CgroupMount, V1Controller};
+use crate::host::file::is_plain_name;
+
+use super::mounts::{CgroupMount, V1Controller};
 
 /// The cgroup paths of one process, borrowed from the file's text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -63,22 +63,39 @@ pub(crate) fn parse_proc_cgroup(text: &[u8]) -> Membership<'_> {
     m
 }
 
-/// The directory of cgroup `path` in `mount`: the mount's own root is taken off the front of the path (a
-/// bind-mounted subtree shows only the cgroups below it), and the rest is joined onto the mount point.
-/// `None` when the path is not below the mount's root or has a `.` or `..` component.
-pub(crate) fn cgroup_dir(mount: &CgroupMount, path: &[u8]) -> Option<PathBuf> {
+/// Where cgroup `path` is below `mount`'s mount point: the mount's own root is taken off the front of the
+/// path (a bind-mounted subtree shows only the cgroups below it). The rest is `/`-separated plain names
+/// (empty for the mount point itself) with the empty components left out, ready to join onto the mount
+/// point. `None` when the path is not below the mount's root or has a `.` or `..` component.
+pub(crate) fn relative_dir(mount: &CgroupMount, path: &[u8]) -> Option<Vec<u8>> {
     let root = mount.root.strip_suffix(b"/").unwrap_or(&mount.root);
     let relative = path.strip_prefix(root)?;
     if !relative.is_empty() && !relative.starts_with(b"/") {
         return None; // `/docker/abcdef` is not below `/docker/abc`
     }
-    join_components(&mount.dir, relative)
+    let mut out = Vec::with_capacity(relative.len());
+    for part in relative.split(|&b| b == b'/').filter(|p| !p.is_empty()) {
+        if !is_plain_name(part) {
+            return None;
+        }
+        if !out.is_empty() {
+            out.push(b'/');
+        }
+        out.extend_from_slice(part);
+    }
+    Some(out)
+}
+
+/// The directory of cgroup `path` in `mount` (see [`relative_dir`]).
+#[cfg(test)]
+pub(crate) fn cgroup_dir(mount: &CgroupMount, path: &[u8]) -> Option<std::path::PathBuf> {
+    super::mounts::join_components(&mount.dir, &relative_dir(mount, path)?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
+    use std::path::{Path, PathBuf};
 
     const DOCKER_ID: &str = "4db6495b67586b5d9607e0ba02261a5040c5cb3da1bceb365f4290e9c9bc1a0d";
 
@@ -166,5 +183,14 @@ mod tests {
         );
         assert_eq!(cgroup_dir(&subtree, b"/docker/abcdef"), None);
         assert_eq!(cgroup_dir(&subtree, b"/other"), None);
+
+        // The relative form keeps plain names only, one `/` between them.
+        assert_eq!(
+            relative_dir(&whole, b"/docker//abc/"),
+            Some(b"docker/abc".to_vec())
+        );
+        assert_eq!(relative_dir(&whole, b"/"), Some(Vec::new()));
+        assert_eq!(relative_dir(&subtree, b"/docker/abc"), Some(Vec::new()));
+        assert_eq!(relative_dir(&whole, b"/a/../b"), None);
     }
 }

@@ -5,19 +5,23 @@
 //!
 //! 1. Once per agent: [`CgroupMounts::discover`] finds the cgroup hierarchies in `<proc>/1/mountinfo`
 //!    (or `<proc>/self/mountinfo`) and classifies the host ([`CgroupMode`]); [`missing_v2_controllers`]
-//!    says which v2 controllers the host leaves off, for a warning.
-//! 2. Once per container: [`ContainerFiles::resolve`] reads `<proc>/<pid>/cgroup`, maps each path to a
-//!    directory of its hierarchy, and keeps the exact file paths each counter needs; it also compares the
-//!    container's network namespace with the host's (a `readlink` each) and stores the answer.
+//!    says which v2 controllers the host leaves off, for a warning. A [`ContainerReader`] holds them
+//!    with the roots.
+//! 2. Once per container: [`ContainerReader::resolve`] reads `<proc>/<pid>/cgroup` and keeps, in a
+//!    [`ContainerFiles`] of about 130 bytes and one short string, the container's directory relative to
+//!    each hierarchy, never a path; it notes which limit files exist, compares the container's network
+//!    namespace with the host's (a `readlink` each) and reads the limits.
+//!    [`ContainerReader::read_limits`] reads them again when the caller says they may have changed.
 //!    [`ContainerReader::read_adapters`] reads the container's `host_adapters`, to repeat only when
 //!    [`ReadReport::adapters_stale`] says the interfaces changed.
-//! 3. Every poll: [`ContainerReader::read`] reads each of those few files whole into the reader's one
-//!    buffer and parses the bytes into [`ContainerCounters`]. Each file is opened once and kept open in
-//!    its [`ContainerFiles`] (re-read with `pread` from offset 0, which regenerates a kernel file's text),
-//!    within a process-wide budget of three quarters of `RLIMIT_NOFILE`; past it, files are opened by
-//!    path each time. Dropping a `ContainerFiles` closes its files, so a removed cgroup is never kept
-//!    alive. No directory listing, no path or string building, and, once the buffer has grown to the
-//!    largest file, no allocation.
+//! 3. Every poll: [`ContainerReader::read`] reads the container's five counter files (four on v2: CPU
+//!    time, memory use, disk bytes and requests, `net/dev`) into the reader's one buffer and parses the
+//!    bytes into [`ContainerCounters`], the limits taken as last read. Each file is opened once and kept
+//!    open in its [`ContainerFiles`] (re-read with one `pread` from offset 0, which regenerates a kernel
+//!    file's text), within a process-wide budget of three quarters of `RLIMIT_NOFILE`; past it, files
+//!    are opened by a path joined into the reader's one path buffer each time. Dropping a
+//!    `ContainerFiles` closes its files, so a removed cgroup is never kept alive. No directory listing
+//!    and, once the buffers have grown to the largest file and path, no allocation.
 //!
 //! Contract:
 //! - Everything is read under the configured [`Roots`](crate::host::Roots). Mount points in mountinfo are
@@ -45,6 +49,7 @@ mod files;
 mod membership;
 mod mounts;
 mod reader;
+mod setup;
 mod values;
 
 use std::fmt;

@@ -1,25 +1,23 @@
 //! The per-poll read of one container's counters from the files resolved at setup.
 //!
-//! A poll opens each file once, reads it whole into the reader's one buffer and parses the bytes: no
-//! directory listing, no path building, no string. Once the buffer has grown to the largest file, a poll
-//! allocates nothing.
+//! A poll reads each counter file through the descriptor kept open for it (one `pread` from offset 0)
+//! into the reader's one buffer and parses the bytes: no directory listing, no path walk, no string. A
+//! file without a kept descriptor is opened by a path joined into the reader's one path buffer. The
+//! limits are not read here but taken as last read. Once the buffers have grown to the largest file
+//! and path, a poll allocates nothing.
 
 use std::ops::{BitOr, BitOrAssign};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use super::files::slot;
-use crate::host::file::{Extent, FileBuf};
+use crate::host::file::{open_nonblocking, Extent, FileBuf, PathBuilder};
 use crate::host::net::{parse_net_dev_line, NetDevCounters};
 use crate::host::parse::lines;
+use crate::host::Roots;
 use crate::wire::{Adapter, NetIo, VirtCpu, VirtDiskIo, VirtMemory, UNKNOWN_U32, UNKNOWN_U64};
 
-use super::files::{
-    ContainerFiles, CpuQuotaFiles, CpuTimeFile, DiskFiles, LimitFile, NetNamespace,
-};
-use super::values::{
-    cfs_quota_cpus, count_cpu_list, flat_keyed_value, parse_cfs_quota_us, parse_cpu_max,
-    parse_memory_limit, parse_single_u64, sum_blkio, sum_io_stat, Limit,
-};
+use super::files::{slot, ContainerFiles, Hierarchy, LimitValue, Limits, NetNamespace, Place};
+use super::mounts::CgroupMounts;
+use super::values::{flat_keyed_value, parse_single_u64, sum_blkio, sum_io_stat, Limit};
 
 /// The host's totals a container's limits fall back to, from the host's own reader (`cpu_num` of
 /// `host_cpu`, `mem_total` of `host_memory`). Either may be unknown (all ones).
@@ -111,6 +109,16 @@ impl Fields {
     pub const NET: Fields = Fields(1 << 6);
     /// Every field.
     pub const ALL: Fields = Fields((1 << 7) - 1);
+    /// The fields read from counter files at each poll: all but the two that come from the limits as
+    /// last read (`NR_VIRT_CPU`, `MAX_MEMORY`), which say nothing of whether the container is still
+    /// there.
+    pub const COUNTERS: Fields = Fields(
+        Fields::CPU_TIME.0
+            | Fields::MEMORY.0
+            | Fields::DISK_BYTES.0
+            | Fields::DISK_REQUESTS.0
+            | Fields::NET.0,
+    );
 
     /// Whether every field of `other` is in `self`.
     pub fn contains(self, other: Fields) -> bool {
@@ -120,6 +128,11 @@ impl Fields {
     /// Whether no field is in the set.
     pub fn is_empty(self) -> bool {
         self.0 == 0
+    }
+
+    /// Whether any field of `other` is in `self`.
+    pub fn intersects(self, other: Fields) -> bool {
+        self.0 & other.0 != 0
     }
 }
 
@@ -189,23 +202,92 @@ impl ReadReport {
     }
 }
 
-/// Reads containers' counters; holds the one read buffer reused from poll to poll and from container to
-/// container.
-#[derive(Debug, Default)]
+/// Reads containers' counters: knows where the hierarchies are mounted and where procfs is, and holds
+/// the one read buffer and the one path buffer reused from poll to poll and from container to container.
+#[derive(Debug)]
 pub struct ContainerReader {
+    pub(crate) roots: Roots,
+    pub(crate) mounts: CgroupMounts,
     pub(crate) files: FileBuf,
+    pub(crate) paths: PathBuilder,
+}
+
+/// A counter or limit file: its name in a v1 hierarchy and in the v2 one (`None`: v2 has no such file).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FileName {
+    pub(crate) v1: &'static str,
+    pub(crate) v2: Option<&'static str>,
+}
+
+/// The file names, per counter and limit.
+pub(crate) mod name {
+    use super::FileName;
+
+    pub(crate) const CPU_TIME: FileName = FileName {
+        v1: "cpuacct.usage",
+        v2: Some("cpu.stat"),
+    };
+    pub(crate) const MEMORY_USAGE: FileName = FileName {
+        v1: "memory.usage_in_bytes",
+        v2: Some("memory.current"),
+    };
+    pub(crate) const DISK_BYTES: FileName = FileName {
+        v1: "blkio.throttle.io_service_bytes",
+        v2: Some("io.stat"),
+    };
+    pub(crate) const DISK_REQUESTS: FileName = FileName {
+        v1: "blkio.throttle.io_serviced",
+        v2: None,
+    };
+    pub(crate) const QUOTA: FileName = FileName {
+        v1: "cpu.cfs_quota_us",
+        v2: Some("cpu.max"),
+    };
+    pub(crate) const PERIOD: FileName = FileName {
+        v1: "cpu.cfs_period_us",
+        v2: None,
+    };
+    pub(crate) const CPUSET: FileName = FileName {
+        v1: "cpuset.cpus",
+        v2: Some("cpuset.cpus.effective"),
+    };
+    pub(crate) const MEMORY_LIMIT: FileName = FileName {
+        v1: "memory.limit_in_bytes",
+        v2: Some("memory.max"),
+    };
+}
+
+/// Where a kept counter file is.
+#[derive(Debug, Clone, Copy)]
+enum CounterFile {
+    /// `name` in the container's directory `place`.
+    Cgroup(Place, FileName),
+    /// `<proc>/<pid>/net/dev`.
+    NetDev,
 }
 
 impl ContainerReader {
-    /// A reader with an empty buffer (it grows to the largest file read, once).
-    pub fn new() -> ContainerReader {
-        ContainerReader::default()
+    /// A reader of containers under `roots`, whose hierarchies are `mounts` (from
+    /// [`CgroupMounts::discover`] on the same roots).
+    pub fn new(roots: Roots, mounts: CgroupMounts) -> ContainerReader {
+        ContainerReader {
+            roots,
+            mounts,
+            files: FileBuf::default(),
+            paths: PathBuilder::default(),
+        }
+    }
+
+    /// The hierarchies.
+    pub fn mounts(&self) -> &CgroupMounts {
+        &self.mounts
     }
 
     /// Refreshes `out` from the container's files: every field read now is set, every other one is set to
-    /// unknown, except `out.cpu.state`, which the caller owns. The disk record's capacity, allocation,
-    /// available and errs are 0, as the reference agent sends them (a container has no disk of its own
-    /// to size; the kernel counts no per-cgroup I/O errors).
+    /// unknown, except `out.cpu.state`, which the caller owns. The limits behind `nr_virt_cpu` and
+    /// `max_memory` are the ones last read ([`ContainerReader::read_limits`]). The disk record's capacity,
+    /// allocation, available and errs are 0, as the reference agent sends them (a container has no disk
+    /// of its own to size; the kernel counts no per-cgroup I/O errors).
     pub fn read(
         &mut self,
         files: &ContainerFiles,
@@ -213,126 +295,262 @@ impl ContainerReader {
         out: &mut ContainerCounters,
     ) -> ReadReport {
         let mut fields = Fields::NONE;
-        let buf = &mut self.files;
 
-        let (cpu_time_ms, read) = cpu_time(buf, files);
+        let (cpu_time_ms, read) = self.cpu_time(files);
         out.cpu.cpu_time_ms = cpu_time_ms;
         fields |= read;
-        let (nr_virt_cpu, read) = nr_virt_cpu(buf, files, host.cpus);
+        let (nr_virt_cpu, read) = nr_virt_cpu(&files.limits, host.cpus);
         out.cpu.nr_virt_cpu = nr_virt_cpu;
         fields |= read;
 
         out.memory = VirtMemory::UNKNOWN;
-        if let Some(bytes) = files
-            .memory_usage
-            .as_deref()
-            .and_then(|p| read_slot(buf, files, slot::MEMORY_USAGE, p, Extent::Whole))
+        if let Some(bytes) = self
+            .read_counter(
+                files,
+                slot::MEMORY_USAGE,
+                CounterFile::Cgroup(files.memory, name::MEMORY_USAGE),
+                Extent::Whole,
+            )
             .and_then(parse_single_u64)
         {
             out.memory.memory = bytes;
             fields |= Fields::MEMORY;
         }
-        let (max_memory, read) = max_memory(buf, files, host.mem_total);
+        let (max_memory, read) = max_memory(files.limits.memory, host.mem_total);
         out.memory.max_memory = max_memory;
         fields |= read;
 
-        fields |= read_disk(buf, files, &mut out.disk);
+        fields |= self.read_disk(files, &mut out.disk);
 
-        let (interfaces, read) = read_net(buf, files, &mut out.net);
+        let (interfaces, read) = self.read_net(files, &mut out.net);
         fields |= read;
 
         ReadReport { fields, interfaces }
     }
-}
 
-/// Reads one of the container's counter files through the descriptor kept in its slot.
-fn read_slot<'b>(
-    buf: &'b mut FileBuf,
-    files: &ContainerFiles,
-    slot: usize,
-    path: &Path,
-    extent: Extent,
-) -> Option<&'b [u8]> {
-    let mut kept = files.kept.0.borrow_mut();
-    let cell = kept.get_mut(slot)?;
-    buf.read_kept(path, cell, &mut super::may_keep, extent)
-}
-
-/// `cpu_time_ms`, wrapping at 2^32 ms (49.7 days of CPU).
-fn cpu_time(buf: &mut FileBuf, files: &ContainerFiles) -> (u32, Fields) {
-    let ms = match &files.cpu_time {
-        Some(CpuTimeFile::V1Usage(p)) => read_slot(buf, files, slot::CPU_TIME, p, Extent::Whole)
-            .and_then(parse_single_u64)
-            .map(|ns| ns / 1_000_000),
-        Some(CpuTimeFile::V2Stat(p)) => read_slot(buf, files, slot::CPU_TIME, p, Extent::Whole)
-            .and_then(|t| flat_keyed_value(t, b"usage_usec"))
-            .map(|us| us / 1_000),
-        None => None,
-    };
-    match ms {
-        Some(ms) => (ms as u32, Fields::CPU_TIME),
-        None => (UNKNOWN_U32, Fields::NONE),
+    /// The path of `file` in the container's directory `place`, in the reader's path buffer.
+    pub(crate) fn cgroup_path(
+        &mut self,
+        files: &ContainerFiles,
+        place: Place,
+        file: FileName,
+    ) -> Option<&Path> {
+        cgroup_path(&mut self.paths, &self.mounts, files, place, file)
     }
-}
 
-/// What a limit file said.
-enum LimitRead<T> {
-    /// The container has no such file: nothing limits it there.
-    NoFile,
-    /// The file could not be read or parsed.
-    Failed,
-    /// The file's value.
-    Read(Limit<T>),
-}
-
-impl<T> LimitRead<T> {
-    /// Reads `file` with `read` when there is one.
-    fn of<F>(file: &LimitFile<F>, read: impl FnOnce(&F) -> Option<Limit<T>>) -> LimitRead<T> {
-        match file {
-            LimitFile::NotEnabled => LimitRead::NoFile,
-            LimitFile::Unresolved => LimitRead::Failed,
-            LimitFile::File(f) => read(f).map_or(LimitRead::Failed, LimitRead::Read),
-        }
+    /// `<proc>/<pid>/<parts...>` of the container's process, in the reader's path buffer.
+    pub(crate) fn proc_path(&mut self, pid: u32, parts: &[&[u8]]) -> &Path {
+        proc_path(&mut self.paths, &self.roots, pid, parts)
     }
-}
 
-/// `nr_virt_cpu`: the fewest CPUs among the quota (rounded up), the cpuset and the host. A limit that cannot
-/// be read (its file vanished or is malformed, or the container's directory could not be resolved) makes
-/// it unknown. The host's count is a full answer when the limits say "none" or are not enabled.
-fn nr_virt_cpu(buf: &mut FileBuf, files: &ContainerFiles, host_cpus: u32) -> (u32, Fields) {
-    let quota = LimitRead::of(&files.cpu_quota, |q| match q {
-        CpuQuotaFiles::V1 { quota, period } => {
-            match read_slot(buf, files, slot::QUOTA, quota, Extent::Prefix(64))
-                .and_then(parse_cfs_quota_us)?
-            {
-                Limit::Unlimited => Some(Limit::Unlimited), // the period does not matter
-                Limit::Limited(us) => {
-                    read_slot(buf, files, slot::PERIOD, period, Extent::Prefix(64))
-                        .and_then(|p| cfs_quota_cpus(us, p))
-                        .map(Limit::Limited)
+    /// Reads one of the container's counter files through the descriptor kept in its slot, or opens it
+    /// (and keeps it when the budget allows) when there is none or the kept one failed.
+    fn read_counter(
+        &mut self,
+        files: &ContainerFiles,
+        slot: usize,
+        file: CounterFile,
+        extent: Extent,
+    ) -> Option<&[u8]> {
+        let ContainerReader {
+            roots,
+            mounts,
+            files: buf,
+            paths,
+        } = self;
+        let path_of = |paths: &mut PathBuilder| -> Option<PathBuf> {
+            Some(match file {
+                CounterFile::Cgroup(place, name) => {
+                    cgroup_path(paths, mounts, files, place, name)?.to_path_buf()
+                }
+                CounterFile::NetDev => proc_path(paths, roots, files.pid, NET_DEV).to_path_buf(),
+            })
+        };
+        let mut kept = files.kept.0.borrow_mut();
+        let cell = kept.get_mut(slot)?;
+        if let Some(f) = cell.as_ref() {
+            match buf.reread(f, extent, || path_of(paths).unwrap_or_default()) {
+                Ok(true) => return Some(buf.contents()),
+                Ok(false) => return None,
+                // The kernel refused the kept descriptor (the cgroup was removed): try the path.
+                Err(_) => {
+                    *cell = None;
+                    super::kept_closed(1);
                 }
             }
         }
-        CpuQuotaFiles::V2(p) => {
-            read_slot(buf, files, slot::QUOTA, p, Extent::Prefix(128)).and_then(parse_cpu_max)
+        let path = match file {
+            CounterFile::Cgroup(place, name) => cgroup_path(paths, mounts, files, place, name)?,
+            CounterFile::NetDev => proc_path(paths, roots, files.pid, NET_DEV),
+        };
+        let opened = open_nonblocking(path).ok()?;
+        let result = buf.reread(&opened, extent, || path.to_path_buf());
+        if result.is_ok() && super::may_keep() {
+            *cell = Some(opened);
         }
-    });
-    let cpuset = LimitRead::of(&files.cpuset, |p| {
-        read_slot(buf, files, slot::CPUSET, p, Extent::Whole)
-            .and_then(count_cpu_list)
-            .map(|n| match n {
-                0 => Limit::Unlimited, // a v1 cpuset nobody set
-                n => Limit::Limited(n),
-            })
-    });
+        result.ok()?.then(|| buf.contents())
+    }
+
+    /// `cpu_time_ms`, wrapping at 2^32 ms (49.7 days of CPU).
+    fn cpu_time(&mut self, files: &ContainerFiles) -> (u32, Fields) {
+        let place = files.cpuacct;
+        let text = self.read_counter(
+            files,
+            slot::CPU_TIME,
+            CounterFile::Cgroup(place, name::CPU_TIME),
+            Extent::Whole,
+        );
+        let ms = if place.is_v2() {
+            text.and_then(|t| flat_keyed_value(t, b"usage_usec"))
+                .map(|us| us / 1_000)
+        } else {
+            text.and_then(parse_single_u64).map(|ns| ns / 1_000_000)
+        };
+        match ms {
+            Some(ms) => (ms as u32, Fields::CPU_TIME),
+            None => (UNKNOWN_U32, Fields::NONE),
+        }
+    }
+
+    /// `virt_disk_io` from the blkio or io files.
+    fn read_disk(&mut self, files: &ContainerFiles, disk: &mut VirtDiskIo) -> Fields {
+        *disk = VirtDiskIo {
+            capacity: 0,
+            allocation: 0,
+            available: 0,
+            errs: 0,
+            ..VirtDiskIo::UNKNOWN
+        };
+        let mut fields = Fields::NONE;
+        let place = files.blkio;
+        let bytes = CounterFile::Cgroup(place, name::DISK_BYTES);
+        if place.is_v2() {
+            if let Some(stat) = self
+                .read_counter(files, slot::DISK_BYTES, bytes, Extent::Whole)
+                .and_then(sum_io_stat)
+            {
+                disk.rd_bytes = stat.bytes.read;
+                disk.wr_bytes = stat.bytes.write;
+                disk.rd_req = stat.ios.read as u32;
+                disk.wr_req = stat.ios.write as u32;
+                fields |= Fields::DISK_BYTES | Fields::DISK_REQUESTS;
+            }
+            return fields;
+        }
+        if let Some(sum) = self
+            .read_counter(files, slot::DISK_BYTES, bytes, Extent::Whole)
+            .and_then(sum_blkio)
+        {
+            disk.rd_bytes = sum.read;
+            disk.wr_bytes = sum.write;
+            fields |= Fields::DISK_BYTES;
+        }
+        let requests = CounterFile::Cgroup(place, name::DISK_REQUESTS);
+        if let Some(sum) = self
+            .read_counter(files, slot::DISK_REQUESTS, requests, Extent::Whole)
+            .and_then(sum_blkio)
+        {
+            disk.rd_req = sum.read as u32;
+            disk.wr_req = sum.write as u32;
+            fields |= Fields::DISK_REQUESTS;
+        }
+        fields
+    }
+
+    /// `virt_net_io`: the container's `net/dev` summed over its interfaces except `lo`; zeros in the
+    /// host's namespace. Unknown when the file cannot be read or holds no interface line. Returns the
+    /// number of interfaces counted.
+    fn read_net(&mut self, files: &ContainerFiles, net: &mut NetIo) -> (Option<u32>, Fields) {
+        *net = NetIo::UNKNOWN;
+        if files.net_namespace == NetNamespace::Host {
+            *net = NetDevCounters::default().to_net_io();
+            return (Some(0), Fields::NET);
+        }
+        let Some(text) =
+            self.read_counter(files, slot::NET_DEV, CounterFile::NetDev, Extent::Whole)
+        else {
+            return (None, Fields::NONE);
+        };
+        let mut lines_seen = 0u32;
+        let mut interfaces = 0u32;
+        let mut sum = NetDevCounters::default();
+        for (name, c) in lines(text).filter_map(parse_net_dev_line) {
+            lines_seen = lines_seen.saturating_add(1);
+            if name == b"lo" {
+                continue;
+            }
+            interfaces = interfaces.saturating_add(1);
+            sum.add(&c);
+        }
+        if lines_seen == 0 {
+            return (None, Fields::NONE);
+        }
+        *net = sum.to_net_io();
+        (Some(interfaces), Fields::NET)
+    }
+}
+
+/// `net/dev` under a process's proc directory.
+const NET_DEV: &[&[u8]] = &[b"net", b"dev"];
+
+/// The path of `file` in the container's directory `place` (see [`ContainerReader::cgroup_path`]).
+fn cgroup_path<'p>(
+    paths: &'p mut PathBuilder,
+    mounts: &CgroupMounts,
+    files: &ContainerFiles,
+    place: Place,
+    file: FileName,
+) -> Option<&'p Path> {
+    let (hierarchy, dir) = place.dir()?;
+    let (mount, name) = match hierarchy {
+        Hierarchy::V1(c) => (mounts.v1(c)?, file.v1),
+        Hierarchy::V2 => (mounts.v2()?, file.v2?),
+    };
+    let rel = files.rel_dir(dir);
+    Some(if rel.is_empty() {
+        paths.join(&mount.dir, &[name.as_bytes()])
+    } else {
+        paths.join(&mount.dir, &[rel, name.as_bytes()])
+    })
+}
+
+/// `<proc>/<pid>/<parts...>`; at most seven parts are taken.
+fn proc_path<'p>(paths: &'p mut PathBuilder, roots: &Roots, pid: u32, parts: &[&[u8]]) -> &'p Path {
+    let mut digits = [0u8; 10];
+    let pid = decimal(pid, &mut digits);
+    let mut all: [&[u8]; 8] = [b""; 8];
+    all[0] = pid;
+    let n = parts.len().min(all.len() - 1);
+    all[1..=n].copy_from_slice(&parts[..n]);
+    paths.join(&roots.proc, &all[..=n])
+}
+
+/// `n` in decimal, into `digits`.
+fn decimal(mut n: u32, digits: &mut [u8; 10]) -> &[u8] {
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 || at == 0 {
+            break;
+        }
+    }
+    &digits[at..]
+}
+
+/// `nr_virt_cpu`: the fewest CPUs among the quota (rounded up), the cpuset and the host. A limit that could
+/// not be read (its file vanished or is malformed, or the container's directory could not be resolved)
+/// makes it unknown. The host's count is a full answer when the limits say "none" or are not enabled.
+fn nr_virt_cpu(limits: &Limits, host_cpus: u32) -> (u32, Fields) {
     let mut fewest = (host_cpus != UNKNOWN_U32 && host_cpus > 0).then_some(host_cpus);
-    for limit in [quota, cpuset] {
+    for limit in [limits.quota, limits.cpuset] {
         match limit {
-            LimitRead::Failed => return (UNKNOWN_U32, Fields::NONE),
-            LimitRead::Read(Limit::Limited(n)) => {
+            LimitValue::Failed => return (UNKNOWN_U32, Fields::NONE),
+            LimitValue::Read(Limit::Limited(n)) => {
                 fewest = Some(fewest.map_or(n, |f| f.min(n)));
             }
-            LimitRead::Read(Limit::Unlimited) | LimitRead::NoFile => {}
+            LimitValue::Read(Limit::Unlimited) | LimitValue::NoFile => {}
         }
     }
     match fewest {
@@ -343,95 +561,18 @@ fn nr_virt_cpu(buf: &mut FileBuf, files: &ContainerFiles, host_cpus: u32) -> (u3
 
 /// `max_memory`: the limit, or the host's memory when there is none or it is larger (a limit above the
 /// host's memory cannot be reached, and the collector sees what the container can really use).
-fn max_memory(buf: &mut FileBuf, files: &ContainerFiles, mem_total: u64) -> (u64, Fields) {
-    let limit = LimitRead::of(&files.memory_limit, |p| {
-        read_slot(buf, files, slot::MEMORY_LIMIT, p, Extent::Prefix(64))
-            .and_then(parse_memory_limit)
-    });
+fn max_memory(limit: LimitValue<u64>, mem_total: u64) -> (u64, Fields) {
     let value = match limit {
-        LimitRead::Failed => UNKNOWN_U64,
-        LimitRead::NoFile | LimitRead::Read(Limit::Unlimited) => mem_total,
-        LimitRead::Read(Limit::Limited(bytes)) if mem_total != UNKNOWN_U64 => bytes.min(mem_total),
-        LimitRead::Read(Limit::Limited(bytes)) => bytes,
+        LimitValue::Failed => UNKNOWN_U64,
+        LimitValue::NoFile | LimitValue::Read(Limit::Unlimited) => mem_total,
+        LimitValue::Read(Limit::Limited(bytes)) if mem_total != UNKNOWN_U64 => bytes.min(mem_total),
+        LimitValue::Read(Limit::Limited(bytes)) => bytes,
     };
     if value == UNKNOWN_U64 {
         (UNKNOWN_U64, Fields::NONE)
     } else {
         (value, Fields::MAX_MEMORY)
     }
-}
-
-/// `virt_disk_io` from the blkio or io files.
-fn read_disk(buf: &mut FileBuf, files: &ContainerFiles, disk: &mut VirtDiskIo) -> Fields {
-    *disk = VirtDiskIo {
-        capacity: 0,
-        allocation: 0,
-        available: 0,
-        errs: 0,
-        ..VirtDiskIo::UNKNOWN
-    };
-    let mut fields = Fields::NONE;
-    match &files.disk {
-        Some(DiskFiles::V1 { bytes, requests }) => {
-            if let Some(sum) =
-                read_slot(buf, files, slot::DISK_BYTES, bytes, Extent::Whole).and_then(sum_blkio)
-            {
-                disk.rd_bytes = sum.read;
-                disk.wr_bytes = sum.write;
-                fields |= Fields::DISK_BYTES;
-            }
-            if let Some(sum) = read_slot(buf, files, slot::DISK_REQUESTS, requests, Extent::Whole)
-                .and_then(sum_blkio)
-            {
-                disk.rd_req = sum.read as u32;
-                disk.wr_req = sum.write as u32;
-                fields |= Fields::DISK_REQUESTS;
-            }
-        }
-        Some(DiskFiles::V2(p)) => {
-            if let Some(stat) =
-                read_slot(buf, files, slot::DISK_BYTES, p, Extent::Whole).and_then(sum_io_stat)
-            {
-                disk.rd_bytes = stat.bytes.read;
-                disk.wr_bytes = stat.bytes.write;
-                disk.rd_req = stat.ios.read as u32;
-                disk.wr_req = stat.ios.write as u32;
-                fields |= Fields::DISK_BYTES | Fields::DISK_REQUESTS;
-            }
-        }
-        None => {}
-    }
-    fields
-}
-
-/// `virt_net_io`: the container's `net/dev` summed over its interfaces except `lo`; zeros in the host's
-/// namespace. Unknown when the file cannot be read or holds no interface line. Returns the number of
-/// interfaces counted.
-fn read_net(buf: &mut FileBuf, files: &ContainerFiles, net: &mut NetIo) -> (Option<u32>, Fields) {
-    *net = NetIo::UNKNOWN;
-    if files.net_namespace == NetNamespace::Host {
-        *net = NetDevCounters::default().to_net_io();
-        return (Some(0), Fields::NET);
-    }
-    let Some(text) = read_slot(buf, files, slot::NET_DEV, &files.net_dev, Extent::Whole) else {
-        return (None, Fields::NONE);
-    };
-    let mut lines_seen = 0u32;
-    let mut interfaces = 0u32;
-    let mut sum = NetDevCounters::default();
-    for (name, c) in lines(text).filter_map(parse_net_dev_line) {
-        lines_seen = lines_seen.saturating_add(1);
-        if name == b"lo" {
-            continue;
-        }
-        interfaces = interfaces.saturating_add(1);
-        sum.add(&c);
-    }
-    if lines_seen == 0 {
-        return (None, Fields::NONE);
-    }
-    *net = sum.to_net_io();
-    (Some(interfaces), Fields::NET)
 }
 
 #[cfg(test)]

@@ -46,7 +46,8 @@ impl FileBuf {
         if let Err(e) = &result {
             log::debug!("cannot read {}: {}", path.display(), e);
         }
-        self.finish(result.ok(), path, extent)
+        let kept = self.finish(result.ok(), extent, || path.to_path_buf());
+        kept.then_some(&self.buf[..])
     }
 
     /// Reads a file the caller opened (see [`open_nonblocking`]) from its current position to its
@@ -60,21 +61,23 @@ impl FileBuf {
     ) -> io::Result<Option<&[u8]>> {
         self.buf.clear();
         let longer = read_capped(file, extent_limit(extent), &mut self.buf)?;
-        Ok(self.finish(Some(longer), path, extent))
+        let kept = self.finish(Some(longer), extent, || path.to_path_buf());
+        Ok(kept.then_some(&self.buf[..]))
     }
 
-    /// Re-reads a file kept open from offset 0 with `pread` (a /proc file regenerates its text when
-    /// read from 0), capped like [`FileBuf::read`]. `Err` when reading failed; `Ok(None)` when the file
-    /// is longer than allowed.
+    /// Re-reads a file kept open from offset 0 with `pread` (a kernel file regenerates its text when
+    /// read from 0), capped like [`FileBuf::read`], taking a short read as the end (see
+    /// [`read_kept_capped`]). `Ok(true)`: the text is in [`FileBuf::contents`]; `Ok(false)`: the file
+    /// is longer than allowed (logged once, naming `path()`); `Err` when reading failed.
     pub(crate) fn reread(
         &mut self,
         file: &File,
-        path: &Path,
         extent: Extent,
-    ) -> io::Result<Option<&[u8]>> {
+        path: impl FnOnce() -> PathBuf,
+    ) -> io::Result<bool> {
         self.buf.clear();
         let longer = read_kept_capped(file, extent_limit(extent), &mut self.buf)?;
-        Ok(self.finish(Some(longer), path, extent))
+        Ok(self.finish(Some(longer), extent, path))
     }
 
     /// What the last successful read left in the buffer.
@@ -83,15 +86,22 @@ impl FileBuf {
     }
 
     /// The buffer as a read left it: `longer` is whether the file went past the cap (`None`: the read
-    /// failed). An oversized whole file is refused and logged once; an oversized prefix is cut.
-    fn finish(&mut self, longer: Option<bool>, path: &Path, extent: Extent) -> Option<&[u8]> {
-        match (longer?, extent) {
-            (false, _) => Some(&self.buf),
-            (true, Extent::Prefix(n)) => {
+    /// failed). An oversized whole file is refused and logged once; an oversized prefix is cut. True when
+    /// the buffer holds the text.
+    fn finish(
+        &mut self,
+        longer: Option<bool>,
+        extent: Extent,
+        path: impl FnOnce() -> PathBuf,
+    ) -> bool {
+        match (longer, extent) {
+            (None, _) => false,
+            (Some(false), _) => true,
+            (Some(true), Extent::Prefix(n)) => {
                 self.buf.truncate(n.min(MAX_FILE_BYTES));
-                Some(&self.buf)
+                true
             }
-            (true, Extent::Whole) => {
+            (Some(true), Extent::Whole) => {
                 // Do not keep megabytes of capacity for the sake of one bad file.
                 self.buf.clear();
                 self.buf.shrink_to(KEPT_CAPACITY);
@@ -99,52 +109,12 @@ impl FileBuf {
                     self.warned_oversize = true;
                     log::warn!(
                         "{} is longer than {} bytes; its values are reported as unknown",
-                        path.display(),
+                        path().display(),
                         MAX_FILE_BYTES
                     );
                 }
-                None
+                false
             }
-        }
-    }
-
-    /// Like [`FileBuf::read`], through a descriptor kept open in `kept` between calls: one `pread`
-    /// instead of open, read and close, and no path walk. The file is opened (and kept when `keep`
-    /// allows) on first use; a kept descriptor that fails (the cgroup was removed) is dropped and
-    /// the path opened afresh.
-    pub(crate) fn read_kept(
-        &mut self,
-        path: &Path,
-        kept: &mut Option<File>,
-        keep: &mut dyn FnMut() -> bool,
-        extent: Extent,
-    ) -> Option<&[u8]> {
-        let limit = extent_limit(extent);
-        self.buf.clear();
-        let mut result = match kept.as_ref() {
-            Some(f) => read_kept_capped(f, limit, &mut self.buf),
-            None => Err(io::Error::from(io::ErrorKind::NotFound)),
-        };
-        if result.is_err() {
-            if kept.take().is_some() {
-                crate::cgroup::kept_closed(1);
-            }
-            self.buf.clear();
-            result = open_nonblocking(path).and_then(|f| {
-                let r = read_kept_capped(&f, limit, &mut self.buf);
-                if r.is_ok() && keep() {
-                    *kept = Some(f);
-                }
-                r
-            });
-        }
-        match result {
-            Ok(false) => Some(&self.buf),
-            Ok(true) if extent != Extent::Whole => {
-                self.buf.truncate(limit);
-                Some(&self.buf)
-            }
-            Ok(true) | Err(_) => None,
         }
     }
 }
@@ -165,19 +135,32 @@ fn read_capped(file: &File, limit: usize, buf: &mut Vec<u8>) -> io::Result<bool>
     Ok(buf.len() > limit)
 }
 
-/// Reads a file kept open from offset 0 to its end (a /proc or cgroup file regenerates its text when
-/// read from 0), into `buf`; like [`read_capped`], `Ok(true)` means longer than `limit`.
+/// A read shorter than this many bytes is the end of the file. A kernel file produces as much as its
+/// buffer (a page, at least 4 KiB) holds on each read, stopping short of it only at the end or before a
+/// record that would not fit in what is left: a short read of less than half a page is the end for every
+/// file whose records are shorter than half a page, as the counter files read through kept descriptors
+/// are (single values, per-device lines, per-interface lines). The mount table, whose lines have no
+/// such bound, is streamed to the end instead (`mounts.rs`). A regular file ends at a short read anyway.
+pub(crate) const SHORT_READ_END: usize = 2048;
+
+/// Size of each `pread` of a kept file.
+const KEPT_READ_BYTES: usize = 4096;
+
+/// Reads a file kept open from offset 0 (a /proc or cgroup file regenerates its text when read from
+/// 0) into `buf`, to a read of fewer than [`SHORT_READ_END`] bytes: one `pread` for a small file,
+/// where reading on to the read that returns 0 would make the kernel generate the text a second time.
+/// Like [`read_capped`], `Ok(true)` means longer than `limit`.
 fn read_kept_capped(file: &File, limit: usize, buf: &mut Vec<u8>) -> io::Result<bool> {
-    let mut chunk = [0u8; 4096];
+    let mut chunk = [0u8; KEPT_READ_BYTES];
     loop {
         let offset = buf.len() as u64;
         let n = file.read_at(&mut chunk, offset)?;
-        if n == 0 {
-            return Ok(false);
-        }
-        buf.extend_from_slice(&chunk[..n]);
+        buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
         if buf.len() > limit {
             return Ok(true);
+        }
+        if n < SHORT_READ_END {
+            return Ok(false);
         }
     }
 }

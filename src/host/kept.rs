@@ -1,7 +1,8 @@
 //! A kernel file the host reader re-reads every poll, kept open between polls when it is on procfs.
 //!
 //! A /proc file regenerates its text when read from offset 0, so keeping it open turns open, read,
-//! read and close (and a path walk) into one `pread` and the read that finds the end. That holds only
+//! read and close (and a path walk) into one `pread` (a short read is the end: see
+//! [`SHORT_READ_END`](super::file::SHORT_READ_END)). That holds only
 //! on procfs: a file in an ordinary directory (a fixture tree, a copy) may be replaced or removed
 //! between polls, and FUSE overlays such as lxcfs are left to behave as they always did, so any file
 //! not on procfs is opened by path on every read, as before.
@@ -67,10 +68,7 @@ impl KeptFile {
         now: Instant,
     ) -> Option<&'b [u8]> {
         if let State::Kept(file) = &self.state {
-            match buf
-                .reread(file, &self.path, extent)
-                .map(|text| text.is_some())
-            {
+            match buf.reread(file, extent, || self.path.clone()) {
                 Ok(true) => return Some(buf.contents()),
                 Ok(false) => return None,
                 // The kernel refused the kept descriptor (rare on procfs): open the path again now.
@@ -105,7 +103,11 @@ impl KeptFile {
             let State::Kept(file) = &self.state else {
                 return None;
             };
-            buf.reread(file, &self.path, extent).ok().flatten()
+            let path = &self.path;
+            match buf.reread(file, extent, || path.clone()) {
+                Ok(true) => Some(buf.contents()),
+                _ => None,
+            }
         } else {
             self.state = State::ByPath;
             match buf.read_opened(&file, &self.path, extent) {

@@ -20,7 +20,7 @@
 //!   so a read does not stall the agent's loop on a hung server.
 //! - The files read on every poll (`<proc>/{loadavg,stat,uptime,meminfo,vmstat,diskstats,net/dev,
 //!   mounts,sys/kernel/hostname}`) are kept open when they are on procfs and re-read with `pread`
-//!   from offset 0: one read and the read that finds the end, no open, close or path walk. Files not
+//!   from offset 0: one read (two for a file over half a page), no open, close or path walk. Files not
 //!   on procfs (fixture trees) are opened by path on every read, as they may be replaced. A file
 //!   that cannot be opened is unknown and tried again at most once per [`RETRY_OPEN`]. The reader
 //!   holds at most these 9 descriptors.

@@ -101,9 +101,10 @@ pub fn container_reads(containers: &[(u32, String)]) {
         eprintln!("    no cgroup hierarchies: not measured");
         return;
     };
+    let mut reader = ContainerReader::new(roots, mounts);
     let resolved: Vec<ContainerFiles> = containers
         .iter()
-        .filter_map(|(pid, _)| ContainerFiles::resolve(&roots, &mounts, *pid).ok())
+        .filter_map(|(pid, _)| reader.resolve(*pid).ok())
         .collect();
     let all: Vec<Vec<String>> = containers
         .iter()
@@ -125,7 +126,6 @@ pub fn container_reads(containers: &[(u32, String)]) {
         cpus: 2,
         mem_total: 8 << 30,
     };
-    let mut reader = ContainerReader::new();
     let mut out = ContainerCounters::UNKNOWN;
     let mut buf = Vec::with_capacity(8192);
     let mut fixed = vec![0u8; 8192];

@@ -324,33 +324,38 @@ fn poll_parts() {
         cpus: 2,
         mem_total: 8 << 30,
     };
-    match CgroupMounts::discover(&roots)
-        .ok()
-        .and_then(|m| ContainerFiles::resolve(&roots, &m, 9191).ok())
-    {
-        Some(files) => container_read("fixture (hybrid v1, 9 files)", &files, host),
-        None => eprintln!("    cannot resolve the hybrid fixture's container"),
+    match CgroupMounts::discover(&roots) {
+        Ok(m) => container_read(
+            "fixture (hybrid v1, 5 counter files)",
+            ContainerReader::new(roots.clone(), m),
+            9191,
+            host,
+        ),
+        Err(_) => eprintln!("    cannot find the hybrid fixture's hierarchies"),
     }
 
     // 3. The same read on this very process's own cgroups (real cgroupfs files).
     let real = Roots::default();
-    match CgroupMounts::discover(&real)
-        .ok()
-        .and_then(|m| ContainerFiles::resolve(&real, &m, std::process::id()).ok())
-    {
-        Some(files) => container_read("this process's own cgroups (real files)", &files, host),
-        None => eprintln!("    cannot resolve this process's cgroups"),
+    match CgroupMounts::discover(&real) {
+        Ok(m) => container_read(
+            "this process's own cgroups (real files)",
+            ContainerReader::new(real, m),
+            std::process::id(),
+            host,
+        ),
+        Err(_) => eprintln!("    cannot find this machine's hierarchies"),
     }
 
     // 4. Memory one container's resolved files keep (what the table holds per container).
     if let Ok(mounts) = CgroupMounts::discover(&roots) {
+        let mut reader = ContainerReader::new(roots.clone(), mounts);
         let mut kept = None;
         let info = allocation_counter::measure(|| {
-            kept = ContainerFiles::resolve(&roots, &mounts, 9191).ok();
+            kept = reader.resolve(9191).ok();
         });
         let paths_len = fixture.join("sys").as_os_str().len();
         report(
-            "heap kept per container by ContainerFiles::resolve",
+            "heap kept per container by ContainerReader::resolve",
             &format!(
                 "{} bytes in {} blocks (sys root {paths_len} bytes long)",
                 info.bytes_current, info.count_current
@@ -399,8 +404,12 @@ fn poll_parts() {
     );
 }
 
-fn container_read(what: &str, files: &ContainerFiles, host: HostCapacity) {
-    let mut reader = ContainerReader::new();
+fn container_read(what: &str, mut reader: ContainerReader, pid: u32, host: HostCapacity) {
+    let Ok(files) = reader.resolve(pid) else {
+        eprintln!("    cannot resolve the container of {what}");
+        return;
+    };
+    let files = &files;
     let mut out = ContainerCounters::UNKNOWN;
     let (allocs, bytes) = steady_allocs(3, 101, || {
         black_box(reader.read(files, host, &mut out));

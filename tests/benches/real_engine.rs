@@ -256,15 +256,15 @@ fn agent_window(agent: &Agent, collector: &Collector) -> Option<(f64, f64, f64)>
 /// How long the agent's own read of one real container's counters takes (in this process, the
 /// library's reader on the container's resolved files), in microseconds.
 fn agent_read_cost(engine: &Engine, id: &str) -> f64 {
-    use csflowd::cgroup::{
-        CgroupMounts, ContainerCounters, ContainerFiles, ContainerReader, HostCapacity,
-    };
+    use csflowd::cgroup::{CgroupMounts, ContainerCounters, ContainerReader, HostCapacity};
     let roots = csflowd::host::Roots::default();
     let pid = engine.inspect_pid(id);
-    let Some(files) = CgroupMounts::discover(&roots)
-        .ok()
-        .and_then(|m| ContainerFiles::resolve(&roots, &m, pid).ok())
-    else {
+    let Ok(mounts) = CgroupMounts::discover(&roots) else {
+        eprintln!("    cannot find the cgroup hierarchies");
+        return f64::NAN;
+    };
+    let mut reader = ContainerReader::new(roots, mounts);
+    let Ok(files) = reader.resolve(pid) else {
         eprintln!("    cannot resolve the files of container pid {pid}");
         return f64::NAN;
     };
@@ -272,7 +272,6 @@ fn agent_read_cost(engine: &Engine, id: &str) -> f64 {
         cpus: 2,
         mem_total: 8 << 30,
     };
-    let mut reader = ContainerReader::new();
     let mut out = ContainerCounters::UNKNOWN;
     let mut us = Vec::new();
     for _ in 0..5 {
