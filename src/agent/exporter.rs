@@ -7,8 +7,10 @@
 //! - A datagram never exceeds `datagram_bytes` unless a single sample is larger on its own; that sample
 //!   then goes out alone (up to [`MAX_DATAGRAM_BYTES`](crate::config::MAX_DATAGRAM_BYTES)), as the
 //!   reference agent does. Samples are never split.
-//! - Queued samples go out at the latest [`FLUSH_DELAY_MS`] after the first of them was queued; an
-//!   urgent sample (a container's first or final one) goes out at the end of the loop iteration.
+//! - A datagram goes out as soon as the next sample would not fit in it, and otherwise when the loop
+//!   calls [`Exporter::flush`] at the end of each wake-up. Polls are gathered on whole-second slots
+//!   (as the reference agent's one-second tick does), so the samples of one wake-up are all the
+//!   company a datagram could get: waiting for the next one would only delay them and cost a wake-up.
 //! - Sending never blocks: collector sockets are non-blocking, and a datagram a socket cannot take is
 //!   counted and dropped, never queued without bound.
 
@@ -21,9 +23,6 @@ use log::{info, warn};
 use crate::config::{Collector, MAX_DATAGRAM_BYTES};
 use crate::sys::Watched;
 use crate::wire::{CounterSample, DatagramHeader};
-
-/// Longest a queued sample waits for company before its datagram is sent, in milliseconds.
-pub const FLUSH_DELAY_MS: u64 = 900;
 
 /// Header room reserved in front of the samples (the IPv6 header is the larger).
 const HEADER_ROOM: usize = 40;
@@ -77,8 +76,6 @@ pub struct Exporter {
     agent: IpAddr,
     sub_agent_id: u32,
     sequence: u32,
-    first_queued_ms: Option<u64>,
-    urgent: bool,
     collectors: Vec<CollectorSocket>,
     poller: Rc<polling::Poller>,
     key_base: usize,
@@ -103,8 +100,6 @@ impl Exporter {
             agent,
             sub_agent_id,
             sequence: 0,
-            first_queued_ms: None,
-            urgent: false,
             collectors: Vec::new(),
             poller: poller.clone(),
             key_base,
@@ -181,7 +176,7 @@ impl Exporter {
 
     /// Encodes a sample into the current datagram, sending the datagram first when the sample would
     /// not fit. Returns false when the sample could not be encoded at all.
-    pub fn push(&mut self, sample: &CounterSample<'_>, urgent: bool, now_ms: u64) -> bool {
+    pub fn push(&mut self, sample: &CounterSample<'_>, now_ms: u64) -> bool {
         let len = sample.encoded_len();
         let header = self.header_len();
         if self.num_samples > 0 && header + (self.end - HEADER_ROOM) + len > self.limit {
@@ -199,8 +194,6 @@ impl Exporter {
                 self.end += n;
                 self.num_samples += 1;
                 self.stats.samples += 1;
-                self.first_queued_ms.get_or_insert(now_ms);
-                self.urgent |= urgent;
                 if header + (self.end - HEADER_ROOM) >= self.limit {
                     self.flush(now_ms);
                 }
@@ -211,19 +204,6 @@ impl Exporter {
                 warn!("a sample of {len} bytes was dropped: {e}");
                 false
             }
-        }
-    }
-
-    /// When the queued samples must be sent at the latest (ms), if any are queued.
-    pub fn flush_deadline(&self) -> Option<u64> {
-        self.first_queued_ms
-            .map(|t| if self.urgent { t } else { t + FLUSH_DELAY_MS })
-    }
-
-    /// Sends the queued samples if they are due.
-    pub fn flush_if_due(&mut self, now_ms: u64) {
-        if self.flush_deadline().is_some_and(|d| d <= now_ms) {
-            self.flush(now_ms);
         }
     }
 
@@ -265,8 +245,6 @@ impl Exporter {
         }
         self.end = HEADER_ROOM;
         self.num_samples = 0;
-        self.first_queued_ms = None;
-        self.urgent = false;
     }
 
     /// Handles a readiness event on a collector socket: takes the pending error (an ICMP port
@@ -397,7 +375,7 @@ mod tests {
         for seq in 1..=20 {
             sample_with("a-container", seq, |s| {
                 len = s.encoded_len();
-                assert!(e.push(s, false, 0));
+                assert!(e.push(s, 0));
             });
         }
         e.flush(0);
@@ -422,25 +400,19 @@ mod tests {
     }
 
     #[test]
-    fn queued_samples_wait_at_most_the_flush_delay_and_urgent_ones_not_at_all() {
+    fn queued_samples_wait_for_the_flush_and_go_out_together() {
         let (sock, c) = collector();
         let mut e = exporter(1400, &[c]);
-        sample_with("x", 1, |s| assert!(e.push(s, false, 1000)));
-        assert_eq!(e.flush_deadline(), Some(1000 + FLUSH_DELAY_MS));
-        e.flush_if_due(1000 + FLUSH_DELAY_MS - 1);
-        assert_eq!(e.stats().datagrams, 0);
-        sample_with("y", 2, |s| assert!(e.push(s, true, 1500)));
-        assert_eq!(
-            e.flush_deadline(),
-            Some(1000),
-            "an urgent sample makes the queue due now"
-        );
-        e.flush_if_due(1500);
+        sample_with("x", 1, |s| assert!(e.push(s, 1000)));
+        sample_with("y", 2, |s| assert!(e.push(s, 1000)));
+        assert_eq!(e.stats().datagrams, 0, "nothing is sent before the flush");
+        e.flush(1500);
         let d = recv_all(&sock);
         assert_eq!(d.len(), 1);
         assert_eq!(be32(&d[0], 24), 2, "both samples in one datagram");
         assert_eq!(be32(&d[0], 20), 1500, "uptime in ms");
-        assert_eq!(e.flush_deadline(), None);
+        e.flush(1600);
+        assert_eq!(e.stats().datagrams, 1, "an empty queue sends nothing");
     }
 
     #[test]
@@ -455,7 +427,7 @@ mod tests {
         };
         let mut e = exporter(1400, &[ca, dead, cb, ca]);
         for seq in 1..=3 {
-            sample_with("z", seq, |s| assert!(e.push(s, true, 0)));
+            sample_with("z", seq, |s| assert!(e.push(s, 0)));
             e.flush(0);
             // Let the ICMP error arrive and be drained the way the loop does.
             std::thread::sleep(Duration::from_millis(20));
@@ -475,9 +447,9 @@ mod tests {
     fn a_changed_agent_address_sends_the_queue_first() {
         let (sock, c) = collector();
         let mut e = exporter(1400, &[c]);
-        sample_with("x", 1, |s| assert!(e.push(s, false, 0)));
+        sample_with("x", 1, |s| assert!(e.push(s, 0)));
         e.reconfigure(IpAddr::from([0x2001, 0xdb8, 0, 0, 0, 0, 0, 1]), 5, 1400, 10);
-        sample_with("x", 2, |s| assert!(e.push(s, false, 20)));
+        sample_with("x", 2, |s| assert!(e.push(s, 20)));
         e.flush(30);
         let d = recv_all(&sock);
         assert_eq!(d.len(), 2);

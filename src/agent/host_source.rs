@@ -117,7 +117,7 @@ impl HostSource {
                 adapters = &adapters[..keep];
                 continue;
             }
-            exporter.push(&sample, false, now_ms);
+            exporter.push(&sample, now_ms);
             if let Some(p) = printer {
                 if let Ok(line) = crate::wire::json::sample_to_json(&sample) {
                     p.print(&line);

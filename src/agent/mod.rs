@@ -30,12 +30,19 @@ use crate::host::{self, Roots};
 use crate::sys::{self, SignalFd, Watched};
 use crate::timer::{TimerId, TimerWheel};
 
-pub use exporter::{ExportStats, FLUSH_DELAY_MS};
+pub use exporter::ExportStats;
 
 const KEY_SIGNALS: usize = 0;
 const KEY_STDOUT: usize = 1;
 const KEY_ENGINE: usize = 1 << 10;
 const KEY_COLLECTORS: usize = 1 << 16;
+
+/// Poll deadlines, the host's and every container's, fall on whole seconds of the agent's clock
+/// (phases stay random at that resolution, spread over the polling interval): each wake-up polls
+/// every data source due in that second at once and sends them in full datagrams, as the reference
+/// agent's one-second tick does. On the benchmark machine a wake-up alone cost ~60 µs of CPU, five
+/// times a container's whole sample, so they are what must be saved.
+pub const POLL_SLOT_MS: u64 = 1000;
 
 /// The default engine socket.
 pub const DEFAULT_DOCKER_SOCKET: &str = "/var/run/docker.sock";
@@ -291,8 +298,8 @@ impl Agent {
         let now = self.now_ms();
         let deadline = match previous {
             Some(prev) if !fresh && prev + interval > now => prev + interval,
-            _ if fresh => now + self.rng.below(interval),
-            _ => now + interval,
+            _ if fresh => (now + self.rng.below(interval)).div_ceil(POLL_SLOT_MS) * POLL_SLOT_MS,
+            _ => (now + interval).div_ceil(POLL_SLOT_MS) * POLL_SLOT_MS,
         };
         self.host_timer = Some(self.wheel.insert(deadline, Timer::HostPoll));
     }
@@ -304,12 +311,13 @@ impl Agent {
             while let Some((id, timer)) = self.wheel.pop_expired(now) {
                 self.on_timer(id, timer, now);
             }
-            self.exporter.flush_if_due(now);
-            let deadline = match (self.wheel.next_deadline(), self.exporter.flush_deadline()) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            let timeout = deadline.map(|d| Duration::from_millis(d.saturating_sub(self.now_ms())));
+            // What this wake-up queued (the timers' samples, and the news of the events handled
+            // at the end of the last iteration) goes out now, before the loop sleeps.
+            self.exporter.flush(now);
+            let timeout = self
+                .wheel
+                .next_deadline()
+                .map(|d| Duration::from_millis(d.saturating_sub(self.now_ms())));
             events.clear();
             self.poller.wait(&mut events, timeout)?;
             for ev in events.iter() {
