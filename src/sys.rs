@@ -220,6 +220,54 @@ pub fn open_files_limit() -> Option<u64> {
     Some(lim.rlim_cur)
 }
 
+/// Raises the soft limit of open files to the hard one, as a daemon that keeps files open should (the
+/// usual soft limit, 1024, is a default for programs that use `select`, which this one does not).
+/// Returns the soft limit in force afterwards.
+pub fn raise_open_files_limit() -> io::Result<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit into the struct it is given.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if lim.rlim_cur < lim.rlim_max {
+        let raised = libc::rlimit {
+            rlim_cur: lim.rlim_max,
+            rlim_max: lim.rlim_max,
+        };
+        // SAFETY: setrlimit reads one valid rlimit; raising the soft limit up to the hard one needs no
+        // privilege.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        lim = raised;
+    }
+    Ok(lim.rlim_cur)
+}
+
+/// Opens `path`, relative to the directory `dir`, for reading: non-blocking (a FIFO planted there must
+/// not stall the loop), close-on-exec, never a controlling terminal. One `openat` system call: the C
+/// library's `open` adds an `fcntl` for close-on-exec, and a path from the root walks every component
+/// again where a kept directory spares the walk down to it. A `path` with a `..` component could leave
+/// `dir`; callers pass only names they validated.
+pub fn open_below(dir: BorrowedFd<'_>, path: &CStr) -> io::Result<std::fs::File> {
+    // SAFETY: `dir` is an open descriptor for the call's duration and `path` a NUL-terminated string.
+    let fd = unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            path.as_ptr(),
+            libc::O_RDONLY | libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: openat returned a new descriptor that nothing else owns.
+    Ok(std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
+}
+
 /// Sizes of a mounted filesystem, in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FsSize {
@@ -529,6 +577,29 @@ mod tests {
     #[test]
     fn open_files_limit_is_readable() {
         assert!(open_files_limit().is_some_and(|n| n >= 16));
+    }
+
+    #[test]
+    fn files_open_below_a_directory() {
+        let dir = std::env::temp_dir().join(format!("csflowd-sys-below-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("a")).unwrap();
+        std::fs::write(dir.join("a/f"), b"x").unwrap();
+        let d = std::fs::File::open(&dir).unwrap();
+        let mut f = open_below(d.as_fd(), c"a/f").unwrap();
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut f, &mut text).unwrap();
+        assert_eq!(text, "x");
+        assert_eq!(
+            open_below(d.as_fd(), c"a/missing").unwrap_err().kind(),
+            io::ErrorKind::NotFound
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_open_files_limit_can_be_raised_to_the_hard_one() {
+        let soft = raise_open_files_limit().unwrap();
+        assert_eq!(open_files_limit(), Some(soft));
     }
 
     #[test]

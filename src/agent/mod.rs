@@ -183,6 +183,11 @@ struct Agent {
 /// Runs the agent until SIGTERM or SIGINT. The handled signals must not have been delivered to a
 /// handler before (the signalfd is created here, blocking them).
 pub fn run(settings: Settings, config: Config) -> io::Result<()> {
+    // Each container's counter files stay open between polls, within this limit.
+    match sys::raise_open_files_limit() {
+        Ok(n) => debug!("open files limit {n}"),
+        Err(e) => warn!("cannot raise the open files limit to its hard limit: {e}"),
+    }
     let poller = Rc::new(polling::Poller::new()?);
     let signals = Watched::new(
         &poller,

@@ -18,8 +18,9 @@
 //!    time, memory use, disk bytes and requests, `net/dev`) into the reader's one buffer and parses the
 //!    bytes into [`ContainerCounters`], the limits taken as last read. Each file is opened once and kept
 //!    open in its [`ContainerFiles`] (re-read with one `pread` from offset 0, which regenerates a kernel
-//!    file's text), within a process-wide budget of three quarters of `RLIMIT_NOFILE`; past it, files
-//!    are opened by a path joined into the reader's one path buffer each time. Dropping a
+//!    file's text), within a process-wide budget of `RLIMIT_NOFILE` less [`RESERVED_DESCRIPTORS`];
+//!    past it, files are opened each poll, with one `openat` below a descriptor the reader keeps of
+//!    their hierarchy's mount point (or of the proc root). Dropping a
 //!    `ContainerFiles` closes its files, so a removed cgroup is never kept alive. No directory listing
 //!    and, once the buffers have grown to the largest file and path, no allocation.
 //!
@@ -60,11 +61,15 @@ use std::sync::OnceLock;
 static KEPT_OPEN: AtomicUsize = AtomicUsize::new(0);
 static KEPT_BUDGET: OnceLock<usize> = OnceLock::new();
 
-/// Descriptors kept open for counter files may use this share of `RLIMIT_NOFILE`, past a reserve
-/// for everything else: containers beyond it are read by path, as before.
+/// Descriptors left for everything else the agent opens (engine connections, collector sockets, the
+/// host's files: a few dozen at most).
+pub const RESERVED_DESCRIPTORS: u64 = 256;
+
+/// Descriptors kept open for counter files may use all of `RLIMIT_NOFILE` (as it is when first
+/// asked) but [`RESERVED_DESCRIPTORS`]: the files of containers beyond it are opened each poll.
 fn kept_budget() -> usize {
     *KEPT_BUDGET.get_or_init(|| match crate::sys::open_files_limit() {
-        Some(n) => usize::try_from(n.saturating_sub(256) / 4 * 3)
+        Some(n) => usize::try_from(n.saturating_sub(RESERVED_DESCRIPTORS))
             .unwrap_or(usize::MAX)
             .min(1 << 20),
         None => 512,

@@ -2,21 +2,25 @@
 //!
 //! A poll reads each counter file through the descriptor kept open for it (one `pread` from offset 0)
 //! into the reader's one buffer and parses the bytes: no directory listing, no path walk, no string. A
-//! file without a kept descriptor is opened by a path joined into the reader's one path buffer. The
-//! limits are not read here but taken as last read. Once the buffers have grown to the largest file
+//! file without a kept descriptor (past the budget) is opened with one `openat` below the reader's
+//! kept descriptor of its hierarchy's mount point or of the proc root, its relative path joined into
+//! a reused buffer. The limits are not read here but taken as last read. Once the buffers have grown to the largest file
 //! and path, a poll allocates nothing.
 
+use std::fs::{File, OpenOptions};
 use std::ops::{BitOr, BitOrAssign};
+use std::os::fd::AsFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::host::file::{open_nonblocking, Extent, FileBuf, PathBuilder};
+use crate::host::file::{open_nonblocking, Extent, FileBuf, PathBuilder, RelPathBuilder};
 use crate::host::net::{parse_net_dev_line, NetDevCounters};
 use crate::host::parse::lines;
 use crate::host::Roots;
 use crate::wire::{Adapter, NetIo, VirtCpu, VirtDiskIo, VirtMemory, UNKNOWN_U32, UNKNOWN_U64};
 
 use super::files::{slot, ContainerFiles, Hierarchy, LimitValue, Limits, NetNamespace, Place};
-use super::mounts::CgroupMounts;
+use super::mounts::{CgroupMounts, V1Controller};
 use super::values::{flat_keyed_value, parse_single_u64, sum_blkio, sum_io_stat, Limit};
 
 /// The host's totals a container's limits fall back to, from the host's own reader (`cpu_num` of
@@ -210,6 +214,49 @@ pub struct ContainerReader {
     pub(crate) mounts: CgroupMounts,
     pub(crate) files: FileBuf,
     pub(crate) paths: PathBuilder,
+    /// The mount points and the proc root, kept open: a counter file without a kept descriptor is
+    /// opened below them, sparing the walk down to them.
+    dirs: TopDirs,
+    rel: RelPathBuilder,
+}
+
+/// The directories counter files are opened below: each hierarchy's mount point and the proc root
+/// (`None` where one could not be opened: files there are opened by their whole path).
+#[derive(Debug, Default)]
+struct TopDirs {
+    v1: [Option<File>; 5],
+    v2: Option<File>,
+    proc: Option<File>,
+}
+
+impl TopDirs {
+    fn open(roots: &Roots, mounts: &CgroupMounts) -> TopDirs {
+        let open = |dir: &Path| {
+            OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+                .open(dir)
+                .ok()
+        };
+        let mut dirs = TopDirs {
+            v2: mounts.v2().and_then(|m| open(&m.dir)),
+            proc: open(&roots.proc),
+            ..TopDirs::default()
+        };
+        for c in V1Controller::ALL {
+            if let (Some(m), Some(slot)) = (mounts.v1(c), dirs.v1.get_mut(c.index())) {
+                *slot = open(&m.dir);
+            }
+        }
+        dirs
+    }
+
+    fn of(&self, hierarchy: Hierarchy) -> Option<&File> {
+        match hierarchy {
+            Hierarchy::V1(c) => self.v1.get(c.index())?.as_ref(),
+            Hierarchy::V2 => self.v2.as_ref(),
+        }
+    }
 }
 
 /// A counter or limit file: its name in a v1 hierarchy and in the v2 one (`None`: v2 has no such file).
@@ -271,10 +318,12 @@ impl ContainerReader {
     /// [`CgroupMounts::discover`] on the same roots).
     pub fn new(roots: Roots, mounts: CgroupMounts) -> ContainerReader {
         ContainerReader {
+            dirs: TopDirs::open(&roots, &mounts),
             roots,
             mounts,
             files: FileBuf::default(),
             paths: PathBuilder::default(),
+            rel: RelPathBuilder::default(),
         }
     }
 
@@ -357,6 +406,8 @@ impl ContainerReader {
             mounts,
             files: buf,
             paths,
+            dirs,
+            rel,
         } = self;
         let path_of = |paths: &mut PathBuilder| -> Option<PathBuf> {
             Some(match file {
@@ -379,12 +430,14 @@ impl ContainerReader {
                 }
             }
         }
-        let path = match file {
-            CounterFile::Cgroup(place, name) => cgroup_path(paths, mounts, files, place, name)?,
-            CounterFile::NetDev => proc_path(paths, roots, files.pid, NET_DEV),
-        };
-        let opened = open_nonblocking(path).ok()?;
-        let result = buf.reread(&opened, extent, || path.to_path_buf());
+        let opened = open_below_top(dirs, rel, files, file).or_else(|| {
+            let path = match file {
+                CounterFile::Cgroup(place, name) => cgroup_path(paths, mounts, files, place, name)?,
+                CounterFile::NetDev => proc_path(paths, roots, files.pid, NET_DEV),
+            };
+            open_nonblocking(path).ok()
+        })?;
+        let result = buf.reread(&opened, extent, || path_of(paths).unwrap_or_default());
         if result.is_ok() && super::may_keep() {
             *cell = Some(opened);
         }
@@ -492,6 +545,35 @@ impl ContainerReader {
 
 /// `net/dev` under a process's proc directory.
 const NET_DEV: &[&[u8]] = &[b"net", b"dev"];
+
+/// Opens a counter file below its top directory's kept descriptor; `None` when there is no such
+/// descriptor or the open failed (the caller then tries the whole path).
+fn open_below_top(
+    dirs: &TopDirs,
+    rel: &mut RelPathBuilder,
+    files: &ContainerFiles,
+    file: CounterFile,
+) -> Option<File> {
+    let (dir, path) = match file {
+        CounterFile::Cgroup(place, name) => {
+            let (hierarchy, dir) = place.dir()?;
+            let name = match hierarchy {
+                Hierarchy::V1(_) => name.v1,
+                Hierarchy::V2 => name.v2?,
+            };
+            (
+                dirs.of(hierarchy)?,
+                rel.join(&[files.rel_dir(dir), name.as_bytes()])?,
+            )
+        }
+        CounterFile::NetDev => {
+            let mut digits = [0u8; 10];
+            let pid = decimal(files.pid, &mut digits);
+            (dirs.proc.as_ref()?, rel.join(&[pid, b"net", b"dev"])?)
+        }
+    };
+    crate::sys::open_below(dir.as_fd(), path).ok()
+}
 
 /// The path of `file` in the container's directory `place` (see [`ContainerReader::cgroup_path`]).
 fn cgroup_path<'p>(

@@ -6,7 +6,7 @@
 //! treated as unreadable (a truncated /proc file would give wrong sums), and that is logged once per reader.
 //! Files are opened non-blocking, so a FIFO in a root never stalls the caller. Nothing here panics.
 
-use std::ffi::OsStr;
+use std::ffi::{CStr, OsStr};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
@@ -194,6 +194,29 @@ impl PathBuilder {
     }
 }
 
+/// A relative path rebuilt in place for each file, NUL-terminated for `openat`
+/// ([`crate::sys::open_below`]), so its capacity is reused.
+#[derive(Debug, Default)]
+pub(crate) struct RelPathBuilder {
+    bytes: Vec<u8>,
+}
+
+impl RelPathBuilder {
+    /// `part/part/...`, the empty parts left out, with one `/` between the others; `None` when a part
+    /// holds a NUL byte.
+    pub(crate) fn join(&mut self, parts: &[&[u8]]) -> Option<&CStr> {
+        self.bytes.clear();
+        for part in parts.iter().filter(|p| !p.is_empty()) {
+            if !self.bytes.is_empty() {
+                self.bytes.push(b'/');
+            }
+            self.bytes.extend_from_slice(part);
+        }
+        self.bytes.push(0);
+        CStr::from_bytes_with_nul(&self.bytes).ok()
+    }
+}
+
 /// Whether a name taken from a file can be used as one path component: not empty, not `.` or `..`, and
 /// without `/` or NUL, so that data can never walk out of the directory it names an entry of.
 pub(crate) fn is_plain_name(name: &[u8]) -> bool {
@@ -203,6 +226,17 @@ pub(crate) fn is_plain_name(name: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn relative_paths_for_openat() {
+        let mut p = RelPathBuilder::default();
+        assert_eq!(
+            p.join(&[b"docker/abc", b"cpu.stat"]),
+            Some(c"docker/abc/cpu.stat")
+        );
+        assert_eq!(p.join(&[b"", b"cpu.stat"]), Some(c"cpu.stat"));
+        assert_eq!(p.join(&[b"a\0b"]), None);
+    }
     use std::io::Write;
 
     fn temp_file(name: &str, contents: &[u8]) -> PathBuf {
