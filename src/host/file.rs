@@ -31,23 +31,35 @@ pub(crate) enum Extent {
 }
 
 /// One reusable read buffer.
+///
+/// Its storage stays initialised and only grows: a read goes straight into it, with no zeroing and
+/// no copy, and `len` says how much of it the last file filled.
 #[derive(Debug, Default)]
 pub(crate) struct FileBuf {
-    buf: Vec<u8>,
+    data: Vec<u8>,
+    len: usize,
     warned_oversize: bool,
+}
+
+/// How a read loop knows it reached the end of a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    /// A read that returns 0.
+    Zero,
+    /// A read shorter than [`SHORT_READ_END`], or one that returns 0.
+    Short,
 }
 
 impl FileBuf {
     /// Reads `path` into the buffer; `None` when it cannot be opened or read, or is longer than allowed.
     pub(crate) fn read(&mut self, path: &Path, extent: Extent) -> Option<&[u8]> {
-        self.buf.clear();
         let result = open_nonblocking(path)
-            .and_then(|file| read_capped(&file, extent_limit(extent), &mut self.buf));
+            .and_then(|file| self.fill(extent_limit(extent), Ending::Zero, |b, _| (&file).read(b)));
         if let Err(e) = &result {
             log::debug!("cannot read {}: {}", path.display(), e);
         }
         let kept = self.finish(result.ok(), extent, || path.to_path_buf());
-        kept.then_some(&self.buf[..])
+        kept.then_some(self.contents())
     }
 
     /// Reads a file the caller opened (see [`open_nonblocking`]) from its current position to its
@@ -59,30 +71,71 @@ impl FileBuf {
         path: &Path,
         extent: Extent,
     ) -> io::Result<Option<&[u8]>> {
-        self.buf.clear();
-        let longer = read_capped(file, extent_limit(extent), &mut self.buf)?;
+        let longer = self.fill(extent_limit(extent), Ending::Zero, |b, _| {
+            let mut f = file;
+            f.read(b)
+        })?;
         let kept = self.finish(Some(longer), extent, || path.to_path_buf());
-        Ok(kept.then_some(&self.buf[..]))
+        Ok(kept.then_some(self.contents()))
     }
 
     /// Re-reads a file kept open from offset 0 with `pread` (a kernel file regenerates its text when
     /// read from 0), capped like [`FileBuf::read`], taking a short read as the end (see
-    /// [`read_kept_capped`]). `Ok(true)`: the text is in [`FileBuf::contents`]; `Ok(false)`: the file
-    /// is longer than allowed (logged once, naming `path()`); `Err` when reading failed.
+    /// [`SHORT_READ_END`]): one `pread` for a small file, where reading on to the read that returns 0
+    /// would make the kernel generate the text a second time. `Ok(true)`: the text is in
+    /// [`FileBuf::contents`]; `Ok(false)`: the file is longer than allowed (logged once, naming
+    /// `path()`); `Err` when reading failed.
     pub(crate) fn reread(
         &mut self,
         file: &File,
         extent: Extent,
         path: impl FnOnce() -> PathBuf,
     ) -> io::Result<bool> {
-        self.buf.clear();
-        let longer = read_kept_capped(file, extent_limit(extent), &mut self.buf)?;
+        let longer = self.fill(extent_limit(extent), Ending::Short, |b, offset| {
+            file.read_at(b, offset)
+        })?;
         Ok(self.finish(Some(longer), extent, path))
     }
 
     /// What the last successful read left in the buffer.
     pub(crate) fn contents(&self) -> &[u8] {
-        &self.buf
+        self.data.get(..self.len).unwrap_or_default()
+    }
+
+    /// Reads chunks with `read(buf, offset)` into the storage, from its start, until `ending` says the
+    /// file ended (`Ok(false)`) or more than `limit` bytes came (`Ok(true)`). Interrupted reads are
+    /// retried.
+    fn fill(
+        &mut self,
+        limit: usize,
+        ending: Ending,
+        mut read: impl FnMut(&mut [u8], u64) -> io::Result<usize>,
+    ) -> io::Result<bool> {
+        self.len = 0;
+        loop {
+            let want = self.len + READ_CHUNK;
+            if self.data.len() < want {
+                self.data.resize(want, 0);
+            }
+            let Some(room) = self.data.get_mut(self.len..want) else {
+                return Ok(false);
+            };
+            let n = match read(room, self.len as u64) {
+                Ok(n) => n.min(READ_CHUNK),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.len = 0;
+                    return Err(e);
+                }
+            };
+            self.len += n;
+            if self.len > limit {
+                return Ok(true);
+            }
+            if n == 0 || (ending == Ending::Short && n < SHORT_READ_END) {
+                return Ok(false);
+            }
+        }
     }
 
     /// The buffer as a read left it: `longer` is whether the file went past the cap (`None`: the read
@@ -95,16 +148,20 @@ impl FileBuf {
         path: impl FnOnce() -> PathBuf,
     ) -> bool {
         match (longer, extent) {
-            (None, _) => false,
+            (None, _) => {
+                self.len = 0;
+                false
+            }
             (Some(false), _) => true,
             (Some(true), Extent::Prefix(n)) => {
-                self.buf.truncate(n.min(MAX_FILE_BYTES));
+                self.len = self.len.min(n).min(MAX_FILE_BYTES);
                 true
             }
             (Some(true), Extent::Whole) => {
-                // Do not keep megabytes of capacity for the sake of one bad file.
-                self.buf.clear();
-                self.buf.shrink_to(KEPT_CAPACITY);
+                // Do not keep megabytes of storage for the sake of one bad file.
+                self.len = 0;
+                self.data.truncate(KEPT_CAPACITY);
+                self.data.shrink_to(KEPT_CAPACITY);
                 if !self.warned_oversize {
                     self.warned_oversize = true;
                     log::warn!(
@@ -127,14 +184,6 @@ fn extent_limit(extent: Extent) -> usize {
     }
 }
 
-/// Appends at most `limit + 1` bytes of the file, from its current position, to `buf`; `Ok(true)`
-/// when the file is longer than `limit`.
-fn read_capped(file: &File, limit: usize, buf: &mut Vec<u8>) -> io::Result<bool> {
-    let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
-    file.take(cap).read_to_end(buf)?;
-    Ok(buf.len() > limit)
-}
-
 /// A read shorter than this many bytes is the end of the file. A kernel file produces as much as its
 /// buffer (a page, at least 4 KiB) holds on each read, stopping short of it only at the end or before a
 /// record that would not fit in what is left: a short read of less than half a page is the end for every
@@ -143,27 +192,8 @@ fn read_capped(file: &File, limit: usize, buf: &mut Vec<u8>) -> io::Result<bool>
 /// such bound, is streamed to the end instead (`mounts.rs`). A regular file ends at a short read anyway.
 pub(crate) const SHORT_READ_END: usize = 2048;
 
-/// Size of each `pread` of a kept file.
-const KEPT_READ_BYTES: usize = 4096;
-
-/// Reads a file kept open from offset 0 (a /proc or cgroup file regenerates its text when read from
-/// 0) into `buf`, to a read of fewer than [`SHORT_READ_END`] bytes: one `pread` for a small file,
-/// where reading on to the read that returns 0 would make the kernel generate the text a second time.
-/// Like [`read_capped`], `Ok(true)` means longer than `limit`.
-fn read_kept_capped(file: &File, limit: usize, buf: &mut Vec<u8>) -> io::Result<bool> {
-    let mut chunk = [0u8; KEPT_READ_BYTES];
-    loop {
-        let offset = buf.len() as u64;
-        let n = file.read_at(&mut chunk, offset)?;
-        buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
-        if buf.len() > limit {
-            return Ok(true);
-        }
-        if n < SHORT_READ_END {
-            return Ok(false);
-        }
-    }
-}
+/// Size of each read.
+const READ_CHUNK: usize = 4096;
 
 /// Opens a file for reading, close-on-exec and non-blocking: a FIFO planted where a kernel file should
 /// be must not stall the agent's loop (the flag has no effect on regular and /proc files).
@@ -266,7 +296,7 @@ mod tests {
         let mut f = FileBuf::default();
         assert_eq!(f.read(&path, Extent::Whole), None);
         assert!(f.warned_oversize);
-        assert!(f.buf.capacity() <= KEPT_CAPACITY);
+        assert!(f.data.capacity() <= KEPT_CAPACITY);
         // A prefix of it is fine.
         assert_eq!(f.read(&path, Extent::Prefix(4)), Some(&b"xxxx"[..]));
         // Exactly at the cap is accepted.
@@ -275,6 +305,39 @@ mod tests {
             f.read(&path, Extent::Whole).map(<[u8]>::len),
             Some(MAX_FILE_BYTES)
         );
+    }
+
+    #[test]
+    fn rereads_take_a_short_read_as_the_end_and_read_on_after_a_long_one() {
+        let mut f = FileBuf::default();
+        for size in [
+            0,
+            100,
+            SHORT_READ_END,
+            READ_CHUNK,
+            READ_CHUNK + 1,
+            3 * READ_CHUNK + 7,
+        ] {
+            let text: Vec<u8> = (0..size).map(|i| b'a' + (i % 26) as u8).collect();
+            let path = temp_file(&format!("reread-{size}"), &text);
+            let file = std::fs::File::open(&path).unwrap();
+            for _ in 0..2 {
+                assert!(f.reread(&file, Extent::Whole, || path.clone()).unwrap());
+                assert_eq!(f.contents(), &text[..], "{size} bytes");
+            }
+            // A plain read of a longer file leaves nothing of it behind.
+            assert_eq!(
+                f.read(&path, Extent::Prefix(3)).map(<[u8]>::len),
+                Some(size.min(3))
+            );
+        }
+        // A proc file is read whole, however long, and again from the start.
+        let stat = std::fs::File::open("/proc/self/mountinfo").unwrap();
+        assert!(f.reread(&stat, Extent::Whole, PathBuf::new).unwrap());
+        let first = f.contents().to_vec();
+        assert!(first.ends_with(b"\n"));
+        assert!(f.reread(&stat, Extent::Whole, PathBuf::new).unwrap());
+        assert_eq!(f.contents(), &first[..]);
     }
 
     #[test]
