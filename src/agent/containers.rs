@@ -15,7 +15,9 @@
 //! Everything is bounded: at most [`MAX_ENDED`] ended containers are remembered for their identity,
 //! the oldest forgotten first.
 
+use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 
 use log::{debug, warn};
 
@@ -34,6 +36,7 @@ use crate::wire::{
 use super::engine::News;
 use super::exporter::Exporter;
 use super::printer::Printer;
+use super::slot_index::SlotIndex;
 use super::{Timer, POLL_SLOT_MS};
 
 /// Ended containers remembered for a restart, at most.
@@ -65,9 +68,9 @@ struct Container {
     id: ContainerId,
     /// `None` until first reported.
     ds_index: Option<u32>,
-    name: String,
-    hostname: String,
-    display: String,
+    name: Box<str>,
+    /// `Config.Hostname`, kept only with `docker { hostname = on }`.
+    hostname: Box<str>,
     life: Life,
     pid: u32,
     sequence: u32,
@@ -135,9 +138,14 @@ impl<'a> Out<'a> {
 /// The container table.
 pub struct Containers {
     slots: Vec<Option<Container>>,
-    by_id: HashMap<ContainerId, usize>,
+    by_id: SlotIndex,
     alloc: DsIndexAllocator,
-    base_counts: HashMap<String, u32>,
+    /// How many alive containers report each name (by its hash): two or more are told apart by their
+    /// short ids. A hash collision (one in 2^64 per pair) would only add a short id to a name.
+    base_counts: HashMap<u64, u32>,
+    name_hasher: RandomState,
+    /// The name of the sample being sent, rebuilt in place.
+    display: String,
     use_hostname: bool,
     ended_counter: u64,
     ended: usize,
@@ -168,9 +176,11 @@ impl Containers {
             fresh: ContainerCounters::UNKNOWN,
             checked_controllers: false,
             slots: Vec::new(),
-            by_id: HashMap::new(),
+            by_id: SlotIndex::default(),
             alloc: DsIndexAllocator::new(),
             base_counts: HashMap::new(),
+            name_hasher: RandomState::new(),
+            display: String::new(),
             use_hostname,
             ended_counter: 0,
             ended: 0,
@@ -184,54 +194,45 @@ impl Containers {
         self.slots.iter().flatten().filter(|c| c.alive()).count() as u32
     }
 
-    fn base<'c>(&self, c: &'c Container) -> &'c str {
-        if self.use_hostname && !c.hostname.is_empty() {
-            &c.hostname
-        } else {
+    /// The name a container is reported under: its hostname with `docker { hostname = on }` (when it
+    /// has one), else its name.
+    fn base(c: &Container) -> &str {
+        if c.hostname.is_empty() {
             &c.name
+        } else {
+            &c.hostname
         }
     }
 
-    /// Recomputes the display name of every alive container sharing `base`.
-    fn refresh_display(&mut self, base: &str) {
-        let duplicate = self.base_counts.get(base).copied().unwrap_or(0) > 1;
-        let use_hostname = self.use_hostname;
-        for c in self.slots.iter_mut().flatten() {
-            let b = if use_hostname && !c.hostname.is_empty() {
-                &c.hostname
-            } else {
-                &c.name
-            };
-            if b == base {
-                c.display = docker::display_name(b, c.id.short(), duplicate && c.alive());
-            }
-        }
+    fn base_key(&self, c: &Container) -> u64 {
+        self.name_hasher.hash_one(Containers::base(c))
     }
 
+    /// Counts a container in or out of the alive containers reporting its name.
     fn count_base(&mut self, slot: usize, delta: i32) {
         let Some(c) = self.slots.get(slot).and_then(Option::as_ref) else {
             return;
         };
-        let base = self.base(c).to_string();
-        let n = self.base_counts.entry(base.clone()).or_insert(0);
+        let key = self.base_key(c);
+        let n = self.base_counts.entry(key).or_insert(0);
         *n = n.saturating_add_signed(delta);
         if *n == 0 {
-            self.base_counts.remove(&base);
+            self.base_counts.remove(&key);
         }
-        self.refresh_display(&base);
     }
 
     fn slot_of(&self, id: &ContainerId) -> Option<usize> {
-        self.by_id.get(id).copied()
+        let slots = &self.slots;
+        self.by_id
+            .find(id, |s| slots.get(s).and_then(Option::as_ref).map(|c| &c.id))
     }
 
     fn insert(&mut self, id: ContainerId) -> usize {
         let c = Container {
             id,
             ds_index: None,
-            name: id.short().to_string(),
-            hostname: String::new(),
-            display: id.short().to_string(),
+            name: id.short().into(),
+            hostname: Box::default(),
             life: Life::Inspecting {
                 died: false,
                 reported: false,
@@ -257,11 +258,22 @@ impl Containers {
                 self.slots.len() - 1
             }
         };
-        self.by_id.insert(id, slot);
+        let slots = &self.slots;
+        self.by_id.insert(&id, slot, |s| {
+            slots.get(s).and_then(Option::as_ref).map(|c| &c.id)
+        });
         slot
     }
 
     fn forget(&mut self, slot: usize, wheel: &mut TimerWheel<Timer>) {
+        let Some(id) = self.slots.get(slot).and_then(Option::as_ref).map(|c| c.id) else {
+            return;
+        };
+        // Out of the index first: its lookups read the key from the slot.
+        let slots = &self.slots;
+        self.by_id.remove(&id, |s| {
+            slots.get(s).and_then(Option::as_ref).map(|c| &c.id)
+        });
         let Some(c) = self.slots.get_mut(slot).and_then(Option::take) else {
             return;
         };
@@ -274,7 +286,6 @@ impl Containers {
         if c.life == Life::Ended {
             self.ended -= 1;
         }
-        self.by_id.remove(&c.id);
     }
 
     /// Handles one piece of news; returns the containers to inspect.
@@ -287,9 +298,9 @@ impl Containers {
         inspect: &mut Vec<ContainerId>,
     ) {
         match news {
-            News::Listed(list) => {
-                let listed: std::collections::HashSet<ContainerId> =
-                    list.containers.iter().map(|c| c.id).collect();
+            News::Listed(mut list) => {
+                // Sorted, the list answers "is it listed" without a set beside it.
+                list.containers.sort_unstable_by_key(|c| c.id);
                 for l in &list.containers {
                     if !matches!(l.state, ContainerState::Running | ContainerState::Paused) {
                         continue;
@@ -321,7 +332,13 @@ impl Containers {
                     .enumerate()
                     .filter_map(|(i, c)| {
                         c.as_ref()
-                            .filter(|c| c.alive() && !listed.contains(&c.id))
+                            .filter(|c| {
+                                c.alive()
+                                    && list
+                                        .containers
+                                        .binary_search_by(|l| l.id.cmp(&c.id))
+                                        .is_err()
+                            })
                             .map(|_| i)
                     })
                     .collect();
@@ -467,8 +484,7 @@ impl Containers {
                         self.count_base(s, -1);
                     }
                     if let Some(c) = self.slots[s].as_mut() {
-                        c.name = name;
-                        c.display = c.name.clone();
+                        c.name = name.into();
                     }
                     if alive {
                         self.count_base(s, 1);
@@ -520,9 +536,12 @@ impl Containers {
         let Some(c) = self.slots[slot].as_mut() else {
             return;
         };
-        c.name = doc.name;
-        c.hostname = doc.hostname;
-        c.display = c.name.clone();
+        c.name = doc.name.into();
+        c.hostname = if self.use_hostname {
+            doc.hostname.into()
+        } else {
+            Box::default()
+        };
         let new_process = c.pid != doc.pid || c.files.is_none();
         c.pid = doc.pid;
         let died = matches!(c.life, Life::Inspecting { died: true, .. });
@@ -616,7 +635,6 @@ impl Containers {
 
     /// Sends the final sample and stops polling.
     fn end(&mut self, slot: usize, state: u32, wheel: &mut TimerWheel<Timer>, out: &mut Out<'_>) {
-        self.count_base(slot, -1);
         let Some(c) = self.slots[slot].as_mut() else {
             return;
         };
@@ -627,7 +645,9 @@ impl Containers {
         self.ended_counter += 1;
         c.ended_order = self.ended_counter;
         self.ended += 1;
+        // Under the name of its other samples: it is counted among the alive ones until it is out.
         self.emit(slot, state, out);
+        self.count_base(slot, -1);
         // Close its counter files: an open file would keep a removed cgroup alive in the kernel.
         if let Some(c) = self.slots[slot].as_mut() {
             c.files = None;
@@ -773,9 +793,17 @@ impl Containers {
         };
         c.sequence = c.sequence.wrapping_add(1);
         let first = c.sequence == 1;
+        let base = Containers::base(c);
+        let same_name = self.base_counts.get(&self.name_hasher.hash_one(base));
+        docker::write_display_name(
+            &mut self.display,
+            base,
+            c.id.short(),
+            same_name.is_some_and(|&n| n > 1),
+        );
         let records = [
             CounterRecord::HostDescr(HostDescr {
-                hostname: &c.display,
+                hostname: &self.display,
                 uuid: c.id.uuid(),
                 machine_type: out.machine_type,
                 os_name: out.os_name,
@@ -813,11 +841,11 @@ impl Containers {
         if first {
             debug!(
                 "container {} ({}) is data source 3:{index}",
-                c.display,
+                self.display,
                 c.id.short()
             );
         } else if final_sample {
-            debug!("container {} ({}) ended", c.display, c.id.short());
+            debug!("container {} ({}) ended", self.display, c.id.short());
         }
     }
 }

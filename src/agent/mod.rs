@@ -15,6 +15,7 @@ mod exporter;
 mod host_source;
 mod printer;
 mod rng;
+mod slot_index;
 
 use std::io;
 use std::net::IpAddr;

@@ -5,11 +5,10 @@
 //! wrapping inside 100000..=149999) past indices already taken. The same container (same UUID) gets the
 //! same index after a restart as long as no other container took its slot meanwhile.
 //!
-//! The allocator's memory is bounded: a 50000-bit occupancy map (6.25 KiB) plus two small maps of the
-//! allocated entries (at most 50000). Allocation is O(slots / 64) in the worst case, never a loop
-//! without end; nothing here panics.
-
-use std::collections::HashMap;
+//! The allocator is a 50000-bit occupancy map (6.25 KiB) and nothing else, whatever the number of
+//! containers: the caller holds each container's index (the container table keeps it while it keeps
+//! the container), allocates once per container and releases once. Allocation is O(slots / 64) in the
+//! worst case, never a loop without end; nothing here panics.
 
 use super::json::truncate_utf8;
 use crate::wire::HOSTNAME_MAX;
@@ -44,8 +43,8 @@ pub fn home_ds_index(uuid: &[u8; 16]) -> u32 {
 pub struct DsIndexAllocator {
     /// Bit `i` set: index `DS_INDEX_FIRST + i` is taken.
     taken: Vec<u64>,
-    by_uuid: HashMap<[u8; 16], u32>,
-    by_index: HashMap<u32, [u8; 16]>,
+    /// Bits set.
+    held: usize,
 }
 
 impl Default for DsIndexAllocator {
@@ -59,52 +58,40 @@ impl DsIndexAllocator {
     pub fn new() -> Self {
         DsIndexAllocator {
             taken: vec![0; WORDS],
-            by_uuid: HashMap::new(),
-            by_index: HashMap::new(),
+            held: 0,
         }
     }
 
-    /// The index of `uuid`: the one it already holds, else the first free one from its home index
-    /// onwards (wrapping). `None` when all 50000 indices are taken.
+    /// A new index for the container of `uuid`: the first free one from its home index onwards
+    /// (wrapping). `None` when all 50000 indices are taken. The caller keeps it until it releases it.
     pub fn allocate(&mut self, uuid: [u8; 16]) -> Option<u32> {
-        if let Some(&index) = self.by_uuid.get(&uuid) {
-            return Some(index);
-        }
         let home = fnv1a32(&uuid) % DS_INDEX_COUNT;
         let slot = self.first_free_from(home)?;
         self.set_taken(slot, true);
-        let index = DS_INDEX_FIRST + slot;
-        self.by_uuid.insert(uuid, index);
-        self.by_index.insert(index, uuid);
-        Some(index)
+        Some(DS_INDEX_FIRST + slot)
     }
 
-    /// Frees `index` and returns the UUID that held it; `None` (and no change) when it was not held.
-    pub fn release(&mut self, index: u32) -> Option<[u8; 16]> {
-        let uuid = self.by_index.remove(&index)?;
-        self.by_uuid.remove(&uuid);
-        self.set_taken(index.saturating_sub(DS_INDEX_FIRST), false);
-        Some(uuid)
-    }
-
-    /// The index held by `uuid`, if any.
-    pub fn index_of(&self, uuid: &[u8; 16]) -> Option<u32> {
-        self.by_uuid.get(uuid).copied()
+    /// Frees `index`; false (and no change) when it was not held.
+    pub fn release(&mut self, index: u32) -> bool {
+        if !(DS_INDEX_FIRST..=DS_INDEX_LAST).contains(&index) {
+            return false;
+        }
+        self.set_taken(index - DS_INDEX_FIRST, false)
     }
 
     /// How many indices are held.
     pub fn len(&self) -> usize {
-        self.by_index.len()
+        self.held
     }
 
     /// Whether no index is held.
     pub fn is_empty(&self) -> bool {
-        self.by_index.is_empty()
+        self.held == 0
     }
 
     /// The first free slot (0-based) at or after `start`, wrapping once around the table.
     fn first_free_from(&self, start: u32) -> Option<u32> {
-        if self.by_index.len() >= DS_INDEX_COUNT as usize {
+        if self.held >= DS_INDEX_COUNT as usize {
             return None;
         }
         let from_start = self.first_free_in(start, DS_INDEX_COUNT);
@@ -130,15 +117,23 @@ impl DsIndexAllocator {
         None
     }
 
-    fn set_taken(&mut self, slot: u32, taken: bool) {
-        if let Some(word) = self.taken.get_mut((slot / 64) as usize) {
-            let bit = 1u64 << (slot % 64);
-            if taken {
-                *word |= bit;
-            } else {
-                *word &= !bit;
-            }
+    /// Marks `slot` taken or free; false when it already was.
+    fn set_taken(&mut self, slot: u32, taken: bool) -> bool {
+        let Some(word) = self.taken.get_mut((slot / 64) as usize) else {
+            return false;
+        };
+        let bit = 1u64 << (slot % 64);
+        if (*word & bit != 0) == taken {
+            return false;
         }
+        if taken {
+            *word |= bit;
+            self.held += 1;
+        } else {
+            *word &= !bit;
+            self.held -= 1;
+        }
+        true
     }
 }
 
@@ -146,12 +141,22 @@ impl DsIndexAllocator {
 /// container has the same name (`duplicate`), cut to [`HOSTNAME_MAX`] (64) bytes on a character
 /// boundary.
 pub fn display_name(name: &str, short_id: &str, duplicate: bool) -> String {
+    let mut out = String::new();
+    write_display_name(&mut out, name, short_id, duplicate);
+    out
+}
+
+/// [`display_name`] into `out`, replacing what it held: no allocation once `out` has grown to the
+/// longest name.
+pub fn write_display_name(out: &mut String, name: &str, short_id: &str, duplicate: bool) {
+    out.clear();
+    out.push_str(name);
     if duplicate {
-        let joined = format!("{name}.{short_id}");
-        truncate_utf8(&joined, HOSTNAME_MAX).to_owned()
-    } else {
-        truncate_utf8(name, HOSTNAME_MAX).to_owned()
+        out.push('.');
+        out.push_str(short_id);
     }
+    let kept = truncate_utf8(out, HOSTNAME_MAX).len();
+    out.truncate(kept);
 }
 
 #[cfg(test)]
@@ -222,22 +227,20 @@ mod tests {
     }
 
     #[test]
-    fn same_uuid_same_index_and_release() {
+    fn home_index_and_release() {
         let mut allocator = DsIndexAllocator::new();
         let a = uuid("7cdf8808-3368-8538-ce27-ba6b98501fce");
         assert_eq!(allocator.allocate(a), Some(120_727));
-        assert_eq!(allocator.allocate(a), Some(120_727));
         assert_eq!(allocator.len(), 1);
-        assert_eq!(allocator.index_of(&a), Some(120_727));
-        assert_eq!(allocator.release(120_727), Some(a));
-        assert_eq!(allocator.release(120_727), None);
-        assert_eq!(allocator.index_of(&a), None);
+        assert!(allocator.release(120_727));
+        assert!(!allocator.release(120_727));
         assert!(allocator.is_empty());
         // Indices outside the range, or never handed out, are ignored.
-        assert_eq!(allocator.release(0), None);
-        assert_eq!(allocator.release(u32::MAX), None);
-        assert_eq!(allocator.release(DS_INDEX_LAST + 1), None);
-        // After a restart the container is back at its home index.
+        assert!(!allocator.release(0));
+        assert!(!allocator.release(u32::MAX));
+        assert!(!allocator.release(DS_INDEX_LAST + 1));
+        assert!(allocator.is_empty());
+        // Forgotten and seen again, the container is back at its home index.
         assert_eq!(allocator.allocate(a), Some(120_727));
     }
 
@@ -251,11 +254,9 @@ mod tests {
         assert_eq!(allocator.allocate(b), Some(120_728));
         assert_eq!(allocator.allocate(c), Some(120_729)); // its home was taken by b
                                                           // Freeing a's slot lets a newcomer with that home have it.
-        assert_eq!(allocator.release(120_727), Some(a));
+        assert!(allocator.release(120_727));
         let d = uuid_with_home(120_727, &[a, b, c]);
         assert_eq!(allocator.allocate(d), Some(120_727));
-        // b keeps its probed index while it lives.
-        assert_eq!(allocator.allocate(b), Some(120_728));
     }
 
     #[test]
@@ -280,11 +281,8 @@ mod tests {
         }
         assert_eq!(allocator.len(), DS_INDEX_COUNT as usize);
         assert_eq!(allocator.allocate(counter_uuid(DS_INDEX_COUNT)), None);
-        // Existing holders still get theirs.
-        let index = allocator.index_of(&counter_uuid(7)).unwrap();
-        assert_eq!(allocator.allocate(counter_uuid(7)), Some(index));
         // One free slot anywhere is found, whatever the newcomer's home.
-        assert!(allocator.release(DS_INDEX_FIRST + 12_345).is_some());
+        assert!(allocator.release(DS_INDEX_FIRST + 12_345));
         assert_eq!(
             allocator.allocate(counter_uuid(DS_INDEX_COUNT + 1)),
             Some(DS_INDEX_FIRST + 12_345)

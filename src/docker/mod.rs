@@ -32,8 +32,8 @@ mod version;
 pub use event::{decode_event, Event, EventKind};
 pub use id::{ContainerId, IdError, ID_HEX_LEN, SHORT_ID_LEN};
 pub use identity::{
-    display_name, fnv1a32, home_ds_index, DsIndexAllocator, DS_INDEX_COUNT, DS_INDEX_FIRST,
-    DS_INDEX_LAST,
+    display_name, fnv1a32, home_ds_index, write_display_name, DsIndexAllocator, DS_INDEX_COUNT,
+    DS_INDEX_FIRST, DS_INDEX_LAST,
 };
 pub use inspect::{decode_inspect, Inspect, CPUSET_MAX};
 pub use json::DocError;
