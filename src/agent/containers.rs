@@ -231,7 +231,7 @@ impl Containers {
         let c = Container {
             id,
             ds_index: None,
-            name: id.short().into(),
+            name: id.short().as_str().into(),
             hostname: Box::default(),
             life: Life::Inspecting {
                 died: false,
@@ -306,7 +306,11 @@ impl Containers {
                         continue;
                     }
                     match self.slot_of(&l.id) {
-                        Some(s) if self.slots[s].as_ref().is_some_and(|c| c.alive()) => {}
+                        // Alive, or already being asked about.
+                        Some(s)
+                            if self.slots[s].as_ref().is_some_and(|c| {
+                                c.alive() || matches!(c.life, Life::Inspecting { .. })
+                            }) => {}
                         Some(s) => {
                             if let Some(c) = self.slots[s].as_mut() {
                                 if c.life == Life::Ended {
@@ -798,7 +802,7 @@ impl Containers {
         docker::write_display_name(
             &mut self.display,
             base,
-            c.id.short(),
+            &c.id.short(),
             same_name.is_some_and(|&n| n > 1),
         );
         let records = [

@@ -255,12 +255,15 @@ impl EngineClient {
             news.push(News::InspectFailed(id));
             return;
         }
+        // One in flight already answers it. The queue is not searched (at start-up it holds every
+        // container): the table asks once per container and its life, and a second answer for the
+        // same process changes nothing.
         let busy = self
             .conns
             .iter()
             .flatten()
             .any(|c| c.purpose == Purpose::Inspect(id));
-        if busy || self.inspect_queue.contains(&id) {
+        if busy {
             return;
         }
         self.inspect_queue.push_back(id);

@@ -1,4 +1,5 @@
-//! Container ids: the engine's 64-hex-digit container identifier, validated once and stored inline.
+//! Container ids: the engine's 64-hex-digit container identifier, validated once and stored inline,
+//! decoded.
 //!
 //! Only the canonical form is accepted: exactly 64 characters of `0-9a-f`. Upper-case hex is refused
 //! rather than folded, for two reasons: the engines never send it (moby validates ids against
@@ -40,13 +41,14 @@ impl fmt::Display for IdError {
 
 impl std::error::Error for IdError {}
 
-/// A validated container id: 64 lower-case hex digits, stored as their ASCII bytes.
+/// A validated container id: 64 lower-case hex digits, stored as the 32 bytes they spell.
 ///
-/// Keeping the ASCII (64 bytes, not 32 decoded ones) lets [`ContainerId::as_str`] and
-/// [`ContainerId::short`] hand out `&str` without formatting; the type stays `Copy`, `Eq`, `Ord`
-/// and `Hash`.
+/// The agent keeps one per container, in its table and in every queue of requests, so the decoded
+/// form halves what they cost; the text is written back on demand ([`ContainerId::text`],
+/// [`ContainerId::short`], `Display`) without allocating. Ordering and equality are those of the text
+/// (lower-case hex sorts as its nibbles do); the type is `Copy`, `Eq`, `Ord` and `Hash`.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ContainerId([u8; ID_HEX_LEN]);
+pub struct ContainerId([u8; ID_HEX_LEN / 2]);
 
 impl ContainerId {
     /// Validates `text` as a container id (see the module documentation for the accepted form).
@@ -56,56 +58,101 @@ impl ContainerId {
 
     /// Validates raw bytes as a container id.
     pub fn from_ascii(bytes: &[u8]) -> Result<Self, IdError> {
-        let ascii: [u8; ID_HEX_LEN] = bytes.try_into().map_err(|_| IdError::WrongLength)?;
-        if ascii.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-            Ok(ContainerId(ascii))
-        } else {
-            Err(IdError::NotLowercaseHex)
+        if bytes.len() != ID_HEX_LEN {
+            return Err(IdError::WrongLength);
         }
+        let mut id = [0u8; ID_HEX_LEN / 2];
+        for (byte, pair) in id.iter_mut().zip(bytes.chunks_exact(2)) {
+            match (hex_value(pair[0]), hex_value(pair[1])) {
+                (Some(high), Some(low)) => *byte = (high << 4) | low,
+                _ => return Err(IdError::NotLowercaseHex),
+            }
+        }
+        Ok(ContainerId(id))
     }
 
     /// The 64 hex digits.
-    pub fn as_str(&self) -> &str {
-        // Only ASCII hex is ever stored, so this cannot fail; the fallback keeps it panic-free.
-        std::str::from_utf8(&self.0).unwrap_or("")
+    pub fn text(&self) -> IdText<ID_HEX_LEN> {
+        self.hex()
     }
 
     /// The first 12 hex digits, as `docker ps` shows them.
-    pub fn short(&self) -> &str {
-        self.as_str().get(..SHORT_ID_LEN).unwrap_or("")
+    pub fn short(&self) -> IdText<SHORT_ID_LEN> {
+        self.hex()
     }
 
     /// The container's UUID as the reference agent forms it: the first 32 hex digits decoded into 16
     /// bytes (`7cdf880833688538ce27ba6b98501fce…` gives `7c df 88 08 … 1f ce`).
     pub fn uuid(&self) -> [u8; 16] {
         let mut uuid = [0u8; 16];
-        for (byte, pair) in uuid.iter_mut().zip(self.0.chunks_exact(2)) {
-            if let [high, low] = pair {
-                *byte = (hex_value(*high) << 4) | hex_value(*low);
-            }
-        }
+        uuid.copy_from_slice(&self.0[..16]);
         uuid
     }
-}
 
-/// The value of one lower-case hex digit (0 for anything else, which a validated id never holds).
-fn hex_value(digit: u8) -> u8 {
-    match digit {
-        b'0'..=b'9' => digit - b'0',
-        b'a'..=b'f' => digit - b'a' + 10,
-        _ => 0,
+    /// The first `N` hex digits.
+    fn hex<const N: usize>(&self) -> IdText<N> {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut text = [b'0'; N];
+        for (i, digit) in text.iter_mut().enumerate() {
+            let byte = self.0.get(i / 2).copied().unwrap_or(0);
+            let nibble = if i % 2 == 0 { byte >> 4 } else { byte & 0xf };
+            *digit = DIGITS[usize::from(nibble)];
+        }
+        IdText(text)
     }
 }
 
-impl fmt::Display for ContainerId {
+/// Hex digits of an id, written on the stack: [`ContainerId::text`] and [`ContainerId::short`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct IdText<const N: usize>([u8; N]);
+
+impl<const N: usize> IdText<N> {
+    /// The digits.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII hex digits are ever written, so this cannot fail; the fallback keeps it
+        // panic-free.
+        std::str::from_utf8(&self.0).unwrap_or("")
+    }
+}
+
+impl<const N: usize> std::ops::Deref for IdText<N> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl<const N: usize> fmt::Display for IdText<N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
 }
 
+impl<const N: usize> fmt::Debug for IdText<N> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+/// The value of one lower-case hex digit.
+fn hex_value(digit: u8) -> Option<u8> {
+    match digit {
+        b'0'..=b'9' => Some(digit - b'0'),
+        b'a'..=b'f' => Some(digit - b'a' + 10),
+        _ => None,
+    }
+}
+
+impl fmt::Display for ContainerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.text().as_str())
+    }
+}
+
 impl fmt::Debug for ContainerId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ContainerId({})", self.as_str())
+        write!(f, "ContainerId({})", self.text())
     }
 }
 
@@ -126,9 +173,11 @@ mod tests {
     #[test]
     fn parses_and_renders_the_canonical_form() {
         let id = ContainerId::parse(ID).unwrap();
-        assert_eq!(id.as_str(), ID);
+        assert_eq!(id.text().as_str(), ID);
         assert_eq!(id.to_string(), ID);
-        assert_eq!(id.short(), "7cdf88083368");
+        assert_eq!(format!("{id:?}"), format!("ContainerId({ID})"));
+        assert_eq!(&*id.short(), "7cdf88083368");
+        assert_eq!(std::mem::size_of::<ContainerId>(), 32);
         assert_eq!(ID.parse::<ContainerId>().unwrap(), id);
     }
 
@@ -171,6 +220,18 @@ mod tests {
             ContainerId::from_ascii(&[0xff; 64]),
             Err(IdError::NotLowercaseHex)
         );
+    }
+
+    #[test]
+    fn orders_as_its_text() {
+        let mut ids: Vec<String> = (0..50u64)
+            .map(|i| format!("{:064x}", i.wrapping_mul(0x9e37_79b9_7f4a_7c15)))
+            .collect();
+        let mut parsed: Vec<ContainerId> = ids.iter().map(|t| t.parse().unwrap()).collect();
+        ids.sort();
+        parsed.sort();
+        let back: Vec<String> = parsed.iter().map(ToString::to_string).collect();
+        assert_eq!(back, ids);
     }
 
     #[test]
