@@ -84,7 +84,7 @@ struct Container {
     limits_due: u64,
     /// The last value read of each counter, for the final sample.
     last_good: ContainerCounters,
-    /// Its interfaces, refreshed when their number changes.
+    /// Its interfaces, refreshed when their number changes (no spare capacity: there are thousands).
     adapters: Vec<Adapter>,
     /// Some counter was read from its files at least once.
     ever_read: bool,
@@ -619,8 +619,8 @@ impl Containers {
                         );
                     }
                 }
-                c.adapters.clear();
                 reader.read_adapters(&files, &mut c.adapters);
+                c.adapters.shrink_to_fit();
                 c.files = Some(files);
             }
             Err(e) => {
@@ -788,6 +788,7 @@ impl Containers {
             c.last_good.keep_read(&self.fresh, report.fields);
             if report.adapters_stale(&c.adapters) {
                 reader.read_adapters(files, &mut c.adapters);
+                c.adapters.shrink_to_fit();
             }
         }
         let counters = if final_sample {

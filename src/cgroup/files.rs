@@ -18,7 +18,7 @@
 //! only when someone changes them (`docker update`). A counter file that existed at setup and cannot be
 //! read at a poll (the container is gone) reads as unknown.
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::fs::File;
 
 use super::mounts::V1Controller;
@@ -130,12 +130,20 @@ pub(crate) mod slot {
 /// The counter files of one container kept open between polls (see the module docs of
 /// [`cgroup`](super)). A clone starts with none open; equality ignores them.
 #[derive(Default)]
-pub(crate) struct KeptFiles(pub(crate) RefCell<[Option<File>; slot::COUNT]>);
+pub(crate) struct KeptFiles(pub(crate) [Cell<Option<File>>; slot::COUNT]);
 
 impl KeptFiles {
     /// Descriptors open now.
     pub(crate) fn open_count(&self) -> usize {
-        self.0.borrow().iter().flatten().count()
+        self.0
+            .iter()
+            .filter(|cell| {
+                let file = cell.take();
+                let open = file.is_some();
+                cell.set(file);
+                open
+            })
+            .count()
     }
 }
 

@@ -417,15 +417,16 @@ impl ContainerReader {
                 CounterFile::NetDev => proc_path(paths, roots, files.pid, NET_DEV).to_path_buf(),
             })
         };
-        let mut kept = files.kept.0.borrow_mut();
-        let cell = kept.get_mut(slot)?;
-        if let Some(f) = cell.as_ref() {
-            match buf.reread(f, extent, || path_of(paths).unwrap_or_default()) {
-                Ok(true) => return Some(buf.contents()),
-                Ok(false) => return None,
+        let cell = files.kept.0.get(slot)?;
+        if let Some(f) = cell.take() {
+            match buf.reread(&f, extent, || path_of(paths).unwrap_or_default()) {
+                Ok(whole) => {
+                    cell.set(Some(f));
+                    return whole.then(|| buf.contents());
+                }
                 // The kernel refused the kept descriptor (the cgroup was removed): try the path.
                 Err(_) => {
-                    *cell = None;
+                    drop(f);
                     super::kept_closed(1);
                 }
             }
@@ -439,7 +440,7 @@ impl ContainerReader {
         })?;
         let result = buf.reread(&opened, extent, || path_of(paths).unwrap_or_default());
         if result.is_ok() && super::may_keep() {
-            *cell = Some(opened);
+            cell.set(Some(opened));
         }
         result.ok()?.then(|| buf.contents())
     }
