@@ -1,8 +1,8 @@
 //! A container's setup: where its counters are ([`ContainerReader::resolve`]), and its limits, read then
 //! and again whenever the caller asks ([`ContainerReader::read_limits`]).
 //!
-//! Both run once per container (and per `docker update`, or once a minute), not per poll: they open files
-//! by path, and `resolve` allocates the container's one string of relative directories.
+//! Both run once per container (and per `docker update`, or every ten minutes), not per poll: they
+//! open files by path, and `resolve` allocates the container's one string of relative directories.
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
