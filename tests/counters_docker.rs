@@ -205,6 +205,95 @@ fn docker_memory_and_cpuset_limits_and_none() {
     assert!(s.counters.memory > 0, "no limits: memory");
 }
 
+/// `docker update` changes a running container's limits; the agent reads them again when the engine
+/// reports it, so the next sample shows them.
+#[test]
+fn docker_update_changes_the_limits_of_the_next_sample() {
+    let Some(docker) = support::docker() else {
+        return;
+    };
+    let c = run(
+        &docker,
+        "csf-update",
+        &["--memory", "64m"],
+        &["sleep", "300"],
+    );
+    let mut rig = rig_with(docker, &[&c]);
+    let host = rig.host;
+    let mut probe = Probe::new(&rig.engine, &c.id);
+    let now = Instant::now();
+    let (s, _) = running_sample(&mut rig, &mut probe, c.index, now, "before docker update");
+    assert_eq!(s.counters.max_memory, 64 << 20);
+    assert_eq!(s.counters.nr_virt_cpu, host.cpus);
+
+    rig.engine.cli(&[
+        "update",
+        "--memory",
+        "96m",
+        "--memory-swap",
+        "-1",
+        "--cpus",
+        "1",
+        &c.id,
+    ]);
+    let updated = Instant::now();
+    let mut probe = Probe::new(&rig.engine, &c.id);
+    assert_eq!(probe.last().memory_limit, Some(96 << 20), "the kernel's");
+    let (s, _) = running_sample(
+        &mut rig,
+        &mut probe,
+        c.index,
+        updated,
+        "after docker update",
+    );
+    assert_eq!(s.counters.max_memory, (96u64 << 20).min(host.mem_total));
+    assert_eq!(s.counters.nr_virt_cpu, 1, "--cpus 1");
+}
+
+/// With an open files limit that leaves room to keep only one container's counter files open, the
+/// others' are opened at each poll, and every container's counters still match the kernel's.
+#[test]
+fn docker_counters_past_the_descriptor_budget() {
+    let Some(docker) = support::docker() else {
+        return;
+    };
+    let containers: Vec<Container> = (0..3)
+        .map(|i| run(&docker, &format!("csf-budget-{i}"), &[], &["sleep", "300"]))
+        .collect();
+    let refs: Vec<&Container> = containers.iter().collect();
+    support::containers::assert_distinct(&refs);
+    // The agent keeps all but 256 descriptors for counter files: 6 here, one container's five.
+    let limit = 256 + 6;
+    let nofile = format!("--nofile={limit}:{limit}");
+    let mut rig = CounterRig::start_wrapped(docker, 1, &["prlimit", &nofile]);
+    for c in &containers {
+        let index = c.index;
+        rig.wait(0, 2 * PROMPT, &format!("first sample of {}", c.name), |s| {
+            s.index == index
+        });
+    }
+    for round in 0..2 {
+        for c in &containers {
+            let mut probe = Probe::new(&rig.engine, &c.id);
+            let now = Instant::now();
+            let what = format!("{} past the budget, round {round}", c.name);
+            let (s, _) = running_sample(&mut rig, &mut probe, c.index, now, &what);
+            assert!(nothing_unknown(&s.counters), "{what}: {:?}", s.counters);
+        }
+    }
+    // The containers' cgroup files the agent holds open: only what the budget allows.
+    let kept: Vec<String> = std::fs::read_dir(format!("/proc/{}/fd", rig.agent.pid()))
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .map(|target| target.display().to_string())
+        .filter(|target| target.contains("/docker/"))
+        .collect();
+    assert!(
+        (4..=6).contains(&kept.len()),
+        "cgroup files kept open with room for 6 descriptors: {kept:#?}"
+    );
+}
+
 #[test]
 fn docker_block_io_under_a_throttle_rule() {
     let Some(docker) = support::docker() else {

@@ -42,9 +42,30 @@ impl Agent {
     }
 
     pub fn start_with(dir: PathBuf, config: PathBuf, args: &[&str]) -> Agent {
+        Self::start_under(dir, config, args, &[])
+    }
+
+    /// Like [`Agent::start`], the agent run by `wrapper` (a command and its arguments, such as
+    /// `prlimit --nofile=300:300`).
+    pub fn start_wrapped(tag: &str, config: &str, args: &[&str], wrapper: &[&str]) -> Agent {
+        let dir = temp_dir(tag);
+        let path = dir.join("csflowd.conf");
+        std::fs::write(&path, config).unwrap();
+        Self::start_under(dir, path, args, wrapper)
+    }
+
+    fn start_under(dir: PathBuf, config: PathBuf, args: &[&str], wrapper: &[&str]) -> Agent {
         let stderr_path = dir.join("stderr.log");
         let stderr = std::fs::File::create(&stderr_path).unwrap();
-        let child = Command::new(binary())
+        let mut command = match wrapper.split_first() {
+            Some((program, rest)) => {
+                let mut c = Command::new(program);
+                c.args(rest).arg(binary());
+                c
+            }
+            None => Command::new(binary()),
+        };
+        let child = command
             .arg(std::env::var("CSFLOWD_TEST_LOG").unwrap_or_else(|_| "-d".into()))
             .arg("-f")
             .arg(&config)

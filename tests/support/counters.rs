@@ -268,9 +268,15 @@ pub struct CounterRig {
 impl CounterRig {
     /// Binds the collector and starts the agent on `engine`.
     pub fn start(engine: Engine, polling: u32) -> CounterRig {
+        CounterRig::start_wrapped(engine, polling, &[])
+    }
+
+    /// Like [`CounterRig::start`], the agent run by `wrapper` (see [`Agent::start_wrapped`]).
+    pub fn start_wrapped(engine: Engine, polling: u32, wrapper: &[&str]) -> CounterRig {
         let collector = Collector::bind();
         let config = agent_config(&engine, collector.addr(), polling);
-        let agent = Agent::start(&format!("counters-{}", engine.kind().name()), &config, &[]);
+        let tag = format!("counters-{}", engine.kind().name());
+        let agent = Agent::start_wrapped(&tag, &config, &[], wrapper);
         CounterRig {
             agent,
             collector,
