@@ -134,6 +134,12 @@ pub fn thread_cpu_ns(pid: u32) -> Option<u64> {
     text.split_whitespace().next()?.parse().ok()
 }
 
+/// CPU time of the calling thread, from `/proc/thread-self/schedstat` (ns).
+pub fn own_thread_cpu_ns() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    text.split_whitespace().next()?.parse().ok()
+}
+
 /// CPU time (user + system) of a whole process, every thread included, also the threads that
 /// ended: `utime + stime` of `/proc/<pid>/stat`, in nanoseconds (clock-tick resolution, 10 ms).
 pub fn process_cpu_ns(pid: u32) -> Option<u64> {

@@ -4,9 +4,9 @@
 //! - the agent's own read of one container's counters (the library's reader, in this process), and
 //!   what the same reads cost under other designs (`designs.rs`);
 //! - the agent's CPU per container sample (polling 1 s), from `/proc/<pid>/schedstat` (ns), divided
-//!   by the container samples the collector received in the same window; beside it, the CPU of an
-//!   agent that polls the host only, to split out the host sample's share, and the same agent once
-//!   its 50 polls are gathered into one wake-up (stopped past every deadline, then continued);
+//!   by the container samples the collector received in the same window; beside it in each repeat,
+//!   the CPU of an agent that polls the host only, to split out the host sample's share, and the
+//!   floor: this program reading the same five counter files of the 50 containers once a second;
 //! - the engine's CPU (dockerd, containerd and the shims: every thread's `schedstat`) in 30-s
 //!   windows, the agent (polling 2 s) stopped with SIGSTOP in one window and running in the next,
 //!   three pairs; then a client calling the engine's stats endpoint for each of the 50 containers
@@ -90,7 +90,7 @@ fn main() {
     designs::host_reads();
 
     section("agent CPU per container sample (50 containers, polling 1 s)");
-    cpu_per_sample(&engine);
+    cpu_per_sample(&engine, &pids);
 
     section("engine CPU: agent stopped / running, stats endpoint (50 containers, every 2 s)");
     engine_cpu(&engine, &ids, read_us);
@@ -138,35 +138,33 @@ fn wait_all_reported(agent: &Agent, collector: &Collector, n: usize, settle: Dur
     std::thread::sleep(settle);
 }
 
-fn cpu_per_sample(engine: &Engine) {
-    // The host share: an agent polling only the host, every second.
+/// The agent's CPU per container sample, side by side in each repeat with a host-only agent (the
+/// host sample's share) and with the floor: the bench's own thread reading the same containers' five
+/// counter files once a second with one `pread` each, as the agent's wake-up does, and nothing else.
+fn cpu_per_sample(engine: &Engine, containers: &[(u32, String)]) {
+    let floor_files = designs::open_counter_files(containers);
     let mut host_ns_per_s = Vec::new();
-    for _ in 0..REPEATS {
-        let collector = Collector::start(false);
-        let config = support::agent::config_for(collector.addr(), "");
-        let agent = Agent::start("bench-host", &config, &[]);
-        std::thread::sleep(Duration::from_secs(2));
-        let (c0, t0) = (common::thread_cpu_ns(agent.pid()), Instant::now());
-        std::thread::sleep(WINDOW / 2);
-        let (c1, t1) = (common::thread_cpu_ns(agent.pid()), Instant::now());
-        if let (Some(c0), Some(c1)) = (c0, c1) {
-            host_ns_per_s.push((c1 - c0) as f64 / (t1 - t0).as_secs_f64());
-        }
-    }
-    let host_per_s = median(&host_ns_per_s);
-    eprintln!(
-        "    host-only agent, polling 1 s: CPU us per second {}",
-        spread(
-            &host_ns_per_s.iter().map(|n| n / 1000.0).collect::<Vec<_>>(),
-            1
-        )
-    );
-
     let mut per_sample = Vec::new();
     let mut marginal = Vec::new();
-    let mut aligned = Vec::new();
+    let mut floor = Vec::new();
     let mut kept_up = Vec::new();
     for _ in 0..REPEATS {
+        // An agent polling only the host, every second.
+        let collector = Collector::start(false);
+        let config = support::agent::config_for(collector.addr(), "");
+        let host_agent = Agent::start("bench-host", &config, &[]);
+        std::thread::sleep(Duration::from_secs(2));
+        let (c0, t0) = (common::thread_cpu_ns(host_agent.pid()), Instant::now());
+        std::thread::sleep(WINDOW);
+        let (c1, t1) = (common::thread_cpu_ns(host_agent.pid()), Instant::now());
+        drop(host_agent);
+        let host_per_s = match (c0, c1) {
+            (Some(c0), Some(c1)) => (c1 - c0) as f64 / (t1 - t0).as_secs_f64(),
+            _ => continue,
+        };
+        host_ns_per_s.push(host_per_s);
+
+        // The agent with the 50 containers.
         let collector = Collector::start(true);
         let agent = start_agent(engine, &collector, 1);
         wait_all_reported(&agent, &collector, CONTAINERS, Duration::from_secs(2));
@@ -176,28 +174,40 @@ fn cpu_per_sample(engine: &Engine) {
                 common::threads(agent.pid())
             );
         }
-        // As the agent runs: every container polled at its own random phase.
         let Some((cpu, samples, secs)) = agent_window(&agent, &collector) else {
             continue;
         };
+        drop(agent);
         per_sample.push(cpu / samples);
         marginal.push((cpu - host_per_s * secs) / samples);
         kept_up.push(samples / (CONTAINERS as f64 * secs));
-        // The same agent with its polls gathered: stopped past every deadline and continued, it
-        // polls all the overdue containers in one wake-up and re-arms them all for the same
-        // instant, so from then on one wake-up serves the 50 of them.
-        support::process::send_signal("STOP", agent.pid());
-        std::thread::sleep(Duration::from_millis(1500));
-        support::process::send_signal("CONT", agent.pid());
-        std::thread::sleep(Duration::from_secs(2));
-        if let Some((cpu, samples, _)) = agent_window(&agent, &collector) {
-            aligned.push(cpu / samples);
+
+        // The floor, in this thread.
+        let rounds = WINDOW.as_secs().max(1);
+        let c0 = common::own_thread_cpu_ns();
+        for _ in 0..rounds {
+            std::thread::sleep(Duration::from_secs(1));
+            designs::floor_round(&floor_files);
+        }
+        if let (Some(c0), Some(c1)) = (c0, common::own_thread_cpu_ns()) {
+            floor.push((c1 - c0) as f64 / (rounds as f64 * CONTAINERS as f64));
         }
     }
+    eprintln!(
+        "    host-only agent, polling 1 s: CPU us per second {}",
+        spread(
+            &host_ns_per_s.iter().map(|n| n / 1000.0).collect::<Vec<_>>(),
+            1
+        )
+    );
     eprintln!("    ns per container sample {}", spread(&per_sample, 0));
     eprintln!(
-        "    ns per container sample, polls gathered {}",
-        spread(&aligned, 0)
+        "    ns per container sample, the container's own share {}",
+        spread(&marginal, 0)
+    );
+    eprintln!(
+        "    ns per container, the five preads alone once a second {}",
+        spread(&floor, 0)
     );
     eprintln!("    samples received / expected {}", spread(&kept_up, 3));
     let us = median(&per_sample) / 1000.0;
@@ -207,21 +217,22 @@ fn cpu_per_sample(engine: &Engine) {
         "<= 15 us",
         Verdict::of(us <= 15.0),
     );
+    let own = median(&marginal) / 1000.0;
     report(
         "  of which the container's own share (minus a host-only agent's CPU)",
-        &format!("{:.1} us", median(&marginal) / 1000.0),
+        &format!("{own:.1} us"),
+        "<= 15 us",
+        Verdict::of(own <= 15.0),
+    );
+    report(
+        "  the floor, same run: the 5 counter files' preads alone, once a second, no agent",
+        &format!("{:.1} us per container", median(&floor) / 1000.0),
         "-",
         Verdict::Info,
     );
     report(
         "  host-only agent CPU, polling 1 s",
-        &format!("{:.1} us per second", host_per_s / 1000.0),
-        "-",
-        Verdict::Info,
-    );
-    report(
-        "  the same agent with its 50 polls gathered in one wake-up (SIGSTOP/SIGCONT)",
-        &format!("{:.1} us per container sample", median(&aligned) / 1000.0),
+        &format!("{:.1} us per second", median(&host_ns_per_s) / 1000.0),
         "-",
         Verdict::Info,
     );

@@ -212,6 +212,24 @@ fn simulated(bin: &Path, tree: &FixtureTree) {
             received.push((n1 - n0) as f64 / (secs / f64::from(POLLING)) / SIMULATED as f64);
         }
     }
+    let open = std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count());
+    let limit = std::fs::read_to_string(format!("/proc/{pid}/limits"))
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("Max open files"))
+                .and_then(|l| l.split_whitespace().nth(3).map(str::to_owned))
+        })
+        .unwrap_or_default();
+    report(
+        "  descriptors the agent holds open (counter files kept, 5 a container)",
+        &format!(
+            "{open} of a limit of {limit}: ~{} containers' files kept, the others opened each poll",
+            open / 5
+        ),
+        "-",
+        Verdict::Info,
+    );
     let hwm = common::status_kib(pid, "VmHWM").unwrap_or(0) as f64;
     let rss = common::status_kib(pid, "VmRSS").unwrap_or(0) as f64;
     eprintln!("    CPU % of a core {}", spread(&shares, 3));
