@@ -22,6 +22,9 @@ use super::values::{
 };
 use super::CgroupError;
 
+/// What is read of a single-value limit file.
+const ONE_VALUE: Extent = Extent::Prefix(128);
+
 impl ContainerReader {
     /// Resolves the files of the container whose process is `pid` (a pid of the host's pid namespace, as
     /// the engine reports `State.Pid`), from `<proc>/<pid>/cgroup` and the reader's hierarchies, and reads
@@ -99,17 +102,22 @@ impl ContainerReader {
             LimitFile::Unresolved => LimitValue::Failed,
             LimitFile::Present => self.read_quota(files),
         };
-        let cpuset = self.read_limit(files, files.cpuset_file, files.cpuset, name::CPUSET, |t| {
-            count_cpu_list(t).map(|n| match n {
-                0 => Limit::Unlimited, // a v1 cpuset nobody set
-                n => Limit::Limited(n),
-            })
-        });
+        // A cpuset list is as long as the machine has CPUs: read whole.
+        let cpuset = self.read_limit(
+            files,
+            (files.cpuset_file, files.cpuset, name::CPUSET),
+            Extent::Whole,
+            |t| {
+                count_cpu_list(t).map(|n| match n {
+                    0 => Limit::Unlimited, // a v1 cpuset nobody set
+                    n => Limit::Limited(n),
+                })
+            },
+        );
         let memory = self.read_limit(
             files,
-            files.memory_limit_file,
-            files.memory,
-            name::MEMORY_LIMIT,
+            (files.memory_limit_file, files.memory, name::MEMORY_LIMIT),
+            ONE_VALUE,
             parse_memory_limit,
         );
         files.limits = Limits {
@@ -143,20 +151,19 @@ impl ContainerReader {
         }
     }
 
-    /// A limit file's value, parsed by `parse`.
+    /// A limit file's value (`(state, place, name)` say where it is), parsed by `parse`.
     fn read_limit<T>(
         &mut self,
         files: &ContainerFiles,
-        state: LimitFile,
-        place: Place,
-        file: FileName,
+        (state, place, file): (LimitFile, Place, FileName),
+        extent: Extent,
         parse: impl FnOnce(&[u8]) -> Option<Limit<T>>,
     ) -> LimitValue<T> {
         match state {
             LimitFile::NotEnabled => LimitValue::NoFile,
             LimitFile::Unresolved => LimitValue::Failed,
             LimitFile::Present => self
-                .read_small(files, place, file)
+                .read_limit_text(files, place, file, extent)
                 .and_then(parse)
                 .map_or(LimitValue::Failed, LimitValue::Read),
         }
@@ -166,15 +173,15 @@ impl ContainerReader {
     fn read_quota(&mut self, files: &ContainerFiles) -> LimitValue<u32> {
         let place = files.cpu;
         let cpus = if place.is_v2() {
-            self.read_small(files, place, name::QUOTA)
+            self.read_limit_text(files, place, name::QUOTA, ONE_VALUE)
                 .and_then(parse_cpu_max)
         } else {
             match self
-                .read_small(files, place, name::QUOTA)
+                .read_limit_text(files, place, name::QUOTA, ONE_VALUE)
                 .and_then(parse_cfs_quota_us)
             {
                 Some(Limit::Limited(us)) => self
-                    .read_small(files, place, name::PERIOD)
+                    .read_limit_text(files, place, name::PERIOD, ONE_VALUE)
                     .and_then(|p| cfs_quota_cpus(us, p))
                     .map(Limit::Limited),
                 Some(Limit::Unlimited) => Some(Limit::Unlimited), // the period does not matter
@@ -184,19 +191,14 @@ impl ContainerReader {
         cpus.map_or(LimitValue::Failed, LimitValue::Read)
     }
 
-    /// A limit file's text, by path: the whole of a cpuset (a list as long as the machine has CPUs),
-    /// the first 128 bytes of a single value.
-    fn read_small(
+    /// A limit file's text, by path.
+    fn read_limit_text(
         &mut self,
         files: &ContainerFiles,
         place: Place,
         file: FileName,
+        extent: Extent,
     ) -> Option<&[u8]> {
-        let extent = if file.v1 == name::CPUSET.v1 {
-            Extent::Whole
-        } else {
-            Extent::Prefix(128)
-        };
         let path = self.cgroup_path(files, place, file)?.to_path_buf();
         self.files.read(&path, extent)
     }
