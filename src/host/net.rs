@@ -6,7 +6,7 @@
 //! known when the file had at least one well-formed interface line (a host with only `lo` reports zeros).
 
 use super::file::{is_plain_name, PathBuilder};
-use super::parse::{fields, lines, parse_u64, trim};
+use super::parse::lines;
 use super::Roots;
 use crate::wire::NetIo;
 
@@ -80,10 +80,35 @@ impl NetDevCounters {
 /// (`eth0:200071119`), which is why the name ends at the first colon (names cannot hold one).
 pub(crate) fn parse_net_dev_line(line: &[u8]) -> Option<(&[u8], NetDevCounters)> {
     let (name, counters) = split_net_dev_line(line)?;
+    // The first twelve fields, each all digits, in one pass over the bytes (every container's
+    // net/dev is parsed at each of its polls); the fields after them are not looked at.
     let mut n = [0u64; 12];
-    let mut f = fields(counters);
-    for slot in &mut n {
-        *slot = parse_u64(f.next()?)?;
+    let mut count = 0;
+    let mut value: Option<u64> = None;
+    for &b in counters {
+        if b.is_ascii_digit() {
+            let digit = u64::from(b - b'0');
+            value = Some(value.unwrap_or(0).checked_mul(10)?.checked_add(digit)?);
+        } else if b.is_ascii_whitespace() {
+            if let Some(v) = value.take() {
+                *n.get_mut(count)? = v;
+                count += 1;
+                if count == n.len() {
+                    break;
+                }
+            }
+        } else {
+            return None;
+        }
+    }
+    if let Some(v) = value {
+        if let Some(slot) = n.get_mut(count) {
+            *slot = v;
+            count += 1;
+        }
+    }
+    if count < n.len() {
+        return None;
     }
     let [rx_bytes, rx_packets, rx_errs, rx_drop, _, _, _, _, tx_bytes, tx_packets, tx_errs, tx_drop] =
         n;
@@ -108,11 +133,29 @@ pub(crate) fn net_dev_name(line: &[u8]) -> Option<&[u8]> {
     split_net_dev_line(line).map(|(name, _)| name)
 }
 
-/// A /proc/net/dev line's name and the text of its counters.
+/// A /proc/net/dev line's name and the text of its counters. The name may be surrounded by blanks but
+/// holds none, so a line is given up at the first character after a blank that is not a blank or the
+/// colon: the header lines (`Inter-|   Receive`, ` face |bytes`) end there, not at their ends.
 fn split_net_dev_line(line: &[u8]) -> Option<(&[u8], &[u8])> {
-    let colon = line.iter().position(|&b| b == b':')?;
-    let name = trim(line.get(..colon)?);
-    if name.is_empty() || name.iter().any(u8::is_ascii_whitespace) {
+    let start = line.iter().position(|b| !b.is_ascii_whitespace())?;
+    let mut end = start;
+    let mut colon = None;
+    for (i, &b) in line.iter().enumerate().skip(start) {
+        if b == b':' {
+            colon = Some(i);
+            break;
+        }
+        if b.is_ascii_whitespace() {
+            continue;
+        }
+        if end != i {
+            return None; // a blank inside the name
+        }
+        end = i + 1;
+    }
+    let colon = colon?;
+    let name = line.get(start..end)?;
+    if name.is_empty() {
         return None;
     }
     Some((name, line.get(colon + 1..)?))
@@ -141,6 +184,80 @@ impl NetSum {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The line parser as first written (split on the first colon, trim, fields split on
+    /// blanks), the reference the one-pass parser must agree with.
+    fn reference_name(line: &[u8]) -> Option<&[u8]> {
+        let colon = line.iter().position(|&b| b == b':')?;
+        let name = crate::host::parse::trim(line.get(..colon)?);
+        if name.is_empty() || name.iter().any(u8::is_ascii_whitespace) {
+            return None;
+        }
+        Some(name)
+    }
+
+    fn reference(line: &[u8]) -> Option<(&[u8], NetDevCounters)> {
+        use crate::host::parse::{fields, parse_u64};
+        let name = reference_name(line)?;
+        let colon = line.iter().position(|&b| b == b':')?;
+        let mut n = [0u64; 12];
+        let mut f = fields(line.get(colon + 1..)?);
+        for slot in &mut n {
+            *slot = parse_u64(f.next()?)?;
+        }
+        let [rx_bytes, rx_packets, rx_errs, rx_drop, _, _, _, _, tx_bytes, tx_packets, tx_errs, tx_drop] =
+            n;
+        Some((
+            name,
+            NetDevCounters {
+                rx_bytes,
+                rx_packets,
+                rx_errs,
+                rx_drop,
+                tx_bytes,
+                tx_packets,
+                tx_errs,
+                tx_drop,
+            },
+        ))
+    }
+
+    #[test]
+    fn the_one_pass_parser_agrees_with_the_reference() {
+        const ALPHABET: &[u8] = b"0123456789 :\t|abe-x\n\x0c";
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut line = Vec::new();
+        for round in 0..200_000 {
+            line.clear();
+            if round % 4 == 0 {
+                // Mostly well-formed lines, with a mutation or two.
+                line.extend_from_slice(b"  eth0: 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16");
+                for _ in 0..(next() % 3) {
+                    let at = (next() as usize) % line.len();
+                    line[at] = ALPHABET[(next() as usize) % ALPHABET.len()];
+                }
+            } else {
+                for _ in 0..(next() % 60) {
+                    line.push(ALPHABET[(next() as usize) % ALPHABET.len()]);
+                }
+            }
+            assert_eq!(
+                parse_net_dev_line(&line),
+                reference(&line),
+                "{:?}",
+                String::from_utf8_lossy(&line)
+            );
+            assert_eq!(net_dev_name(&line), reference_name(&line));
+        }
+        let long = b"  eth0: 99999999999999999999 2 3 4 5 6 7 8 9 10 11 12";
+        assert_eq!(parse_net_dev_line(long), None, "overflow");
+    }
 
     const NET_DEV: &[u8] = b"Inter-|   Receive                                                |  Transmit
  face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
