@@ -802,11 +802,14 @@ impl Containers {
         let first = c.sequence == 1;
         let base = Containers::base(c);
         let same_name = self.base_counts.get(&self.name_hasher.hash_one(base));
+        let duplicate = same_name.is_some_and(|&n| n > 1);
+        // The short id is written out only when the name needs it.
+        let short = duplicate.then(|| c.id.short());
         docker::write_display_name(
             &mut self.display,
             base,
-            &c.id.short(),
-            same_name.is_some_and(|&n| n > 1),
+            short.as_deref().unwrap_or_default(),
+            duplicate,
         );
         let records = [
             CounterRecord::HostDescr(HostDescr {
