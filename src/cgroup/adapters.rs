@@ -45,38 +45,14 @@ impl ContainerReader {
             .map(<[u8]>::to_vec)
             .collect();
         for name in &names {
-            let path = self
-                .proc_path(
-                    files.pid,
-                    &[
-                        CLASS_NET[0],
-                        CLASS_NET[1],
-                        CLASS_NET[2],
-                        CLASS_NET[3],
-                        name,
-                        b"ifindex",
-                    ],
-                )
-                .to_path_buf();
+            let path = self.attribute_path(files.pid, name, b"ifindex");
             let if_index = self
                 .files
                 .read(&path, Extent::Prefix(ATTRIBUTE_BYTES))
                 .map(trim)
                 .and_then(parse_u32)
                 .unwrap_or(0);
-            let path = self
-                .proc_path(
-                    files.pid,
-                    &[
-                        CLASS_NET[0],
-                        CLASS_NET[1],
-                        CLASS_NET[2],
-                        CLASS_NET[3],
-                        name,
-                        b"address",
-                    ],
-                )
-                .to_path_buf();
+            let path = self.attribute_path(files.pid, name, b"address");
             let mac = self
                 .files
                 .read(&path, Extent::Prefix(ATTRIBUTE_BYTES))
@@ -86,5 +62,12 @@ impl ContainerReader {
             out.push(Adapter { if_index, mac });
         }
         out.sort_by_key(|a| a.if_index);
+    }
+
+    /// `<proc>/<pid>/root/sys/class/net/<name>/<attribute>`.
+    fn attribute_path(&mut self, pid: u32, name: &[u8], attribute: &[u8]) -> std::path::PathBuf {
+        let [root, sys, class, net] = CLASS_NET;
+        self.proc_path(pid, &[root, sys, class, net, name, attribute])
+            .to_path_buf()
     }
 }

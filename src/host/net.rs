@@ -48,6 +48,23 @@ pub(crate) struct NetDevCounters {
 }
 
 impl NetDevCounters {
+    /// The counters `host_net_io` uses among a line's first twelve fields (receive bytes, packets,
+    /// errs, drop, fifo, frame, compressed, multicast; transmit bytes, packets, errs, drop).
+    fn from_fields(n: [u64; 12]) -> NetDevCounters {
+        let [rx_bytes, rx_packets, rx_errs, rx_drop, _, _, _, _, tx_bytes, tx_packets, tx_errs, tx_drop] =
+            n;
+        NetDevCounters {
+            rx_bytes,
+            rx_packets,
+            rx_errs,
+            rx_drop,
+            tx_bytes,
+            tx_packets,
+            tx_errs,
+            tx_drop,
+        }
+    }
+
     /// Adds another interface's counters, wrapping as the kernel's own counters do.
     pub(crate) fn add(&mut self, c: &NetDevCounters) {
         self.rx_bytes = self.rx_bytes.wrapping_add(c.rx_bytes);
@@ -110,21 +127,7 @@ pub(crate) fn parse_net_dev_line(line: &[u8]) -> Option<(&[u8], NetDevCounters)>
     if count < n.len() {
         return None;
     }
-    let [rx_bytes, rx_packets, rx_errs, rx_drop, _, _, _, _, tx_bytes, tx_packets, tx_errs, tx_drop] =
-        n;
-    Some((
-        name,
-        NetDevCounters {
-            rx_bytes,
-            rx_packets,
-            rx_errs,
-            rx_drop,
-            tx_bytes,
-            tx_packets,
-            tx_errs,
-            tx_drop,
-        },
-    ))
+    Some((name, NetDevCounters::from_fields(n)))
 }
 
 /// The interface name of a /proc/net/dev line (up to its first colon, trimmed; not empty and without
@@ -205,21 +208,7 @@ mod tests {
         for slot in &mut n {
             *slot = parse_u64(f.next()?)?;
         }
-        let [rx_bytes, rx_packets, rx_errs, rx_drop, _, _, _, _, tx_bytes, tx_packets, tx_errs, tx_drop] =
-            n;
-        Some((
-            name,
-            NetDevCounters {
-                rx_bytes,
-                rx_packets,
-                rx_errs,
-                rx_drop,
-                tx_bytes,
-                tx_packets,
-                tx_errs,
-                tx_drop,
-            },
-        ))
+        Some((name, NetDevCounters::from_fields(n)))
     }
 
     #[test]
