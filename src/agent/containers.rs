@@ -4,7 +4,8 @@
 //! Lifecycle, from the engine's news:
 //! - a start, restart, unpause or pause of an unknown container, or a listed one not yet known, is
 //!   inspected; when the answer says it runs, its first sample goes out at once and it is polled
-//!   every `polling` seconds from a random phase;
+//!   every `polling` seconds from a random whole second ([`POLL_SLOT_MS`]);
+//! - `update` reads its limits again; so does every tenth minute ([`LIMITS_REFRESH_MS`]);
 //! - pause and unpause send a sample at once with the new state (3 or 1); the sequence carries on;
 //! - `die` (or a `stop` without a `die`, or a container that vanished from the list) sends exactly
 //!   one final sample (state 4, or 5 after a stop) and stops the polling; `kill` and `oom` alone
