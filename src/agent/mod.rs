@@ -1,7 +1,8 @@
-//! The agent: one thread, one [`polling::Poller`], one [`TimerWheel`](crate::timer::TimerWheel).
+//! The agent: one thread, one [`polling::Poller`], one [`crate::timer::TimerWheel`].
 //!
-//! The loop waits until the earliest of the timer wheel's next deadline and the exporter's flush
-//! deadline, or until a descriptor is ready: the signalfd, a collector socket, standard output. Nothing
+//! The loop waits until the timer wheel's next deadline (polls fall on whole seconds,
+//! [`POLL_SLOT_MS`]), or until a descriptor is ready: the signalfd, the engine's connections, a
+//! collector socket, standard output. Before it waits again it sends what the wake-up queued. Nothing
 //! in it blocks: sockets are non-blocking, files under /proc and /sys are small and local, and standard
 //! output is written through a non-blocking queue.
 //!
