@@ -117,6 +117,15 @@ pub(crate) struct Limits {
     pub(crate) memory: LimitValue<u64>,
 }
 
+impl Limits {
+    /// No limit file, before any is looked for.
+    pub(crate) const NONE: Limits = Limits {
+        quota: LimitValue::NoFile,
+        cpuset: LimitValue::NoFile,
+        memory: LimitValue::NoFile,
+    };
+}
+
 /// Slots of the counter files a [`ContainerFiles`] keeps open: the ones read at every poll.
 pub(crate) mod slot {
     pub(crate) const CPU_TIME: usize = 0;
@@ -217,11 +226,6 @@ impl ContainerFiles {
             .any(|p| p.dir().is_some())
     }
 
-    /// Counter files kept open for this container now.
-    pub fn open_files(&self) -> usize {
-        self.kept.open_count()
-    }
-
     /// The bytes of `dir`, a part of [`ContainerFiles::rel`].
     pub(crate) fn rel_dir(&self, dir: RelDir) -> &[u8] {
         let start = usize::from(dir.start);
@@ -289,11 +293,7 @@ mod tests {
             quota_file: LimitFile::NotEnabled,
             cpuset_file: LimitFile::NotEnabled,
             memory_limit_file: LimitFile::NotEnabled,
-            limits: Limits {
-                quota: LimitValue::NoFile,
-                cpuset: LimitValue::NoFile,
-                memory: LimitValue::NoFile,
-            },
+            limits: Limits::NONE,
             kept: KeptFiles::default(),
         };
         assert_eq!(files.rel_dir(a), b"docker/abc");

@@ -79,11 +79,7 @@ impl ContainerReader {
             quota_file: LimitFile::NotEnabled,
             cpuset_file: LimitFile::NotEnabled,
             memory_limit_file: LimitFile::NotEnabled,
-            limits: Limits {
-                quota: LimitValue::NoFile,
-                cpuset: LimitValue::NoFile,
-                memory: LimitValue::NoFile,
-            },
+            limits: Limits::NONE,
             kept: KeptFiles::default(),
         };
         files.quota_file = self.limit_file(&files, cpu, name::QUOTA);
