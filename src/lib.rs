@@ -5,7 +5,8 @@
 //!
 //! - [`wire`]: the sFlow v5 encoder, writing into caller-owned buffers without allocating;
 //! - [`http`]: a push-style HTTP/1.1 client for the engine's UNIX socket;
-//! - [`docker`]: the engine conversation's documents and container identity;
+//! - [`container`]: container identity and the engine-neutral news of a source of containers;
+//! - [`docker`]: the engine conversation: its documents and its rules, without I/O;
 //! - [`host`]: readers of /proc and /sys for the physical host;
 //! - [`cgroup`]: readers of a container's cgroup and procfs files for its counters;
 //! - [`timer`]: the timer wheel of poll deadlines;
@@ -20,6 +21,7 @@ pub mod agent;
 pub mod cgroup;
 pub mod cli;
 pub mod config;
+pub mod container;
 pub mod docker;
 pub mod host;
 pub mod http;

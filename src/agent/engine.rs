@@ -39,6 +39,7 @@ use crate::http::{self, Event as HttpEvent, LineSplitter, ResponseCollector, Res
 use crate::sys::{self, Watched};
 use crate::timer::{TimerId, TimerWheel};
 
+use super::keys::Key;
 use super::Timer;
 
 /// Deadline of a one-shot request (and of the events stream's head), milliseconds.
@@ -165,7 +166,6 @@ pub struct EngineClient {
     socket: PathBuf,
     list_limit: usize,
     poller: Rc<polling::Poller>,
-    key_base: usize,
     conns: Vec<Option<Conn>>,
     phase: Phase,
     version: Option<ApiVersion>,
@@ -187,19 +187,13 @@ pub struct EngineClient {
 }
 
 impl EngineClient {
-    /// A client for the engine at `socket`, with poller keys from `key_base` up (one per
-    /// connection, at most `MAX_INSPECTS + 3`). Call [`EngineClient::start`] to connect.
-    pub fn new(
-        poller: &Rc<polling::Poller>,
-        key_base: usize,
-        socket: PathBuf,
-        list_limit: usize,
-    ) -> EngineClient {
+    /// A client for the engine at `socket`, its connections under [`Key::Engine`] (at most
+    /// `MAX_INSPECTS + 3` at once). Call [`EngineClient::start`] to connect.
+    pub fn new(poller: &Rc<polling::Poller>, socket: PathBuf, list_limit: usize) -> EngineClient {
         EngineClient {
             socket,
             list_limit,
             poller: poller.clone(),
-            key_base,
             conns: Vec::new(),
             phase: Phase::Idle,
             version: None,
@@ -226,19 +220,9 @@ impl EngineClient {
         &self.socket
     }
 
-    /// The highest poller key this client may use.
-    pub fn key_limit(&self) -> usize {
-        self.key_base + MAX_INSPECTS + 8
-    }
-
     /// Starts the conversation now.
     pub fn start(&mut self, wheel: &mut TimerWheel<Timer>, now: u64) {
         self.connect(wheel, now);
-    }
-
-    /// Whether `key` is one of this client's.
-    pub fn owns_key(&self, key: usize) -> bool {
-        key >= self.key_base && key < self.key_limit()
     }
 
     /// Asks for a container's inspect document; the answer comes as [`News::Inspected`],
@@ -330,7 +314,7 @@ impl EngineClient {
                 self.conns.len() - 1
             }
         };
-        let key = self.key_base + slot;
+        let key = Key::Engine(slot).encode();
         let stream = sys::connect_unix(&self.socket).map_err(|e| Failure(connect_reason(&e)))?;
         let stream = Watched::new(&self.poller, stream, polling::Event::writable(key))
             .map_err(|e| Failure(format!("cannot watch the engine socket: {e}")))?;
@@ -494,12 +478,12 @@ impl EngineClient {
     /// A readiness event on one of this client's keys.
     pub fn on_event(
         &mut self,
-        key: usize,
+        slot: usize,
         wheel: &mut TimerWheel<Timer>,
         now: u64,
         news: &mut Vec<News>,
     ) {
-        let slot = key - self.key_base;
+        let key = Key::Engine(slot).encode();
         let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
             return;
         };

@@ -24,6 +24,8 @@ use crate::config::{Collector, MAX_DATAGRAM_BYTES};
 use crate::sys::Watched;
 use crate::wire::{CounterSample, DatagramHeader};
 
+use super::keys::Key;
+
 /// Header room reserved in front of the samples (the IPv6 header is the larger).
 const HEADER_ROOM: usize = 40;
 
@@ -78,16 +80,14 @@ pub struct Exporter {
     sequence: u32,
     collectors: Vec<CollectorSocket>,
     poller: Rc<polling::Poller>,
-    key_base: usize,
     stats: ExportStats,
     logged_oversize: bool,
 }
 
 impl Exporter {
-    /// An exporter whose collector sockets are registered in `poller` with keys from `key_base` up.
+    /// An exporter whose collector sockets are registered in `poller` under [`Key::Collector`].
     pub fn new(
         poller: &Rc<polling::Poller>,
-        key_base: usize,
         agent: IpAddr,
         sub_agent_id: u32,
         datagram_bytes: usize,
@@ -102,7 +102,6 @@ impl Exporter {
             sequence: 0,
             collectors: Vec::new(),
             poller: poller.clone(),
-            key_base,
             stats: ExportStats::default(),
             logged_oversize: false,
         }
@@ -129,11 +128,11 @@ impl Exporter {
                 let kept = old.swap_remove(pos);
                 let _ = kept
                     .socket
-                    .rearm(polling::Event::readable(self.key_base + i));
+                    .rearm(polling::Event::readable(Key::Collector(i).encode()));
                 self.collectors.push(kept);
                 continue;
             }
-            match open_socket(&self.poller, c, self.key_base + i) {
+            match open_socket(&self.poller, c, Key::Collector(i).encode()) {
                 Ok(socket) => self.collectors.push(CollectorSocket {
                     collector: *c,
                     socket,
@@ -145,7 +144,9 @@ impl Exporter {
         }
         // Keys follow positions: re-arm everything under its new key.
         for (i, s) in self.collectors.iter().enumerate() {
-            let _ = s.socket.rearm(polling::Event::readable(self.key_base + i));
+            let _ = s
+                .socket
+                .rearm(polling::Event::readable(Key::Collector(i).encode()));
         }
     }
 
@@ -249,11 +250,8 @@ impl Exporter {
 
     /// Handles a readiness event on a collector socket: takes the pending error (an ICMP port
     /// unreachable shows up here, as the error of a `recv`), logs it once, and re-arms.
-    pub fn on_socket_event(&mut self, key: usize, now_ms: u64) {
-        let Some(c) = key
-            .checked_sub(self.key_base)
-            .and_then(|i| self.collectors.get_mut(i))
-        else {
+    pub fn on_socket_event(&mut self, index: usize, now_ms: u64) {
+        let Some(c) = self.collectors.get_mut(index) else {
             return;
         };
         let mut scratch = [0u8; 1];
@@ -273,7 +271,9 @@ impl Exporter {
             self.stats.refusals += 1;
             c.error(&e, now_ms);
         }
-        let _ = c.socket.rearm(polling::Event::readable(key));
+        let _ = c
+            .socket
+            .rearm(polling::Event::readable(Key::Collector(index).encode()));
     }
 }
 
@@ -318,7 +318,7 @@ mod tests {
 
     fn exporter(limit: usize, c: &[Collector]) -> Exporter {
         let poller = Rc::new(polling::Poller::new().unwrap());
-        let mut e = Exporter::new(&poller, 100, IpAddr::from([192, 0, 2, 1]), 100001, limit);
+        let mut e = Exporter::new(&poller, IpAddr::from([192, 0, 2, 1]), 100001, limit);
         e.set_collectors(c);
         e
     }
@@ -431,7 +431,7 @@ mod tests {
             e.flush(0);
             // Let the ICMP error arrive and be drained the way the loop does.
             std::thread::sleep(Duration::from_millis(20));
-            e.on_socket_event(101, 0);
+            e.on_socket_event(1, 0);
         }
         assert_eq!(
             recv_all(&a).len(),

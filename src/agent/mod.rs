@@ -14,6 +14,7 @@ mod containers;
 mod engine;
 mod exporter;
 mod host_source;
+mod keys;
 mod printer;
 mod rng;
 mod slot_index;
@@ -32,12 +33,9 @@ use crate::host::{self, Roots};
 use crate::sys::{self, SignalFd, Watched};
 use crate::timer::{TimerId, TimerWheel};
 
-pub use exporter::ExportStats;
+use keys::Key;
 
-const KEY_SIGNALS: usize = 0;
-const KEY_STDOUT: usize = 1;
-const KEY_ENGINE: usize = 1 << 10;
-const KEY_COLLECTORS: usize = 1 << 16;
+pub use exporter::ExportStats;
 
 /// Poll deadlines, the host's and every container's, fall on whole seconds of the agent's clock
 /// (phases stay random at that resolution, spread over the polling interval): each wake-up polls
@@ -194,15 +192,17 @@ pub fn run(settings: Settings, config: Config) -> io::Result<()> {
     let signals = Watched::new(
         &poller,
         SignalFd::new()?,
-        polling::Event::readable(KEY_SIGNALS),
+        polling::Event::readable(Key::Signals.encode()),
     )?;
     let printer = if settings.print {
-        Some(printer::Printer::new(&poller, KEY_STDOUT).map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!("--print: cannot open standard output: {e}"),
-            )
-        })?)
+        Some(
+            printer::Printer::new(&poller, Key::Stdout.encode()).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("--print: cannot open standard output: {e}"),
+                )
+            })?,
+        )
     } else {
         None
     };
@@ -210,7 +210,6 @@ pub fn run(settings: Settings, config: Config) -> io::Result<()> {
     let agent_ip = agent_address(&config);
     let mut exporter = exporter::Exporter::new(
         &poller,
-        KEY_COLLECTORS,
         agent_ip,
         config.sub_agent_id,
         config.datagram_bytes,
@@ -222,7 +221,7 @@ pub fn run(settings: Settings, config: Config) -> io::Result<()> {
     info!("agent address {agent_ip}");
     let host = host_source::HostSource::new(settings.roots.clone(), uuid);
     let engine = docker_socket(&config)
-        .map(|path| engine::EngineClient::new(&poller, KEY_ENGINE, path, list_limit(&config)));
+        .map(|path| engine::EngineClient::new(&poller, path, list_limit(&config)));
     let use_hostname = config.docker.as_ref().is_some_and(|d| d.hostname);
     let mut agent = Agent {
         engine,
@@ -328,25 +327,25 @@ impl Agent {
             events.clear();
             self.poller.wait(&mut events, timeout)?;
             for ev in events.iter() {
-                match ev.key {
-                    KEY_SIGNALS => self.on_signals(),
-                    KEY_STDOUT => {
+                match Key::decode(ev.key) {
+                    Some(Key::Signals) => self.on_signals(),
+                    Some(Key::Stdout) => {
                         if let Some(p) = &mut self.printer {
                             p.on_writable();
                         }
                     }
-                    k if k >= KEY_COLLECTORS => {
+                    Some(Key::Collector(i)) => {
                         let now = self.now_ms();
-                        self.exporter.on_socket_event(k, now);
+                        self.exporter.on_socket_event(i, now);
                     }
-                    k if self.engine.as_ref().is_some_and(|e| e.owns_key(k)) => {
+                    Some(Key::Engine(slot)) => {
                         let now = self.now_ms();
                         if let Some(e) = &mut self.engine {
-                            e.on_event(k, &mut self.wheel, now, &mut self.news);
+                            e.on_event(slot, &mut self.wheel, now, &mut self.news);
                         }
                         self.handle_news(now);
                     }
-                    k => debug!("event for unknown key {k}"),
+                    None => debug!("event for unknown key {}", ev.key),
                 }
             }
         }
@@ -455,7 +454,10 @@ impl Agent {
                 }
             }
         }
-        if let Err(e) = self.signals.rearm(polling::Event::readable(KEY_SIGNALS)) {
+        if let Err(e) = self
+            .signals
+            .rearm(polling::Event::readable(Key::Signals.encode()))
+        {
             error!("cannot re-arm the signal descriptor: {e}");
         }
     }
@@ -497,12 +499,7 @@ impl Agent {
             self.handle_news(now);
             if let Some(path) = socket {
                 info!("tracking containers through {}", path.display());
-                let mut e = engine::EngineClient::new(
-                    &self.poller,
-                    KEY_ENGINE,
-                    path,
-                    list_limit(&self.config),
-                );
+                let mut e = engine::EngineClient::new(&self.poller, path, list_limit(&self.config));
                 e.start(&mut self.wheel, now);
                 self.engine = Some(e);
             }

@@ -13,9 +13,9 @@
 //! `Type` is taken as a container event (the subscription filters on type=container). Other types
 //! (`pod` from Podman, `network`, …) and blank lines give `Ok(None)`. Nothing here panics.
 
-use super::id::ContainerId;
 use super::json::{bounded_string, first_sighting, DocError, JsonReader, Text};
 use super::NAME_MAX;
+use crate::container::ContainerId;
 
 /// What happened to a container, from the event's action.
 ///

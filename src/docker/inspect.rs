@@ -10,10 +10,10 @@
 //! ([`DocError::TooLong`]). Negative `Memory`, `NanoCpus` and `CpuPeriod` mean "no limit / default"
 //! and are read as 0; `CpuQuota` keeps its sign (-1 is cgroup v1's "unlimited").
 
-use super::id::ContainerId;
 use super::json::{bounded_string, first_sighting, DocError, JsonReader, Text};
 use super::state::ContainerState;
 use super::NAME_MAX;
+use crate::container::ContainerId;
 
 /// Longest accepted `HostConfig.CpusetCpus` (bytes); a list of every CPU of a 1024-CPU host written
 /// one by one fits.

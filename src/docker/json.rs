@@ -27,6 +27,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
+pub(crate) use crate::container::truncate_utf8;
+
 /// Deepest nesting of objects and arrays a decoder may descend into.
 pub(crate) const MAX_DEPTH: usize = 128;
 
@@ -757,18 +759,6 @@ pub(crate) fn first_sighting(seen: &mut bool) -> Result<(), DocError> {
     } else {
         Ok(())
     }
-}
-
-/// The longest prefix of `text` that fits in `max` bytes and ends on a character boundary.
-pub(crate) fn truncate_utf8(text: &str, max: usize) -> &str {
-    if text.len() <= max {
-        return text;
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1; // stops at 0 at the latest, which is always a boundary
-    }
-    text.get(..end).unwrap_or("")
 }
 
 /// An owned copy of `text` cut to `max` bytes on a character boundary.

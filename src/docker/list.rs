@@ -16,10 +16,10 @@
 //! So the memory of a list is about `cap × 100 bytes + LIST_ELEMENT_MAX`, whatever the engine sends.
 //! [`decode_list`] is the same decoder fed a whole body at once.
 
-use super::id::ContainerId;
 use super::json::{bounded_string, DocError, JsonReader, Kind, Loose, Text};
 use super::state::ContainerState;
 use super::NAME_MAX;
+use crate::container::ContainerId;
 
 /// Longest list element (one container summary) read, in bytes: Docker's summary of a container is
 /// under 1 KiB plus its labels, mounts and networks, so this leaves room for thousands of labels.

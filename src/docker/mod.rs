@@ -20,8 +20,6 @@
 //! module's own (no serde): see `json.rs` for its contract.
 
 mod event;
-mod id;
-mod identity;
 mod inspect;
 mod json;
 mod list;
@@ -29,12 +27,12 @@ mod paths;
 mod state;
 mod version;
 
-pub use event::{decode_event, Event, EventKind};
-pub use id::{ContainerId, IdError, ID_HEX_LEN, SHORT_ID_LEN};
-pub use identity::{
+pub use crate::container::{
     display_name, fnv1a32, home_ds_index, write_display_name, DsIndexAllocator, DS_INDEX_COUNT,
     DS_INDEX_FIRST, DS_INDEX_LAST,
 };
+pub use crate::container::{ContainerId, IdError, ID_HEX_LEN, SHORT_ID_LEN};
+pub use event::{decode_event, Event, EventKind};
 pub use inspect::{decode_inspect, Inspect, CPUSET_MAX};
 pub use json::DocError;
 pub use list::{decode_list, ContainerList, ListDecoder, ListedContainer, LIST_ELEMENT_MAX};
@@ -47,6 +45,5 @@ pub use version::{
     AGENT_MAX, AGENT_MIN,
 };
 
-/// Longest container name or hostname kept from an engine document (bytes); longer ones are cut on a
-/// character boundary. Generous: the sFlow hostname is cut again to 64 bytes by [`display_name`].
-pub const NAME_MAX: usize = 255;
+/// Longest container name or hostname kept from an engine document (bytes).
+pub use crate::container::NAME_MAX;

@@ -7,8 +7,8 @@
 
 use std::fmt::Write as _;
 
-use super::id::ContainerId;
 use super::version::ApiVersion;
+use crate::container::ContainerId;
 
 /// The container actions the event subscription asks for, in filter order. `remove` is Podman's name
 /// for Docker's `destroy`; Podman maps a `die` filter to its own `died`.

@@ -10,7 +10,7 @@
 //! the container), allocates once per container and releases once. Allocation is O(slots / 64) in the
 //! worst case, never a loop without end; nothing here panics.
 
-use super::json::truncate_utf8;
+use super::truncate_utf8;
 use crate::wire::HOSTNAME_MAX;
 
 /// The first container data source index.
