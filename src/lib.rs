@@ -9,7 +9,7 @@
 //! - [`docker`]: the engine conversation: its documents and its rules, without I/O;
 //! - [`host`]: readers of /proc and /sys for the physical host;
 //! - [`cgroup`]: readers of a container's cgroup and procfs files for its counters;
-//! - [`timer`]: the timer wheel of poll deadlines;
+//! - [`timer`], [`schedule`]: the timer wheel of poll deadlines and the one grid they fall on;
 //! - [`config`]: the configuration file;
 //! - [`agent`]: the one event loop that ties them together.
 //!
@@ -25,6 +25,8 @@ pub mod container;
 pub mod docker;
 pub mod host;
 pub mod http;
+pub mod rng;
+pub mod schedule;
 pub mod sys;
 pub mod syslog;
 pub mod timer;

@@ -37,8 +37,8 @@ use crate::wire::{
 use super::engine::News;
 use super::exporter::Exporter;
 use super::printer::Printer;
-use super::slot_index::SlotIndex;
 use super::{Timer, POLL_SLOT_MS};
+use crate::container::SlotIndex;
 
 /// Ended containers remembered for a restart, at most.
 pub const MAX_ENDED: usize = 4096;
@@ -152,7 +152,7 @@ pub struct Containers {
     use_hostname: bool,
     ended_counter: u64,
     ended: usize,
-    rng: super::rng::Rng,
+    rng: crate::rng::Rng,
     logged_full: bool,
     /// `None` when no cgroup hierarchy could be found: counters are then unknown.
     reader: Option<ContainerReader>,
@@ -187,7 +187,7 @@ impl Containers {
             use_hostname,
             ended_counter: 0,
             ended: 0,
-            rng: super::rng::Rng::new(),
+            rng: crate::rng::Rng::new(),
             logged_full: false,
         }
     }

@@ -182,7 +182,7 @@ pub struct EngineClient {
     last_failure: Option<Failure>,
     connected_once: bool,
     read_buf: Box<[u8; 64 << 10]>,
-    rng: super::rng::Rng,
+    rng: crate::rng::Rng,
     logged_bad_event: bool,
 }
 
@@ -210,7 +210,7 @@ impl EngineClient {
             last_failure: None,
             connected_once: false,
             read_buf: Box::new([0; 64 << 10]),
-            rng: super::rng::Rng::new(),
+            rng: crate::rng::Rng::new(),
             logged_bad_event: false,
         }
     }

@@ -16,8 +16,6 @@ mod exporter;
 mod host_source;
 mod keys;
 mod printer;
-mod rng;
-mod slot_index;
 
 use std::io;
 use std::net::IpAddr;
@@ -176,7 +174,7 @@ struct Agent {
     printer: Option<printer::Printer>,
     host: host_source::HostSource,
     start: Instant,
-    rng: rng::Rng,
+    rng: crate::rng::Rng,
     stop: bool,
 }
 
@@ -238,7 +236,7 @@ pub fn run(settings: Settings, config: Config) -> io::Result<()> {
         printer,
         host,
         start: Instant::now(),
-        rng: rng::Rng::new(),
+        rng: crate::rng::Rng::new(),
         stop: false,
     };
     agent.schedule_host(true);

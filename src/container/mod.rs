@@ -11,6 +11,7 @@
 mod id;
 mod identity;
 mod news;
+mod slot_index;
 
 pub use id::{ContainerId, IdError, ID_HEX_LEN, SHORT_ID_LEN};
 pub use identity::{
@@ -18,6 +19,7 @@ pub use identity::{
     DS_INDEX_FIRST, DS_INDEX_LAST,
 };
 pub use news::{Description, EndState, News, Presence, NAME_MAX};
+pub use slot_index::SlotIndex;
 
 /// The longest prefix of `text` that fits in `max` bytes and ends on a character boundary.
 pub fn truncate_utf8(text: &str, max: usize) -> &str {

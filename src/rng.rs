@@ -8,7 +8,12 @@ pub struct Rng(u64);
 impl Rng {
     /// A generator seeded from the kernel's random bytes.
     pub fn new() -> Rng {
-        Rng(crate::sys::random_u64() | 1)
+        Rng::seeded(crate::sys::random_u64())
+    }
+
+    /// A generator with a chosen seed, for tests that must see the same numbers every run.
+    pub fn seeded(seed: u64) -> Rng {
+        Rng(seed | 1)
     }
 
     /// The next 64 random bits.
