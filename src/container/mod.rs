@@ -3,6 +3,7 @@
 //!
 //! - [`ContainerId`]: a validated 64-hex id, `Copy`, with its short form and UUID;
 //! - identity: [`DsIndexAllocator`] (the `3:N` data source index) and [`display_name`];
+//! - [`Table`]: the container table, a state machine from news and time to [`Action`]s;
 //! - [`News`]: what any source (the Docker or Podman engine conversation today, containerd's task
 //!   directories tomorrow) tells the container table, in words of no engine in particular.
 //!
@@ -12,6 +13,7 @@ mod id;
 mod identity;
 mod news;
 mod slot_index;
+mod table;
 
 pub use id::{ContainerId, IdError, ID_HEX_LEN, SHORT_ID_LEN};
 pub use identity::{
@@ -20,6 +22,7 @@ pub use identity::{
 };
 pub use news::{Description, EndState, News, Presence, NAME_MAX};
 pub use slot_index::SlotIndex;
+pub use table::{Action, Sample, SampleName, Table, MAX_ENDED, STATE_PAUSED, STATE_RUNNING};
 
 /// The longest prefix of `text` that fits in `max` bytes and ends on a character boundary.
 pub fn truncate_utf8(text: &str, max: usize) -> &str {
