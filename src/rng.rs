@@ -5,6 +5,12 @@
 #[derive(Debug, Clone)]
 pub struct Rng(u64);
 
+impl Default for Rng {
+    fn default() -> Rng {
+        Rng::new()
+    }
+}
+
 impl Rng {
     /// A generator seeded from the kernel's random bytes.
     pub fn new() -> Rng {

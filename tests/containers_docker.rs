@@ -153,13 +153,23 @@ fn docker_stopped_killed_and_short_lived_containers_send_one_final_sample() {
 }
 
 #[test]
+fn docker_container_paused_before_the_agent_is_sampled_and_stays_tracked() {
+    let Some(docker) = support::docker() else {
+        return;
+    };
+    containers::paused_before_the_agent(docker);
+}
+
+#[test]
 fn docker_engine_killed_and_restarted_while_the_agent_runs() {
     let Some(docker) = support::docker() else {
         return;
     };
     // dockerd without live-restore stops the containers it finds running when it starts again:
-    // `ended` is killed that way (after its 1 s stop timeout), `survivor` is restarted by its
-    // policy (same id), and `vanished` is killed by this test while the daemon is down.
+    // `ended` is killed that way (after its 1 s stop timeout), `frozen` too (paused, it is
+    // unpaused first: the replayed `unpause` must not revive it after the re-list ended it),
+    // `survivor` is restarted by its policy (same id), and `vanished` is killed by this test
+    // while the daemon is down.
     let ended = run(
         &docker,
         "csf-ended",
@@ -167,6 +177,12 @@ fn docker_engine_killed_and_restarted_while_the_agent_runs() {
         &["sleep", "300"],
     );
     let vanished = run(&docker, "csf-vanished", &[], &["sleep", "300"]);
+    let frozen = run(
+        &docker,
+        "csf-frozen",
+        &["--stop-timeout", "1"],
+        &["sleep", "300"],
+    );
     let survivor = run(
         &docker,
         "csf-survivor",
@@ -175,9 +191,14 @@ fn docker_engine_killed_and_restarted_while_the_agent_runs() {
     );
     let vanished_pid = docker.inspect_pid(&vanished.id);
     let mut rig = Rig::start(docker, 2);
-    for container in [&ended, &vanished, &survivor] {
+    for container in [&ended, &vanished, &frozen, &survivor] {
         rig.first_sample(container, rig.interval() + 2 * PROMPT);
     }
+    let paused_at = rig.watch.mark();
+    rig.cli(&["pause", &frozen.id]);
+    rig.expect("paused sample", paused_at, PROMPT, |s| {
+        s.is_of(frozen.index) && s.state == Some(containers::PAUSED)
+    });
 
     let mark = rig.watch.mark();
     let began = Instant::now();
@@ -193,7 +214,7 @@ fn docker_engine_killed_and_restarted_while_the_agent_runs() {
     // second and doubles, so it is back within seconds; the bound is generous.
     let fresh = run(&rig.engine, "csf-fresh", &[], &["sleep", "300"]);
     let returned = Instant::now();
-    containers::assert_distinct(&[&ended, &vanished, &survivor, &fresh]);
+    containers::assert_distinct(&[&ended, &vanished, &frozen, &survivor, &fresh]);
     let first = rig.first_sample(&fresh, Duration::from_secs(20));
     note(&format!(
         "docker: after the engine restart, a new container reported {:?} after `run` returned",
@@ -220,7 +241,7 @@ fn docker_engine_killed_and_restarted_while_the_agent_runs() {
     );
 
     // The ones that ended during the outage: one final sample each, and then silence.
-    for container in [&ended, &vanished] {
+    for container in [&ended, &vanished, &frozen] {
         let index = container.index;
         rig.expect(
             &format!("final sample of {}", container.name),
@@ -231,7 +252,7 @@ fn docker_engine_killed_and_restarted_while_the_agent_runs() {
     }
     rig.watch
         .pump_for(rig.interval() * 2 + Duration::from_secs(1));
-    for container in [&ended, &vanished] {
+    for container in [&ended, &vanished, &frozen] {
         let samples = rig.watch.of(container.index);
         let what = format!("{} (3:{})", container.name, container.index);
         let finals = samples.iter().filter(|s| s.is_final()).count();

@@ -37,6 +37,14 @@ fn podman_container_started_after_the_agent_then_paused_and_unpaused() {
 }
 
 #[test]
+fn podman_container_paused_before_the_agent_is_sampled_and_stays_tracked() {
+    let Some(podman) = support::podman() else {
+        return;
+    };
+    containers::paused_before_the_agent(podman);
+}
+
+#[test]
 fn podman_stopped_killed_and_short_lived_containers_send_one_final_sample() {
     let Some(podman) = support::podman() else {
         return;

@@ -1022,3 +1022,92 @@ fn excerpt(body: &[u8]) -> String {
         .collect();
     text.trim().to_string()
 }
+
+// TEMPORARY adapter, until the sans-IO conversation produces `container::News` itself: the
+// engine's own news in the table's engine-neutral words.
+impl EngineClient {
+    /// A readiness event on connection `slot`.
+    pub fn on_ready(
+        &mut self,
+        slot: usize,
+        wheel: &mut TimerWheel<Timer>,
+        now: u64,
+        out: &mut Vec<crate::container::News>,
+    ) {
+        let mut news = Vec::new();
+        self.on_event(slot, wheel, now, &mut news);
+        neutral(news, out);
+    }
+
+    /// One of the client's timers fired.
+    pub fn on_deadline(
+        &mut self,
+        id: TimerId,
+        timer: EngineTimer,
+        wheel: &mut TimerWheel<Timer>,
+        now: u64,
+        out: &mut Vec<crate::container::News>,
+    ) {
+        let mut news = Vec::new();
+        self.on_timer(id, timer, wheel, now, &mut news);
+        neutral(news, out);
+    }
+
+    /// The table asks for a container's description.
+    pub fn describe(
+        &mut self,
+        id: ContainerId,
+        wheel: &mut TimerWheel<Timer>,
+        now: u64,
+        out: &mut Vec<crate::container::News>,
+    ) {
+        let mut news = Vec::new();
+        self.inspect(id, wheel, now, &mut news);
+        neutral(news, out);
+    }
+}
+
+fn neutral(news: Vec<News>, out: &mut Vec<crate::container::News>) {
+    use crate::container::{Description, EndState, News as N, Presence};
+    use crate::docker::{ContainerState, EventKind};
+    for n in news {
+        out.push(match n {
+            News::Listed(list) => N::Present(
+                list.containers
+                    .iter()
+                    .filter(|c| matches!(c.state, ContainerState::Running | ContainerState::Paused))
+                    .map(|c| c.id)
+                    .collect(),
+            ),
+            News::Inspected(doc) => N::Described(Description {
+                id: doc.id,
+                name: doc.name,
+                hostname: doc.hostname,
+                pid: doc.pid,
+                presence: match doc.state {
+                    ContainerState::Running => Presence::Running,
+                    ContainerState::Paused => Presence::Paused,
+                    ContainerState::Stopped => Presence::Ended(EndState::Stopped),
+                    _ => Presence::Ended(EndState::Exited),
+                },
+            }),
+            News::Gone(id) | News::InspectFailed(id) => N::Undescribed(id),
+            News::Disconnected => N::Lost,
+            News::Event(ev) => match ev.kind {
+                EventKind::Start | EventKind::Restart => N::Started(ev.id),
+                EventKind::Pause => N::Paused(ev.id),
+                EventKind::Unpause => N::Resumed(ev.id),
+                EventKind::Die => N::Ended(ev.id, EndState::Exited),
+                EventKind::Stop => N::Ended(ev.id, EndState::Stopped),
+                EventKind::Kill | EventKind::Oom => N::Ending(ev.id),
+                EventKind::Update => N::LimitsChanged(ev.id),
+                EventKind::Rename => match ev.name {
+                    Some(name) => N::Renamed(ev.id, name),
+                    None => continue,
+                },
+                EventKind::Destroy | EventKind::Remove => N::Removed(ev.id),
+                _ => continue,
+            },
+        });
+    }
+}

@@ -1,4 +1,4 @@
-//! The physical host as data source 2:1: reads its counters and hands one sample to the exporter.
+//! The physical host as data source 2:1: reads its counters and hands one sample to the sink.
 
 use log::warn;
 
@@ -7,8 +7,8 @@ use crate::wire::{
     CounterRecord, CounterSample, DataSource, HostAdapters, HostDescr, DS_CLASS_PHYSICAL,
 };
 
-use super::exporter::Exporter;
-use super::printer::Printer;
+use super::container_counters::HostPart;
+use super::sink::Sink;
 
 /// Bytes of one adapter with a MAC in `host_adapters`.
 const ADAPTER_BYTES: usize = 16;
@@ -35,18 +35,19 @@ impl HostSource {
         source
     }
 
-    /// The host's CPU count and memory, what a container without limits may use.
-    pub fn capacity(&self) -> crate::cgroup::HostCapacity {
-        crate::cgroup::HostCapacity {
-            cpus: self.snapshot.cpu.cpu_num,
-            mem_total: self.snapshot.memory.mem_total,
-        }
-    }
-
-    /// The host's machine type, OS name and OS release, which containers report as theirs.
-    pub fn descr(&self) -> (u32, u32, &str) {
+    /// What a container's sample copies from the host: its machine type, OS name and release, and
+    /// its CPU count and memory, what a container without limits may use.
+    pub fn part(&self) -> HostPart<'_> {
         let s = &self.snapshot;
-        (s.machine_type, s.os_name, &s.os_release)
+        HostPart {
+            machine_type: s.machine_type,
+            os_name: s.os_name,
+            os_release: &s.os_release,
+            capacity: crate::cgroup::HostCapacity {
+                cpus: s.cpu.cpu_num,
+                mem_total: s.memory.mem_total,
+            },
+        }
     }
 
     /// Changes the UUID reported from the next sample on.
@@ -59,8 +60,7 @@ impl HostSource {
     pub fn sample(
         &mut self,
         num_domains: Option<u32>,
-        exporter: &mut Exporter,
-        printer: Option<&mut Printer>,
+        sink: &mut Sink,
         datagram_bytes: usize,
         now_ms: u64,
     ) {
@@ -117,12 +117,7 @@ impl HostSource {
                 adapters = &adapters[..keep];
                 continue;
             }
-            exporter.push(&sample, now_ms);
-            if let Some(p) = printer {
-                if let Ok(line) = crate::wire::json::sample_to_json(&sample) {
-                    p.print(&line);
-                }
-            }
+            sink.send(&sample, now_ms);
             return;
         }
     }

@@ -1,21 +1,31 @@
-//! The agent: one thread, one [`polling::Poller`], one [`crate::timer::TimerWheel`].
+//! The agent: one thread, one [`polling::Poller`], and the state machines it feeds.
 //!
-//! The loop waits until the timer wheel's next deadline (polls fall on whole seconds,
-//! [`POLL_SLOT_MS`]), or until a descriptor is ready: the signalfd, the engine's connections, a
-//! collector socket, standard output. Before it waits again it sends what the wake-up queued. Nothing
-//! in it blocks: sockets are non-blocking, files under /proc and /sys are small and local, and standard
-//! output is written through a non-blocking queue.
+//! The loop owns every descriptor and the clock; the rules live below it. It waits until the next
+//! deadline (the host's poll, the container table's next poll, the engine's next timer; polls fall
+//! on the one grid of [`crate::schedule`]) or until a descriptor is ready: the signalfd, the engine's
+//! connections, a collector socket, standard output. It hands the engine's news to the container
+//! table ([`crate::container::Table`]) and does what the table asks, in order: describe a container
+//! (the engine), attach, read or drop its counters (`container_counters.rs`), send a sample (the one
+//! sink, `sink.rs`, for the collectors and `--print` alike). Before it waits again it sends what the
+//! wake-up queued. Nothing in it blocks: sockets are non-blocking, files under /proc and /sys are
+//! small and local, and standard output is written through a non-blocking queue.
 //!
 //! Signals arrive through a signalfd (the poller retries on EINTR, so a handler's flag would never wake
 //! it): SIGTERM and SIGINT send what is queued and end [`run`]; SIGHUP re-reads the configuration and
 //! applies it without losing sequence numbers, or keeps the running one and logs why.
+//!
+//! The files: `mod.rs` is the loop; `engine.rs` the engine's sockets; `container_counters.rs` reads
+//! each container's counters and maps them to records; `host_source.rs` does the same for the host;
+//! `sink.rs` takes every sample; `exporter.rs` packs samples into datagrams and sends them;
+//! `printer.rs` writes `--print` lines without blocking; `keys.rs` names the poller's keys.
 
-mod containers;
+mod container_counters;
 mod engine;
 mod exporter;
 mod host_source;
 mod keys;
 mod printer;
+mod sink;
 
 use std::io;
 use std::net::IpAddr;
@@ -27,20 +37,18 @@ use log::{debug, error, info, warn};
 
 use crate::cli::Overrides;
 use crate::config::{self, Config, ConfigError};
+use crate::container::{Action, News, Table};
 use crate::host::{self, Roots};
+use crate::rng::Rng;
+use crate::schedule::Interval;
 use crate::sys::{self, SignalFd, Watched};
-use crate::timer::{TimerId, TimerWheel};
+use crate::timer::TimerWheel;
 
+use container_counters::ContainerCounterStore;
 use keys::Key;
+use sink::Sink;
 
 pub use exporter::ExportStats;
-
-/// Poll deadlines, the host's and every container's, fall on whole seconds of the agent's clock
-/// (phases stay random at that resolution, spread over the polling interval): each wake-up polls
-/// every data source due in that second at once and sends them in full datagrams, as the reference
-/// agent's one-second tick does. On the benchmark machine a wake-up alone cost ~60 µs of CPU, five
-/// times a container's whole sample, so they are what must be saved.
-pub const POLL_SLOT_MS: u64 = 1000;
 
 /// The default engine socket.
 pub const DEFAULT_DOCKER_SOCKET: &str = "/var/run/docker.sock";
@@ -48,8 +56,6 @@ pub const DEFAULT_DOCKER_SOCKET: &str = "/var/run/docker.sock";
 /// What the timer wheel's timers stand for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Timer {
-    HostPoll,
-    ContainerPoll(usize),
     Engine(engine::EngineTimer),
 }
 
@@ -161,20 +167,23 @@ pub fn summary(c: &Config) -> String {
 
 struct Agent {
     engine: Option<engine::EngineClient>,
-    containers: containers::Containers,
-    news: Vec<engine::News>,
-    to_inspect: Vec<crate::docker::ContainerId>,
+    /// The engine's news, waiting for the table.
+    news: Vec<News>,
+    table: Table,
+    counters: ContainerCounterStore,
     settings: Settings,
     config: Config,
+    /// `polling`, computed once per configuration; `None`: polling is off.
+    interval: Option<Interval>,
     poller: Rc<polling::Poller>,
     signals: Watched<SignalFd>,
     wheel: TimerWheel<Timer>,
-    host_timer: Option<TimerId>,
-    exporter: exporter::Exporter,
-    printer: Option<printer::Printer>,
+    /// The host's next poll, on its grid.
+    host_due: Option<u64>,
+    sink: Sink,
     host: host_source::HostSource,
     start: Instant,
-    rng: crate::rng::Rng,
+    rng: Rng,
     stop: bool,
 }
 
@@ -221,26 +230,29 @@ pub fn run(settings: Settings, config: Config) -> io::Result<()> {
     let engine = docker_socket(&config)
         .map(|path| engine::EngineClient::new(&poller, path, list_limit(&config)));
     let use_hostname = config.docker.as_ref().is_some_and(|d| d.hostname);
+    let interval = Interval::from_secs(config.polling);
+    let mut rng = Rng::new();
+    let table = Table::new(interval, use_hostname, rng.next_u64());
     let mut agent = Agent {
         engine,
-        containers: containers::Containers::new(settings.roots.clone(), use_hostname),
         news: Vec::new(),
-        to_inspect: Vec::new(),
+        table,
+        counters: ContainerCounterStore::new(settings.roots.clone()),
         settings,
         config,
+        interval,
         poller,
         signals,
         wheel: TimerWheel::new(),
-        host_timer: None,
-        exporter,
-        printer,
+        host_due: None,
+        sink: Sink { exporter, printer },
         host,
         start: Instant::now(),
-        rng: crate::rng::Rng::new(),
+        rng,
         stop: false,
     };
-    agent.schedule_host(true);
     let now = agent.now_ms();
+    agent.schedule_host(now);
     if let Some(e) = &mut agent.engine {
         info!("tracking containers through {}", e.socket().display());
         e.start(&mut agent.wheel, now);
@@ -287,59 +299,46 @@ impl Agent {
         self.start.elapsed().as_millis() as u64
     }
 
-    /// Arms the host poll timer: at a random phase within one interval when `fresh`, else one interval
-    /// after the previous deadline (or from now, when the loop fell more than an interval behind).
-    fn schedule_host(&mut self, fresh: bool) {
-        let previous = self.host_timer.take().and_then(|id| {
-            let d = self.wheel.deadline(id);
-            self.wheel.cancel(id);
-            d
-        });
-        if self.config.polling == 0 {
-            return;
-        }
-        let interval = u64::from(self.config.polling) * 1000;
-        let now = self.now_ms();
-        let deadline = match previous {
-            Some(prev) if !fresh && prev + interval > now => prev + interval,
-            _ if fresh => (now + self.rng.below(interval)).div_ceil(POLL_SLOT_MS) * POLL_SLOT_MS,
-            _ => (now + interval).div_ceil(POLL_SLOT_MS) * POLL_SLOT_MS,
-        };
-        self.host_timer = Some(self.wheel.insert(deadline, Timer::HostPoll));
+    /// Puts the host's polls on a new grid: its first at a random whole second within one interval.
+    fn schedule_host(&mut self, now: u64) {
+        self.host_due = self.interval.map(|i| i.first(now, self.rng.below(i.ms())));
     }
 
     fn run_loop(&mut self) -> io::Result<()> {
         let mut events = polling::Events::new();
         while !self.stop {
             let now = self.now_ms();
-            while let Some((id, timer)) = self.wheel.pop_expired(now) {
-                self.on_timer(id, timer, now);
-            }
-            // What this wake-up queued (the timers' samples, and the news of the events handled
-            // at the end of the last iteration) goes out now, before the loop sleeps.
-            self.exporter.flush(now);
-            let timeout = self
-                .wheel
-                .next_deadline()
-                .map(|d| Duration::from_millis(d.saturating_sub(self.now_ms())));
+            self.on_time(now);
+            // What this wake-up queued (the polls' samples, and those of the news handled at the
+            // end of the last iteration) goes out now, before the loop sleeps.
+            self.sink.exporter.flush(now);
+            let next = [
+                self.host_due,
+                self.table.poll_timeout(),
+                self.wheel.next_deadline(),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            let timeout = next.map(|d| Duration::from_millis(d.saturating_sub(self.now_ms())));
             events.clear();
             self.poller.wait(&mut events, timeout)?;
             for ev in events.iter() {
                 match Key::decode(ev.key) {
                     Some(Key::Signals) => self.on_signals(),
                     Some(Key::Stdout) => {
-                        if let Some(p) = &mut self.printer {
+                        if let Some(p) = &mut self.sink.printer {
                             p.on_writable();
                         }
                     }
                     Some(Key::Collector(i)) => {
                         let now = self.now_ms();
-                        self.exporter.on_socket_event(i, now);
+                        self.sink.exporter.on_socket_event(i, now);
                     }
                     Some(Key::Engine(slot)) => {
                         let now = self.now_ms();
                         if let Some(e) = &mut self.engine {
-                            e.on_event(slot, &mut self.wheel, now, &mut self.news);
+                            e.on_ready(slot, &mut self.wheel, now, &mut self.news);
                         }
                         self.handle_news(now);
                     }
@@ -348,11 +347,11 @@ impl Agent {
             }
         }
         let now = self.now_ms();
-        self.exporter.flush(now);
-        if let Some(p) = &mut self.printer {
+        self.sink.exporter.flush(now);
+        if let Some(p) = &mut self.sink.printer {
             p.finish();
         }
-        let s = self.exporter.stats();
+        let s = self.sink.exporter.stats();
         info!(
             "stopping: {} samples in {} datagrams sent, {} send failures, {} collector errors",
             s.samples, s.datagrams, s.send_failures, s.refusals
@@ -360,79 +359,75 @@ impl Agent {
         Ok(())
     }
 
-    fn on_timer(&mut self, id: TimerId, timer: Timer, now: u64) {
-        match timer {
-            Timer::HostPoll => {
-                if self.host_timer == Some(id) {
-                    if self.config.agent_ip.is_none() {
-                        let agent = agent_address(&self.config);
-                        if agent != self.exporter.agent() {
-                            info!("agent address {} -> {agent}", self.exporter.agent());
-                        }
-                        self.exporter.reconfigure(
-                            agent,
-                            self.config.sub_agent_id,
-                            self.config.datagram_bytes,
-                            now,
-                        );
-                    }
-                    let domains = self.config.docker.as_ref().map(|_| self.containers.alive());
-                    self.host.sample(
-                        domains,
-                        &mut self.exporter,
-                        self.printer.as_mut(),
-                        self.config.datagram_bytes,
-                        now,
-                    );
-                    self.schedule_host(false);
-                }
+    /// Everything due at `now`: the host's poll, the engine's timers, the containers' polls.
+    fn on_time(&mut self, now: u64) {
+        if let (Some(due), Some(interval)) = (self.host_due, self.interval) {
+            if due <= now {
+                self.poll_host(now);
+                self.host_due = Some(interval.next(due, now));
             }
-            Timer::ContainerPoll(slot) => {
-                let polling = u64::from(self.config.polling) * 1000;
-                let mut out = containers::Out::new(
-                    &mut self.exporter,
-                    self.printer.as_mut(),
-                    &self.host,
-                    now,
-                );
-                self.containers
-                    .on_poll(slot, id, &mut self.wheel, polling, &mut out);
+        }
+        while let Some((id, Timer::Engine(t))) = self.wheel.pop_expired(now) {
+            if let Some(e) = &mut self.engine {
+                e.on_deadline(id, t, &mut self.wheel, now, &mut self.news);
             }
-            Timer::Engine(t) => {
-                if let Some(e) = &mut self.engine {
-                    e.on_timer(id, t, &mut self.wheel, now, &mut self.news);
-                }
-                self.handle_news(now);
+            self.handle_news(now);
+        }
+        self.table.handle_timeout(now);
+        self.take_actions(now);
+    }
+
+    fn poll_host(&mut self, now: u64) {
+        if self.config.agent_ip.is_none() {
+            let agent = agent_address(&self.config);
+            if agent != self.sink.exporter.agent() {
+                info!("agent address {} -> {agent}", self.sink.exporter.agent());
+            }
+            self.sink.exporter.reconfigure(
+                agent,
+                self.config.sub_agent_id,
+                self.config.datagram_bytes,
+                now,
+            );
+        }
+        let domains = self.config.docker.as_ref().map(|_| self.table.alive());
+        self.host
+            .sample(domains, &mut self.sink, self.config.datagram_bytes, now);
+    }
+
+    /// Hands the engine's news to the container table and takes its actions, until neither has
+    /// anything left (an engine may answer a description from its queue at once).
+    fn handle_news(&mut self, now: u64) {
+        while !self.news.is_empty() {
+            for news in std::mem::take(&mut self.news) {
+                self.table.handle_news(news, now);
+                self.take_actions(now);
             }
         }
     }
 
-    /// Hands the engine client's news to the container table, and its inspect requests back.
-    fn handle_news(&mut self, now: u64) {
-        if self.news.is_empty() {
-            return;
-        }
-        let polling = u64::from(self.config.polling) * 1000;
-        let mut out =
-            containers::Out::new(&mut self.exporter, self.printer.as_mut(), &self.host, now);
-        for news in self.news.drain(..) {
-            self.containers.on_news(
-                news,
-                &mut self.wheel,
-                polling,
-                &mut out,
-                &mut self.to_inspect,
-            );
-        }
-        if let Some(e) = &mut self.engine {
-            for id in self.to_inspect.drain(..) {
-                e.inspect(id, &mut self.wheel, now, &mut self.news);
+    /// Does what the container table asks, in order.
+    fn take_actions(&mut self, now: u64) {
+        while let Some(action) = self.table.poll_action() {
+            match action {
+                Action::Describe(id) => match &mut self.engine {
+                    Some(e) => e.describe(id, &mut self.wheel, now, &mut self.news),
+                    None => self.news.push(News::Undescribed(id)),
+                },
+                Action::Attach { slot, pid } => self.counters.attach(slot, pid, now),
+                Action::RefreshLimits { slot } => self.counters.refresh_limits(slot, now),
+                Action::ReadNow { slot } => self.counters.read_now(slot, self.host.part().capacity),
+                Action::Drop { slot } => self.counters.drop_slot(slot),
+                Action::Sample(sample) => {
+                    let sink = &mut self.sink;
+                    let sent = self
+                        .counters
+                        .sample(&sample, self.host.part(), now, |s| sink.send(s, now));
+                    if !sent {
+                        self.table.unsent(&sample);
+                    }
+                }
             }
-        }
-        self.to_inspect.clear();
-        // The engine may have answered from its queue at once.
-        if !self.news.is_empty() {
-            self.handle_news(now);
         }
     }
 
@@ -472,9 +467,10 @@ impl Agent {
         let new = loaded.config;
         let now = self.now_ms();
         let agent = agent_address(&new);
-        self.exporter
+        self.sink
+            .exporter
             .reconfigure(agent, new.sub_agent_id, new.datagram_bytes, now);
-        self.exporter.set_collectors(&new.collectors);
+        self.sink.exporter.set_collectors(&new.collectors);
         if new.uuid != self.config.uuid {
             self.host.set_uuid(host_uuid(&new, &self.settings.roots));
         }
@@ -483,17 +479,15 @@ impl Agent {
         let engine_changed = socket.as_deref() != self.engine.as_ref().map(|e| e.socket());
         self.config = new;
         if polling_changed {
-            self.schedule_host(true);
-            let polling = u64::from(self.config.polling) * 1000;
-            self.containers
-                .reschedule_all(&mut self.wheel, polling, now);
+            self.interval = Interval::from_secs(self.config.polling);
+            self.schedule_host(now);
+            self.table.set_interval(self.interval, now);
         }
         if engine_changed {
             // A new engine (or none): containers of the old one end; the new one is listed afresh.
             self.engine = None;
-            self.news.push(engine::News::Disconnected);
-            self.news
-                .push(engine::News::Listed(crate::docker::ContainerList::default()));
+            self.news.push(News::Lost);
+            self.news.push(News::Present(Vec::new()));
             self.handle_news(now);
             if let Some(path) = socket {
                 info!("tracking containers through {}", path.display());

@@ -29,7 +29,7 @@ pub struct SlotIndex {
 impl SlotIndex {
     /// Entries held.
     #[cfg(test)]
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.len
     }
 

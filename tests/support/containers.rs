@@ -615,6 +615,75 @@ pub fn running_before_the_agent(engine: Engine) {
     );
 }
 
+/// Scenario: a container paused before the agent starts is sampled with state paused, and stays
+/// tracked, polled and paused, through re-lists (`docker { relist = 2 }`: at least three in the
+/// 7 s watched): Podman leaves paused containers out of a plain list, which once took them for
+/// gone at every re-list.
+pub fn paused_before_the_agent(engine: Engine) {
+    let kind = engine.kind().name();
+    let frozen = run(&engine, "csf-frozen", &[], &["sleep", "300"]);
+    let running = run(&engine, "csf-running", &[], &["sleep", "300"]);
+    assert_distinct(&[&frozen, &running]);
+    engine.cli(&["pause", &frozen.id]);
+    let watch = Watch::bind();
+    let config = agent_config(&engine, watch.addr(), 1).replace("docker {", "docker { relist = 2");
+    let agent = Agent::start(kind, &config, &[]);
+    let mut rig = Rig {
+        agent,
+        watch,
+        engine,
+        polling: 1,
+    };
+    rig.first_sample(&running, rig.interval() + 2 * PROMPT);
+    let index = frozen.index;
+    let first = rig.expect("a sample of the paused container", 0, PROMPT, |s| {
+        s.is_of(index)
+    });
+    assert_eq!(
+        first.sequence,
+        1,
+        "{kind}: its first sample
+{}",
+        rig.report()
+    );
+    assert_eq!(
+        first.state,
+        Some(PAUSED),
+        "{kind}: paused
+{}",
+        rig.report()
+    );
+    let mark = rig.watch.mark();
+    rig.watch.pump_for(Duration::from_secs(7));
+    let later: Vec<&Sample> = rig.watch.samples()[mark..]
+        .iter()
+        .filter(|s| s.is_of(index))
+        .collect();
+    assert!(
+        later.len() >= 4,
+        "{kind}: polled on through the re-lists ({} samples)
+{}",
+        later.len(),
+        rig.report()
+    );
+    assert!(
+        later
+            .iter()
+            .all(|s| s.state == Some(PAUSED) && !s.is_final()),
+        "{kind}: still paused, never ended
+{}",
+        rig.report()
+    );
+    let host = rig.host_sample_after(later[0].datagram);
+    assert_eq!(
+        host.num_domains,
+        Some(2),
+        "{kind}: both count
+{}",
+        rig.report()
+    );
+}
+
 /// Starts `name` and checks its first sample arrives within [`PROMPT`] of the CLI returning.
 pub fn started_after(rig: &mut Rig, name: &str) -> Container {
     let kind = rig.engine.kind().name();

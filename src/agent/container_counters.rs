@@ -1,0 +1,254 @@
+//! Each container's counters, read from the kernel when the table's actions say, and mapped to the
+//! records of its sample.
+//!
+//! The table ([`crate::container::Table`]) decides when; this reads. Per slot of the table it keeps
+//! the container's open counter files (resolved once per process from its pid), its last values
+//! read (which a final sample carries once the files are gone), its interfaces, and when its limits
+//! are to be read again: at [`Action::Attach`](crate::container::Action::Attach), at
+//! [`Action::RefreshLimits`](crate::container::Action::RefreshLimits) (the engine's `update`), and
+//! every [`LIMITS_REFRESH_MS`] for a change made behind the engine's back.
+//!
+//! A sample whose files are all gone although they were read before is not sent: the container is
+//! ending and its final sample follows with the last values; a sample of unknowns would show a gap
+//! in a container said to be running. Nothing here allocates per poll.
+
+use log::{debug, warn};
+
+use crate::cgroup::{
+    missing_v2_controllers, CgroupMounts, ContainerCounters, ContainerFiles, ContainerReader,
+    Fields, HostCapacity,
+};
+use crate::container::Sample;
+use crate::host::Roots;
+use crate::wire::{
+    Adapter, CounterRecord, CounterSample, DataSource, HostAdapters, HostDescr, HostParent,
+    DS_CLASS_LOGICAL, DS_CLASS_PHYSICAL,
+};
+
+/// A container's limits are read again at least this often (ms), besides at every `update` event:
+/// for a change made behind the engine's back. Not more often: at 10,000 containers a refresh a
+/// minute was a third of the agent's CPU (four or five files opened by path per container).
+pub const LIMITS_REFRESH_MS: u64 = 600_000;
+
+/// What a container's sample copies from the host.
+#[derive(Debug, Clone, Copy)]
+pub struct HostPart<'a> {
+    /// `host_descr.machine_type` of the host.
+    pub machine_type: u32,
+    /// `host_descr.os_name` of the host.
+    pub os_name: u32,
+    /// `host_descr.os_release` of the host.
+    pub os_release: &'a str,
+    /// The host's CPU count and memory, the fallback of a container's limits.
+    pub capacity: HostCapacity,
+}
+
+/// What is kept for one container.
+struct Kept {
+    /// Its counter files, resolved once from its pid; `None` before, or when they cannot be found.
+    files: Option<ContainerFiles>,
+    /// When its limits are to be read again (agent ms).
+    limits_due: u64,
+    /// The last value read of each counter, for the final sample.
+    last_good: ContainerCounters,
+    /// Its interfaces, refreshed when their number changes (no spare capacity: there are thousands).
+    adapters: Vec<Adapter>,
+    /// Some counter was read from its files in this process's life.
+    ever_read: bool,
+}
+
+impl Default for Kept {
+    fn default() -> Kept {
+        Kept {
+            files: None,
+            limits_due: 0,
+            last_good: ContainerCounters::UNKNOWN,
+            adapters: Vec::new(),
+            ever_read: false,
+        }
+    }
+}
+
+/// The counters of every container, by table slot.
+pub struct ContainerCounterStore {
+    kept: Vec<Kept>,
+    /// `None` when no cgroup hierarchy could be found: counters are then unknown.
+    reader: Option<ContainerReader>,
+    fresh: ContainerCounters,
+    checked_controllers: bool,
+}
+
+impl ContainerCounterStore {
+    /// A store reading under `roots`.
+    pub fn new(roots: Roots) -> ContainerCounterStore {
+        let reader = match CgroupMounts::discover(&roots) {
+            Ok(m) => {
+                debug!("cgroup hierarchies: {:?}", m.mode());
+                Some(ContainerReader::new(roots, m))
+            }
+            Err(e) => {
+                warn!("container counters will be unknown: {e}");
+                None
+            }
+        };
+        ContainerCounterStore {
+            kept: Vec::new(),
+            reader,
+            fresh: ContainerCounters::UNKNOWN,
+            checked_controllers: false,
+        }
+    }
+
+    fn kept_mut(&mut self, slot: usize) -> &mut Kept {
+        if self.kept.len() <= slot {
+            self.kept.resize_with(slot + 1, Kept::default);
+        }
+        &mut self.kept[slot]
+    }
+
+    /// A new process in the container of `slot`: finds its counter files and reads its limits and
+    /// interfaces. What was kept for the slot before is replaced.
+    pub fn attach(&mut self, slot: usize, pid: u32, now: u64) {
+        *self.kept_mut(slot) = Kept::default();
+        let Some(reader) = &mut self.reader else {
+            return;
+        };
+        let Some(kept) = self.kept.get_mut(slot) else {
+            return;
+        };
+        match reader.resolve(pid) {
+            Ok(files) => {
+                kept.limits_due = now + LIMITS_REFRESH_MS;
+                if !self.checked_controllers {
+                    self.checked_controllers = true;
+                    let dir = reader.v2_dir(&files);
+                    let missing = missing_v2_controllers(reader.mounts(), dir.as_deref());
+                    if !missing.is_empty() {
+                        let names: Vec<&str> = missing.names().collect();
+                        warn!(
+                            "cgroup v2 controllers not enabled for containers ({}): their counters \
+                             will be unknown (enable them in cgroup.subtree_control)",
+                            names.join(", ")
+                        );
+                    }
+                }
+                reader.read_adapters(&files, &mut kept.adapters);
+                kept.adapters.shrink_to_fit();
+                kept.files = Some(files);
+            }
+            Err(e) => debug!("container process {pid}: {e}"),
+        }
+    }
+
+    /// Reads the limits of the container of `slot` again now (the engine said they changed).
+    pub fn refresh_limits(&mut self, slot: usize, now: u64) {
+        let (Some(kept), Some(reader)) = (self.kept.get_mut(slot), &mut self.reader) else {
+            return;
+        };
+        if let Some(files) = &mut kept.files {
+            reader.read_limits(files);
+            kept.limits_due = now + LIMITS_REFRESH_MS;
+        }
+    }
+
+    /// Reads the counters of the container of `slot` into its last values, without sending: it is
+    /// ending, and the engine removes the cgroup before it reports the death.
+    pub fn read_now(&mut self, slot: usize, capacity: HostCapacity) {
+        let (Some(kept), Some(reader)) = (self.kept.get_mut(slot), &mut self.reader) else {
+            return;
+        };
+        let Some(files) = &kept.files else { return };
+        self.fresh = ContainerCounters::UNKNOWN;
+        let report = reader.read(files, capacity, &mut self.fresh);
+        kept.last_good.keep_read(&self.fresh, report.fields);
+    }
+
+    /// Forgets what was kept for `slot` (its files close).
+    pub fn drop_slot(&mut self, slot: usize) {
+        if let Some(kept) = self.kept.get_mut(slot) {
+            *kept = Kept::default();
+        }
+    }
+
+    /// Reads the counters of `sample`'s container and sends the sample to `send`; false when it was
+    /// not sent (its files are gone: the container is ending). A final sample carries the last values
+    /// read and closes the files.
+    pub fn sample(
+        &mut self,
+        sample: &Sample,
+        host: HostPart<'_>,
+        now: u64,
+        send: impl FnOnce(&CounterSample<'_>),
+    ) -> bool {
+        self.kept_mut(sample.slot);
+        let Some(kept) = self.kept.get_mut(sample.slot) else {
+            return false;
+        };
+        // Read the counters now; a final sample whose files are already gone carries the last
+        // values read instead of unknowns or zeros.
+        self.fresh = ContainerCounters::UNKNOWN;
+        if let (Some(files), Some(reader)) = (&mut kept.files, &mut self.reader) {
+            if now >= kept.limits_due && !sample.last {
+                reader.read_limits(files);
+                kept.limits_due = now + LIMITS_REFRESH_MS;
+            }
+            let report = reader.read(files, host.capacity, &mut self.fresh);
+            let read_some = report.fields.intersects(Fields::COUNTERS);
+            if !read_some && kept.ever_read && !sample.last {
+                debug!(
+                    "container {}: counters gone, sample skipped",
+                    sample.name.as_str()
+                );
+                return false;
+            }
+            kept.ever_read |= read_some;
+            kept.last_good.keep_read(&self.fresh, report.fields);
+            if report.adapters_stale(&kept.adapters) {
+                reader.read_adapters(files, &mut kept.adapters);
+                kept.adapters.shrink_to_fit();
+            }
+        }
+        let counters = if sample.last {
+            kept.last_good
+        } else {
+            self.fresh
+        };
+        let records = [
+            CounterRecord::HostDescr(HostDescr {
+                hostname: sample.name.as_str(),
+                uuid: sample.uuid,
+                machine_type: host.machine_type,
+                os_name: host.os_name,
+                os_release: host.os_release,
+            }),
+            CounterRecord::HostAdapters(HostAdapters {
+                adapters: &kept.adapters,
+            }),
+            CounterRecord::HostParent(HostParent {
+                container_type: DS_CLASS_PHYSICAL,
+                container_index: 1,
+            }),
+            CounterRecord::VirtCpu(crate::wire::VirtCpu {
+                state: sample.state,
+                ..counters.cpu
+            }),
+            CounterRecord::VirtMemory(counters.memory),
+            CounterRecord::VirtDiskIo(counters.disk),
+            CounterRecord::VirtNetIo(counters.net),
+        ];
+        send(&CounterSample {
+            sequence: sample.sequence,
+            source: DataSource {
+                class: DS_CLASS_LOGICAL,
+                index: sample.index,
+            },
+            records: &records,
+        });
+        if sample.last {
+            // Close its counter files: an open file would keep a removed cgroup alive in the kernel.
+            kept.files = None;
+            kept.ever_read = false;
+        }
+        true
+    }
+}
