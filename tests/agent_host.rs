@@ -400,3 +400,43 @@ fn static_release_binary_is_small_and_has_no_interpreter() {
     // No section names survive stripping except the essentials: .symtab must be gone.
     assert!(!bytes.windows(8).any(|w| w == b".symtab\0"), "not stripped");
 }
+
+/// Polling 2 s, as a new user would try it: the host sample goes out every 2 s by the agent's own
+/// clock (the datagram's uptime), every time, for 13 s. Each poll is one interval after the last
+/// deadline, whatever the lateness of the wake-up, so the uptimes step by 2,000 ms give or take
+/// the sending delay of one wake-up; the grid never slides to 3 s (it did: uptimes 1000, 4000,
+/// 6000, 9003, 12000).
+#[test]
+fn host_samples_keep_their_grid_at_polling_two() {
+    let collector = Collector::bind();
+    let cfg = format!(
+        "sflow {{ polling = 2 agentIP = 192.0.2.1 collector {{ ip = 127.0.0.1 udpport = {} }} }}",
+        collector.addr().port()
+    );
+    let _agent = Agent::start("grid", &cfg, &[]);
+    let mut uptimes = Vec::new();
+    let began = Instant::now();
+    while uptimes.len() < 7 && began.elapsed() < Duration::from_secs(30) {
+        if let Some(d) = collector.recv_source(2, 1, Duration::from_secs(5)) {
+            // The uptime follows the agent address (IPv4 here) and the sub-agent id and sequence.
+            uptimes.push(u32::from_be_bytes(d[20..24].try_into().unwrap()));
+        }
+    }
+    assert_eq!(uptimes.len(), 7, "host samples: {uptimes:?}");
+    for pair in uptimes.windows(2) {
+        let step = pair[1] - pair[0];
+        assert!(
+            (1500..=2500).contains(&step),
+            "host samples at uptimes {uptimes:?}: a step of {step} ms"
+        );
+    }
+    // And on the grid of the first: no step's lateness carries into the next.
+    let first = uptimes[0];
+    for (k, &u) in uptimes.iter().enumerate() {
+        let due = first + 2000 * k as u32;
+        assert!(
+            u + 500 >= due && u <= due + 500,
+            "host samples at uptimes {uptimes:?}: poll {k} off its grid"
+        );
+    }
+}
