@@ -49,6 +49,7 @@ mod memory;
 mod mounts;
 pub(crate) mod net;
 pub(crate) mod parse;
+mod space;
 mod uuid;
 
 use std::path::{Path, PathBuf};
