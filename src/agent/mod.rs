@@ -379,13 +379,8 @@ impl Agent {
                         );
                     }
                     let domains = self.config.docker.as_ref().map(|_| self.containers.alive());
-                    self.host.sample(
-                        domains,
-                        &mut self.exporter,
-                        self.printer.as_mut(),
-                        self.config.datagram_bytes,
-                        now,
-                    );
+                    self.host
+                        .sample(domains, &mut self.exporter, self.printer.as_mut(), now);
                     self.schedule_host(false);
                 }
             }
