@@ -36,6 +36,9 @@
 //! `<proc>/net/dev` and `<sys>/devices/virtual/net`; `host_adapters` from the interfaces of
 //! `<proc>/net/dev` and their `<sys>/class/net/<name>` attributes; `virt_node` from the CPU and memory
 //! figures. The UUID comes from [`host_uuid`] (or the configuration) once.
+//!
+//! The host sample's records are put together in one place, [`HostSnapshot::sample_records`], in the
+//! order the agent sends them; the agent, the tests and the benches all encode what it returns.
 
 mod adapters;
 mod agent_address;
