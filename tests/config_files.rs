@@ -4,8 +4,8 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use csflowd::config::{
-    default_path, load, parse, AgentCidr, Collector, Config, ConfigErrorKind, DockerConfig, Parsed,
-    MAX_FILE_BYTES, MAX_TOKEN_BYTES,
+    default_path, load, parse, relist_ms, AgentCidr, Collector, Config, ConfigErrorKind,
+    DockerConfig, Parsed, MAX_FILE_BYTES, MAX_TOKEN_BYTES,
 };
 
 fn fixture(name: &str) -> PathBuf {
@@ -92,6 +92,7 @@ fn a_real_reference_agent_file_loads_with_warnings_for_what_csflowd_ignores() {
                 hostname: true,
                 socket: None,
                 max_list_bytes: None,
+                relist: None,
             }),
         }
     );
@@ -135,6 +136,7 @@ fn crlf_line_endings() {
             hostname: false,
             socket: Some(PathBuf::from("/run/docker.sock")),
             max_list_bytes: None,
+            relist: None,
         })
     );
     assert_eq!(
@@ -172,6 +174,7 @@ fn braces_attached_to_words() {
             hostname: false,
             socket: None,
             max_list_bytes: None,
+            relist: None,
         })
     );
     assert_eq!(parsed.config.polling, 10);
@@ -195,6 +198,7 @@ fn keywords_in_any_case() {
             hostname: true,
             socket: Some(PathBuf::from("/var/run/docker.sock")),
             max_list_bytes: None,
+            relist: None,
         })
     );
     assert_eq!(
@@ -266,6 +270,9 @@ fn every_bad_file_names_line_text_and_kind() {
         ("bad-switch.conf", 3, "enabled", BadSwitch),
         ("too-deep.conf", 18, "level17", TooDeep),
         ("not-utf8.conf", 3, "  agent = caf\u{fffd}", NotUtf8),
+        ("relist-out-of-range.conf", 4, "7200", NumberOutOfRange),
+        ("relist-zero.conf", 2, "0", NumberOutOfRange),
+        ("relist-malformed.conf", 3, "2min", MalformedNumber),
     ];
     for &(name, line, text, kind) in cases {
         let path = fixture(&format!("bad/{name}"));
@@ -342,6 +349,29 @@ fn default_path_prefers_csflowd_conf_then_hsflowd_conf() {
     assert_eq!(default_path(&dir.0), Some(dir.0.join("hsflowd.conf")));
     std::fs::write(dir.0.join("csflowd.conf"), "sflow { }").unwrap();
     assert_eq!(default_path(&dir.0), Some(dir.0.join("csflowd.conf")));
+}
+
+#[test]
+fn docker_relist_from_a_file_and_its_default() {
+    let parsed = load_ok("docker-relist.conf");
+    assert_eq!(warnings(&parsed), Vec::<String>::new());
+    assert_eq!(
+        parsed.config.docker,
+        Some(DockerConfig {
+            socket: Some("/run/podman/podman.sock".into()),
+            relist: Some(300),
+            ..DockerConfig::default()
+        })
+    );
+    assert_eq!(relist_ms(&parsed.config), 300_000);
+    // Without the setting, or without a docker block: two minutes.
+    assert_eq!(relist_ms(&load_ok("mixed-case.conf").config), 120_000);
+    assert_eq!(relist_ms(&Config::default()), 120_000);
+    let e = load(&fixture("bad/relist-out-of-range.conf")).unwrap_err();
+    assert!(
+        e.to_string().ends_with(":4: number out of range: \"7200\""),
+        "{e}"
+    );
 }
 
 #[test]

@@ -9,7 +9,7 @@ use csflowd::host::{
     choose_agent_address, host_uuid, machine_type_of, HostReader, HostSnapshot, Roots,
 };
 use csflowd::sys;
-use csflowd::wire::{Adapter, HostCpu, HostDiskIo, HostMemory, NetIo, VirtNode};
+use csflowd::wire::{Adapter, CounterRecord, HostCpu, HostDiskIo, HostMemory, NetIo, VirtNode};
 
 const KIB: u64 = 1024;
 const DMI_UUID: [u8; 16] = [
@@ -224,25 +224,62 @@ fn complete_tree_adapters() {
 }
 
 #[test]
-fn complete_tree_records_in_reference_order() {
+fn complete_tree_sample_records_in_the_order_sent() {
     let snap = read_tree(&fixture("complete"));
-    let records = snap.records();
-    let kinds: Vec<String> = records
-        .iter()
-        .map(|r| format!("{r:?}").split('(').next().unwrap().to_string())
-        .collect();
+    let kinds = |records: &[CounterRecord]| -> Vec<String> {
+        records
+            .iter()
+            .map(|r| format!("{r:?}").split('(').next().unwrap().to_string())
+            .collect()
+    };
+    let with_containers = snap.sample_records(Some(3));
     assert_eq!(
-        kinds,
+        kinds(with_containers.as_slice()),
         [
-            "VirtNode",
+            "HostDescr",
             "HostAdapters",
-            "HostDiskIo",
-            "HostMemory",
             "HostCpu",
+            "HostMemory",
+            "HostDiskIo",
             "HostNetIo",
-            "HostDescr"
+            "VirtNode"
         ]
     );
+    match with_containers.as_slice()[6] {
+        CounterRecord::VirtNode(node) => {
+            assert_eq!(
+                node,
+                VirtNode {
+                    num_domains: 3,
+                    ..snap.node
+                }
+            );
+        }
+        ref other => panic!("{other:?}"),
+    }
+    match with_containers.as_slice()[1] {
+        CounterRecord::HostAdapters(a) => assert_eq!(a.adapters, &snap.adapters[..]),
+        ref other => panic!("{other:?}"),
+    }
+    // Without container tracking there is no virt_node.
+    let host_only = snap.sample_records(None);
+    assert_eq!(
+        kinds(host_only.as_slice()),
+        [
+            "HostDescr",
+            "HostAdapters",
+            "HostCpu",
+            "HostMemory",
+            "HostDiskIo",
+            "HostNetIo"
+        ]
+    );
+    let sample = host_only.sample(9);
+    assert_eq!(
+        (sample.sequence, sample.source),
+        (9, csflowd::host::HOST_DATA_SOURCE)
+    );
+    assert_eq!((sample.source.class, sample.source.index), (2, 1));
 }
 
 #[test]

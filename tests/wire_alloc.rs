@@ -5,10 +5,10 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
+use csflowd::host::HostSnapshot;
 use csflowd::wire::{
-    Adapter, CounterRecord, CounterSample, DataSource, DatagramHeader, HostAdapters, HostCpu,
-    HostDescr, HostDiskIo, HostMemory, HostParent, NetIo, VirtCpu, VirtDiskIo, VirtMemory,
-    VirtNode,
+    Adapter, CounterRecord, CounterSample, DataSource, DatagramHeader, HostAdapters, HostDescr,
+    HostParent, NetIo, VirtCpu, VirtDiskIo, VirtMemory,
 };
 
 #[test]
@@ -27,23 +27,17 @@ fn encoding_a_full_datagram_does_not_allocate() {
             mac: None,
         },
     ];
-    let host_records = [
-        CounterRecord::HostDescr(HostDescr {
-            hostname: "a-rather-long-host-name-that-will-be-cut-at-sixty-four-bytes-é-here",
-            uuid: [0x42; 16],
-            machine_type: 3,
-            os_name: 2,
-            os_release: "6.1.0-18-amd64",
-        }),
-        CounterRecord::HostAdapters(HostAdapters {
-            adapters: &adapters,
-        }),
-        CounterRecord::HostCpu(HostCpu::UNKNOWN),
-        CounterRecord::HostMemory(HostMemory::UNKNOWN),
-        CounterRecord::HostDiskIo(HostDiskIo::UNKNOWN),
-        CounterRecord::HostNetIo(NetIo::UNKNOWN),
-        CounterRecord::VirtNode(VirtNode::UNKNOWN),
-    ];
+    // The host sample as the agent builds it (HostSnapshot::sample_records).
+    let snapshot = HostSnapshot {
+        hostname: "a-rather-long-host-name-that-will-be-cut-at-sixty-four-bytes-é-here".to_string(),
+        uuid: [0x42; 16],
+        machine_type: 3,
+        os_name: 2,
+        os_release: "6.1.0-18-amd64".to_string(),
+        adapters: adapters.to_vec(),
+        ..HostSnapshot::default()
+    };
+    let host_records = snapshot.sample_records(Some(1));
     let container_records = [
         CounterRecord::HostDescr(HostDescr {
             hostname: "hsf-a",
@@ -65,11 +59,7 @@ fn encoding_a_full_datagram_does_not_allocate() {
         CounterRecord::VirtNetIo(NetIo::UNKNOWN),
     ];
     let samples = [
-        CounterSample {
-            sequence: 1,
-            source: DataSource { class: 2, index: 1 },
-            records: &host_records,
-        },
+        host_records.sample(1),
         CounterSample {
             sequence: 1,
             source: DataSource {

@@ -13,10 +13,11 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::ops::Range;
 
+use csflowd::host::HostSnapshot;
 use csflowd::wire::{
     Adapter, CounterRecord, CounterSample, DataSource, DatagramHeader, HostAdapters, HostCpu,
     HostDescr, HostDiskIo, HostMemory, HostParent, NetIo, VirtCpu, VirtDiskIo, VirtMemory,
-    VirtNode,
+    VirtNode, UNKNOWN_U32,
 };
 use flowparser_sflow::counter_records as fp;
 use flowparser_sflow::{AddressType, SflowDatagram, SflowParser, SflowSample};
@@ -736,20 +737,20 @@ fn host_records_are_rebuilt_byte_for_byte() {
 const HOSTNAME_TOO_LONG: &str =
     "a-host-name-that-is-longer-than-sixty-four-bytes-and-ends-in-acé-char";
 
-fn host_records<'a>(adapters: &'a [Adapter]) -> [CounterRecord<'a>; 7] {
-    [
-        CounterRecord::HostDescr(HostDescr {
-            hostname: HOSTNAME_TOO_LONG,
-            uuid: [
-                0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76, 0x87, 0x98, 0xa9, 0xba, 0xcb, 0xdc, 0xed,
-                0xfe, 0x0f,
-            ],
-            machine_type: 10,
-            os_name: 2,
-            os_release: "6.1.0-18-cloud-amd64",
-        }),
-        CounterRecord::HostAdapters(HostAdapters { adapters }),
-        CounterRecord::HostCpu(HostCpu {
+/// A host whose every field has a distinct value; its records come from the agent's own builder
+/// ([`HostSnapshot::sample_records`]), the one the agent sends.
+fn host_snapshot(adapters: &[Adapter]) -> HostSnapshot {
+    HostSnapshot {
+        hostname: HOSTNAME_TOO_LONG.to_string(),
+        uuid: [
+            0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76, 0x87, 0x98, 0xa9, 0xba, 0xcb, 0xdc, 0xed,
+            0xfe, 0x0f,
+        ],
+        machine_type: 10,
+        os_name: 2,
+        os_release: "6.1.0-18-cloud-amd64".to_string(),
+        adapters: adapters.to_vec(),
+        cpu: HostCpu {
             load_one: 1.25,
             load_five: 0.5,
             load_fifteen: -1.0,
@@ -770,8 +771,8 @@ fn host_records<'a>(adapters: &'a [Adapter]) -> [CounterRecord<'a>; 7] {
             cpu_steal: 115,
             cpu_guest: 116,
             cpu_guest_nice: 117,
-        }),
-        CounterRecord::HostMemory(HostMemory {
+        },
+        memory: HostMemory {
             mem_total: 0x1_0000_0201,
             mem_free: 0x1_0000_0202,
             mem_shared: 0x1_0000_0203,
@@ -783,8 +784,8 @@ fn host_records<'a>(adapters: &'a [Adapter]) -> [CounterRecord<'a>; 7] {
             page_out: 209,
             swap_in: 210,
             swap_out: 211,
-        }),
-        CounterRecord::HostDiskIo(HostDiskIo {
+        },
+        disk: HostDiskIo {
             disk_total: 0x2_0000_0301,
             disk_free: 0x2_0000_0302,
             part_max_used: 9999,
@@ -794,8 +795,8 @@ fn host_records<'a>(adapters: &'a [Adapter]) -> [CounterRecord<'a>; 7] {
             writes: 307,
             bytes_written: 0x2_0000_0308,
             write_time: 309,
-        }),
-        CounterRecord::HostNetIo(NetIo {
+        },
+        net: NetIo {
             bytes_in: 0x3_0000_0401,
             pkts_in: 402,
             errs_in: 403,
@@ -804,15 +805,15 @@ fn host_records<'a>(adapters: &'a [Adapter]) -> [CounterRecord<'a>; 7] {
             pkts_out: 406,
             errs_out: 407,
             drops_out: 408,
-        }),
-        CounterRecord::VirtNode(VirtNode {
+        },
+        node: VirtNode {
             mhz: 501,
             cpus: 502,
             memory: 0x4_0000_0503,
             memory_free: 0x4_0000_0504,
-            num_domains: 505,
-        }),
-    ]
+            num_domains: UNKNOWN_U32,
+        },
+    }
 }
 
 fn container_records() -> [CounterRecord<'static>; 7] {
@@ -1070,14 +1071,11 @@ fn round_trip(agent: IpAddr) {
             mac: Some([0xfe, 0xdc, 0xba, 0x98, 0x76, 0x54]),
         },
     ];
-    let host = host_records(&adapters);
+    let snapshot = host_snapshot(&adapters);
+    let host = snapshot.sample_records(Some(505));
     let container = container_records();
     let samples = [
-        CounterSample {
-            sequence: 11,
-            source: DataSource { class: 2, index: 1 },
-            records: &host,
-        },
+        host.sample(11),
         CounterSample {
             sequence: 12,
             source: DataSource {

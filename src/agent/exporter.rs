@@ -4,9 +4,17 @@
 //! - A sample is encoded once, straight into the one datagram buffer, after room reserved for the
 //!   header; the header (sequence, uptime, sample count) is written when the datagram is sent. Nothing
 //!   allocates per sample.
-//! - A datagram never exceeds `datagram_bytes` unless a single sample is larger on its own; that sample
-//!   then goes out alone (up to [`MAX_DATAGRAM_BYTES`](crate::config::MAX_DATAGRAM_BYTES)), as the
-//!   reference agent does. Samples are never split.
+//! - One rule for samples larger than the datagram: a sample is never cut or split (dropping records
+//!   would silently lose data, such as the host's MAC addresses in `host_adapters`). A datagram never
+//!   exceeds `datagram_bytes` unless a single sample is larger on its own; that sample then goes out
+//!   alone, in a datagram of its own size, as the reference agent does, and the first such sample is
+//!   logged (once per `datagram_bytes` setting). No datagram ever exceeds
+//!   [`MAX_DATAGRAM_BYTES`](crate::config::MAX_DATAGRAM_BYTES): a sample that would not fit even
+//!   alone is dropped, counted in [`ExportStats::dropped_samples`] and logged. The agent's own
+//!   samples always fit, as their adapter lists are bounded by
+//!   [`MAX_ADAPTERS`](crate::host::MAX_ADAPTERS).
+//! - The header's size comes from [`crate::wire`] ([`header_len_for`], [`MAX_HEADER_LEN`]): room for
+//!   the longest header is reserved in front of the samples.
 //! - A datagram goes out as soon as the next sample would not fit in it, and otherwise when the loop
 //!   calls [`Exporter::flush`] at the end of each wake-up. Polls are gathered on whole-second slots
 //!   (as the reference agent's one-second tick does), so the samples of one wake-up are all the
@@ -22,12 +30,12 @@ use log::{info, warn};
 
 use crate::config::{Collector, MAX_DATAGRAM_BYTES};
 use crate::sys::Watched;
-use crate::wire::{CounterSample, DatagramHeader};
+use crate::wire::{header_len_for, CounterSample, DatagramHeader, MAX_HEADER_LEN};
 
 use super::keys::Key;
 
-/// Header room reserved in front of the samples (the IPv6 header is the larger).
-const HEADER_ROOM: usize = 40;
+/// Header room reserved in front of the samples: the longest header, whichever the agent address.
+const HEADER_ROOM: usize = MAX_HEADER_LEN;
 
 /// Counters of what the exporter did, for the log and for tests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -38,7 +46,8 @@ pub struct ExportStats {
     pub samples: u64,
     /// Datagrams a collector socket refused or could not take.
     pub send_failures: u64,
-    /// Samples that could not be encoded at all (larger than the largest datagram).
+    /// Samples that could not be sent at all: larger than the largest datagram
+    /// ([`MAX_DATAGRAM_BYTES`]) even alone.
     pub dropped_samples: u64,
     /// Errors reported by collectors after a send (ICMP port unreachable and the like).
     pub refusals: u64,
@@ -164,33 +173,41 @@ impl Exporter {
             self.flush(now_ms);
             self.agent = agent;
             self.sub_agent_id = sub_agent_id;
+            if limit != self.limit {
+                self.logged_oversize = false;
+            }
             self.limit = limit;
         }
     }
 
     fn header_len(&self) -> usize {
-        match self.agent {
-            IpAddr::V4(_) => 28,
-            IpAddr::V6(_) => 40,
-        }
+        header_len_for(self.agent)
     }
 
     /// Encodes a sample into the current datagram, sending the datagram first when the sample would
-    /// not fit. Returns false when the sample could not be encoded at all.
+    /// not fit. A sample larger than the datagram limit goes out alone (see the module docs).
+    /// Returns false when the sample could not be encoded at all (larger than
+    /// [`MAX_DATAGRAM_BYTES`] with its header).
     pub fn push(&mut self, sample: &CounterSample<'_>, now_ms: u64) -> bool {
         let len = sample.encoded_len();
         let header = self.header_len();
         if self.num_samples > 0 && header + (self.end - HEADER_ROOM) + len > self.limit {
             self.flush(now_ms);
         }
-        if header + len > self.limit && !self.logged_oversize {
+        if header + len > self.limit && header + len <= MAX_DATAGRAM_BYTES && !self.logged_oversize
+        {
             self.logged_oversize = true;
             warn!(
-                "a sample of {len} bytes does not fit in datagramBytes {}: it is sent alone",
-                self.limit
+                "a sample of {len} bytes does not fit in datagramBytes {}: it is sent alone, \
+                 in a datagram of {} bytes",
+                self.limit,
+                header + len
             );
         }
-        match sample.emit(&mut self.buf[self.end..]) {
+        // The datagram (header included) ends at MAX_DATAGRAM_BYTES at most.
+        let room_end = MAX_DATAGRAM_BYTES + HEADER_ROOM - header;
+        let room = self.buf.get_mut(self.end..room_end).unwrap_or_default();
+        match sample.emit(room) {
             Ok(n) => {
                 self.end += n;
                 self.num_samples += 1;
@@ -202,7 +219,10 @@ impl Exporter {
             }
             Err(e) => {
                 self.stats.dropped_samples += 1;
-                warn!("a sample of {len} bytes was dropped: {e}");
+                warn!(
+                    "a sample of {len} bytes was dropped: with its header it exceeds the largest \
+                     datagram, {MAX_DATAGRAM_BYTES} bytes ({e})"
+                );
                 false
             }
         }
@@ -299,7 +319,10 @@ fn open_socket(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::{CounterRecord, DataSource, HostDescr, HostParent, VirtCpu};
+    use crate::wire::{
+        Adapter, CounterRecord, DataSource, HostAdapters, HostDescr, HostParent, VirtCpu,
+        HEADER_LEN_IPV4,
+    };
     use std::time::Duration;
 
     fn collector() -> (UdpSocket, Collector) {
@@ -397,6 +420,95 @@ mod tests {
         assert_eq!(seen, 20);
         assert_eq!(datagrams.len(), 20_usize.div_ceil(per));
         assert_eq!(e.stats().samples, 20);
+    }
+
+    /// A host-like sample with `n` adapters, each with a MAC.
+    fn with_adapters(n: usize, f: impl FnOnce(&CounterSample<'_>)) {
+        let adapters: Vec<Adapter> = (0..n)
+            .map(|i| Adapter {
+                if_index: i as u32 + 1,
+                mac: Some([2, 0, 0, 0, (i >> 8) as u8, i as u8]),
+            })
+            .collect();
+        let records = [CounterRecord::HostAdapters(HostAdapters {
+            adapters: &adapters,
+        })];
+        f(&CounterSample {
+            sequence: 1,
+            source: DataSource { class: 2, index: 1 },
+            records: &records,
+        });
+    }
+
+    #[test]
+    fn a_sample_larger_than_the_limit_goes_out_whole_and_alone() {
+        let (sock, c) = collector();
+        let limit = 200;
+        let mut e = exporter(limit, &[c]);
+        let mut small = 0;
+        let mut big = 0;
+        sample_with("before", 1, |s| {
+            small = s.encoded_len();
+            assert!(e.push(s, 0));
+        });
+        with_adapters(20, |s| {
+            big = s.encoded_len();
+            assert!(e.push(s, 0));
+        });
+        sample_with("after", 2, |s| assert!(e.push(s, 0)));
+        e.flush(0);
+        assert!(
+            HEADER_LEN_IPV4 + big > limit,
+            "the test wants an oversize sample"
+        );
+        assert!(HEADER_LEN_IPV4 + small <= limit);
+        let d = recv_all(&sock);
+        let lens: Vec<usize> = d.iter().map(Vec::len).collect();
+        assert_eq!(
+            lens,
+            [
+                HEADER_LEN_IPV4 + small,
+                HEADER_LEN_IPV4 + big,
+                HEADER_LEN_IPV4 + small
+            ],
+            "the oversize sample is neither cut nor shares its datagram"
+        );
+        assert_eq!(be32(&d[1], 24), 1, "one sample in the oversize datagram");
+        // Every adapter went out: the host_adapters count follows the expanded sample's header (24
+        // bytes) and the record's tag and length.
+        assert_eq!(be32(&d[1], HEADER_LEN_IPV4 + 24 + 8), 20);
+        assert!(e.logged_oversize);
+        assert_eq!(e.stats().dropped_samples, 0);
+    }
+
+    #[test]
+    fn no_datagram_exceeds_the_largest_and_a_sample_too_large_even_alone_is_dropped() {
+        let (sock, c) = collector();
+        for agent in [
+            IpAddr::from([192, 0, 2, 1]),
+            IpAddr::from([0x2001, 0xdb8, 0, 0, 0, 0, 0, 1]),
+        ] {
+            let mut e = exporter(1400, &[c]);
+            e.reconfigure(agent, 1, 1400, 0);
+            let header = header_len_for(agent);
+            // The largest adapter count whose sample still fits the largest datagram, and one more.
+            let fits = (0..1000)
+                .rev()
+                .find(|&n| {
+                    let mut len = 0;
+                    with_adapters(n, |s| len = s.encoded_len());
+                    header + len <= MAX_DATAGRAM_BYTES
+                })
+                .unwrap();
+            with_adapters(fits, |s| assert!(e.push(s, 0)));
+            with_adapters(fits + 1, |s| assert!(!e.push(s, 0), "{agent}"));
+            e.flush(0);
+            let d = recv_all(&sock);
+            assert_eq!(d.len(), 1);
+            assert!(d[0].len() <= MAX_DATAGRAM_BYTES);
+            assert!(d[0].len() > MAX_DATAGRAM_BYTES - 16);
+            assert_eq!(e.stats().dropped_samples, 1);
+        }
     }
 
     #[test]

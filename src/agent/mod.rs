@@ -391,8 +391,7 @@ impl Agent {
             );
         }
         let domains = self.config.docker.as_ref().map(|_| self.table.alive());
-        self.host
-            .sample(domains, &mut self.sink, self.config.datagram_bytes, now);
+        self.host.sample(domains, &mut self.sink, now);
     }
 
     /// Hands the engine's news to the container table and takes its actions, until neither has

@@ -15,6 +15,8 @@
 //! | `uuid` | 8-4-4-4-12 or 32 hex digits |
 //! | `collector { ip = ADDR udpport = PORT }` | repeatable; `ip` numeric and required, port 1..=65535 (6343) |
 //! | `docker { hostname = on\|off socket = /path }` | switches take on/off/yes/no/true/false/1/0 |
+//! | `docker { maxListBytes = N }` | 65536..=1073741824 |
+//! | `docker { relist = SECONDS }` | 1..=3600 (120); read through [`relist_ms`] |
 //!
 //! Numbers are decimal digits with an optional `K`/`M`/`G` multiplier (as the reference agent reads them);
 //! no sign, no hex. Settings the reference agent knows but csflowd does not implement (`sampling`, `pcap { }`,
@@ -101,6 +103,27 @@ pub struct DockerConfig {
     /// `maxListBytes = N`: the largest container list accepted from the engine (default 256M). It
     /// bounds the reading work, not memory: the list is decoded as it arrives.
     pub max_list_bytes: Option<u64>,
+    /// `relist = SECONDS`: how often the whole container list is asked for again, to reconcile
+    /// with the events stream (default [`DEFAULT_RELIST_SECONDS`]); read it through [`relist_ms`].
+    pub relist: Option<u32>,
+}
+
+/// Default `docker { relist }`, seconds.
+pub const DEFAULT_RELIST_SECONDS: u32 = 120;
+/// Smallest accepted `docker { relist }`, seconds.
+pub const MIN_RELIST_SECONDS: u32 = 1;
+/// Largest accepted `docker { relist }`, seconds.
+pub const MAX_RELIST_SECONDS: u32 = 3600;
+
+/// The interval of the reconciling container list in milliseconds: `docker { relist }`, else
+/// [`DEFAULT_RELIST_SECONDS`] (also without a `docker { }` block).
+pub fn relist_ms(config: &Config) -> u64 {
+    let seconds = config
+        .docker
+        .as_ref()
+        .and_then(|d| d.relist)
+        .unwrap_or(DEFAULT_RELIST_SECONDS);
+    u64::from(seconds) * 1000
 }
 
 /// A complete, validated configuration.

@@ -14,7 +14,7 @@ use super::error::{quote, ConfigError, ConfigErrorKind, Warning};
 use super::token::{Located, Token, TokenError, Tokenizer};
 use super::{
     value, Collector, Config, DEFAULT_COLLECTOR_PORT, MAX_DATAGRAM_BYTES, MAX_DEPTH,
-    MAX_FILE_BYTES, MAX_WARNINGS, MIN_DATAGRAM_BYTES,
+    MAX_FILE_BYTES, MAX_RELIST_SECONDS, MAX_WARNINGS, MIN_DATAGRAM_BYTES, MIN_RELIST_SECONDS,
 };
 
 /// A configuration read from a file, with the remarks made while reading it.
@@ -101,9 +101,10 @@ enum Scalar {
     DockerHostname,
     DockerSocket,
     DockerMaxListBytes,
+    DockerRelist,
 }
 
-const SCALAR_COUNT: usize = 9;
+const SCALAR_COUNT: usize = 10;
 
 /// Parses configuration text; `file` only names it in errors and warnings.
 ///
@@ -455,6 +456,18 @@ impl<'a, 'f> Parser<'a, 'f> {
                     .map_err(|k| self.error(at, k, &text))?;
                     self.mark_set(Scalar::DockerMaxListBytes, &word, line);
                     docker.max_list_bytes = Some(n);
+                }
+                "relist" => {
+                    let (text, at) = self.value(&word, line)?;
+                    let n = value::number_in(
+                        &text,
+                        u64::from(MIN_RELIST_SECONDS),
+                        u64::from(MAX_RELIST_SECONDS),
+                        ConfigErrorKind::NumberOutOfRange,
+                    )
+                    .map_err(|k| self.error(at, k, &text))?;
+                    self.mark_set(Scalar::DockerRelist, &word, line);
+                    docker.relist = u32::try_from(n).ok();
                 }
                 _ if IGNORED_IN_DOCKER.contains(&key.as_str()) => {
                     self.ignore(format!("docker.{key}"), &word, " in docker", line);
@@ -878,6 +891,7 @@ mod tests {
                 hostname: true,
                 socket: Some("/run/user/1000/docker.sock".into()),
                 max_list_bytes: None,
+                relist: None,
             })
         );
         for (word, want) in [
@@ -903,6 +917,46 @@ mod tests {
     }
 
     #[test]
+    fn docker_relist() {
+        use crate::config::relist_ms;
+        assert_eq!(relist_ms(&Config::default()), 120_000);
+        assert_eq!(relist_ms(&config("sflow { docker { } }")), 120_000);
+        let c = config("sflow { docker { relist = 30 } }");
+        assert_eq!(c.docker.as_ref().and_then(|d| d.relist), Some(30));
+        assert_eq!(relist_ms(&c), 30_000);
+        assert_eq!(relist_ms(&config("sflow { docker { RELIST = 1 } }")), 1000);
+        assert_eq!(
+            relist_ms(&config("sflow { docker { relist = 3600 } }")),
+            3_600_000
+        );
+        assert_eq!(
+            relist_ms(&config("sflow { docker { relist = 1K } }")),
+            1_000_000
+        );
+        for bad in ["0", "3601", "4K", "99999999999999999999"] {
+            assert_eq!(
+                fail(&format!("sflow {{\n docker {{ relist = {bad} }} }}")),
+                (2, NumberOutOfRange, bad.into()),
+                "{bad}"
+            );
+        }
+        for bad in ["-5", "2m", "ten", "0x10"] {
+            let (line, _, text) = fail(&format!("sflow {{ docker {{ relist = {bad} }} }}"));
+            assert_eq!((line, text), (1, bad.to_string()), "{bad}");
+        }
+        let parsed = ok("sflow { docker { relist = 10\n relist = 20 } }");
+        assert_eq!(
+            parsed.config.docker.and_then(|d| d.relist),
+            Some(20),
+            "the last value wins"
+        );
+        assert_eq!(
+            parsed.warnings[0].to_string(),
+            "t.conf:2: \"relist\" set again (previously on line 1): the last value wins"
+        );
+    }
+
+    #[test]
     fn docker_blocks_merge_and_other_keys_warn() {
         let parsed = ok("sflow { docker { hostname = on } docker {\n markTraffic = on\n colour = blue\n hostname = off } }");
         assert_eq!(
@@ -911,6 +965,7 @@ mod tests {
                 hostname: false,
                 socket: None,
                 max_list_bytes: None,
+                relist: None,
             })
         );
         let m: Vec<String> = parsed.warnings.iter().map(|w| w.to_string()).collect();

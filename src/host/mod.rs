@@ -36,6 +36,9 @@
 //! `<proc>/net/dev` and `<sys>/devices/virtual/net`; `host_adapters` from the interfaces of
 //! `<proc>/net/dev` and their `<sys>/class/net/<name>` attributes; `virt_node` from the CPU and memory
 //! figures. The UUID comes from [`host_uuid`] (or the configuration) once.
+//!
+//! The host sample's records are put together in one place, [`HostSnapshot::sample_records`], in the
+//! order the agent sends them; the agent, the tests and the benches all encode what it returns.
 
 mod adapters;
 mod agent_address;
@@ -49,6 +52,7 @@ mod memory;
 mod mounts;
 pub(crate) mod net;
 pub(crate) mod parse;
+mod space;
 mod uuid;
 
 use std::path::{Path, PathBuf};
@@ -156,20 +160,65 @@ impl HostSnapshot {
         }
     }
 
-    /// The physical host's records in the reference agent's wire order (2100, 2001, 2005, 2004, 2003,
-    /// 2006, 2000), for a counter sample of data source 2:1.
-    pub fn records(&self) -> [CounterRecord<'_>; 7] {
-        [
-            CounterRecord::VirtNode(self.node),
-            CounterRecord::HostAdapters(wire::HostAdapters {
-                adapters: &self.adapters,
-            }),
-            CounterRecord::HostDiskIo(self.disk),
-            CounterRecord::HostMemory(self.memory),
-            CounterRecord::HostCpu(self.cpu),
-            CounterRecord::HostNetIo(self.net),
-            CounterRecord::HostDescr(self.host_descr()),
-        ]
+    /// The records of the host's counter sample (data source 2:1), in the order they are sent:
+    /// `host_descr`, `host_adapters`, `host_cpu`, `host_memory`, `host_disk_io`, `host_net_io`, then
+    /// `virt_node` with `num_domains` set when container tracking is on (`Some`, the number of
+    /// containers tracked), no `virt_node` at all when it is off (`None`).
+    ///
+    /// This is the one place the host sample's records are put together: the agent sends what it
+    /// returns, and tests and benches encode the same.
+    pub fn sample_records(&self, num_domains: Option<u32>) -> HostRecords<'_> {
+        let mut node = self.node;
+        if let Some(n) = num_domains {
+            node.num_domains = n;
+        }
+        HostRecords {
+            records: [
+                CounterRecord::HostDescr(self.host_descr()),
+                CounterRecord::HostAdapters(wire::HostAdapters {
+                    adapters: &self.adapters,
+                }),
+                CounterRecord::HostCpu(self.cpu),
+                CounterRecord::HostMemory(self.memory),
+                CounterRecord::HostDiskIo(self.disk),
+                CounterRecord::HostNetIo(self.net),
+                CounterRecord::VirtNode(node),
+            ],
+            with_node: num_domains.is_some(),
+        }
+    }
+}
+
+/// The data source of the physical host's counter sample: 2:1.
+pub const HOST_DATA_SOURCE: wire::DataSource = wire::DataSource {
+    class: wire::DS_CLASS_PHYSICAL,
+    index: 1,
+};
+
+/// The records of one host counter sample, from [`HostSnapshot::sample_records`].
+#[derive(Debug, Clone, Copy)]
+pub struct HostRecords<'a> {
+    records: [CounterRecord<'a>; 7],
+    /// Whether the last record, `virt_node`, is sent.
+    with_node: bool,
+}
+
+impl<'a> HostRecords<'a> {
+    /// The records, in wire order.
+    pub fn as_slice(&self) -> &[CounterRecord<'a>] {
+        match (self.with_node, self.records.split_last()) {
+            (false, Some((_, without_node))) => without_node,
+            _ => &self.records,
+        }
+    }
+
+    /// The counter sample of data source [`HOST_DATA_SOURCE`] carrying these records.
+    pub fn sample(&self, sequence: u32) -> wire::CounterSample<'_> {
+        wire::CounterSample {
+            sequence,
+            source: HOST_DATA_SOURCE,
+            records: self.as_slice(),
+        }
     }
 }
 

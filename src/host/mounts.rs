@@ -14,7 +14,7 @@
 //! parse like 50. Bounds: a table longer than [`MAX_MOUNTS_BYTES`] leaves the space unknown (logged
 //! once), a line longer than [`CHUNK_BYTES`] is skipped (it cannot be a local disk's: those are
 //! short; overlays with long layer lists are the long ones), and at most [`MAX_MEASURED`]
-//! filesystems are measured. Which mounts count, see [`MountLine::space_key`].
+//! filesystems are measured. Which mounts count, see [`MountLine::space_key`] in [`super::space`].
 //!
 //! Once the table has been parsed, a read allocates nothing; a re-parse reuses the buffers and grows
 //! them only when the table holds more local filesystems than ever before.
@@ -26,10 +26,10 @@ use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use super::disk::{unescape_mount_point, MountLine, SpaceTotals};
 use super::file::open_nonblocking;
 use super::kept::RETRY_OPEN;
 use super::parse::lines;
+use super::space::{unescape_mount_point, MountLine, SpaceTotals};
 use crate::sys;
 use crate::wire::HostDiskIo;
 

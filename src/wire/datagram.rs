@@ -13,6 +13,23 @@ const ADDRESS_IPV4: u32 = 1;
 /// `agent_address.type` for an IPv6 agent.
 const ADDRESS_IPV6: u32 = 2;
 
+/// Bytes of a datagram header with an IPv4 agent address.
+pub const HEADER_LEN_IPV4: usize = 28;
+/// Bytes of a datagram header with an IPv6 agent address.
+pub const HEADER_LEN_IPV6: usize = 40;
+/// The longest datagram header (an IPv6 agent address): the room a sender reserves when it does not
+/// yet know, or may change, the agent's address family.
+pub const MAX_HEADER_LEN: usize = HEADER_LEN_IPV6;
+
+/// Bytes of the header of a datagram sent with agent address `agent`: [`HEADER_LEN_IPV4`] or
+/// [`HEADER_LEN_IPV6`].
+pub const fn header_len_for(agent: IpAddr) -> usize {
+    match agent {
+        IpAddr::V4(_) => HEADER_LEN_IPV4,
+        IpAddr::V6(_) => HEADER_LEN_IPV6,
+    }
+}
+
 /// The header of one datagram.
 ///
 /// A sender reserves [`DatagramHeader::header_len`] bytes at the start of its datagram buffer,
@@ -34,10 +51,7 @@ pub struct DatagramHeader {
 impl DatagramHeader {
     /// Bytes of the header: 28 with an IPv4 agent address, 40 with IPv6.
     pub const fn header_len(&self) -> usize {
-        match self.agent {
-            IpAddr::V4(_) => 28,
-            IpAddr::V6(_) => 40,
-        }
+        header_len_for(self.agent)
     }
 
     /// Writes the header at the start of `buf` and returns the bytes written (`header_len()`).
@@ -88,6 +102,7 @@ mod tests {
     #[test]
     fn ipv4_header() {
         assert_eq!(V4.header_len(), 28);
+        assert_eq!(HEADER_LEN_IPV4, 28);
         let mut buf = [0xa5; 32];
         assert_eq!(V4.emit(&mut buf), Ok(28));
         // The same bytes as the first 28 of the reference agent's dg16.bin.
@@ -108,6 +123,7 @@ mod tests {
     #[test]
     fn ipv6_header() {
         assert_eq!(V6.header_len(), 40);
+        assert_eq!((HEADER_LEN_IPV6, MAX_HEADER_LEN), (40, 40));
         let mut buf = [0xa5; 44];
         assert_eq!(V6.emit(&mut buf), Ok(40));
         #[rustfmt::skip]

@@ -8,11 +8,12 @@
 //! # Contract
 //!
 //! - **Lengths first.** Every structure knows its size before it is written: `encoded_len()` on
-//!   each record and sample, [`DatagramHeader::header_len`] for the header. A caller packs samples
-//!   into a datagram buffer (1400 bytes is the sFlow default) by comparing these sizes with the
-//!   room left. `emit` itself does not walk the lengths first: a sample's (and `host_adapters`')
-//!   length field is filled in once its records are written, so encoding a sample walks its
-//!   records once.
+//!   each record and sample, [`DatagramHeader::header_len`] for the header ([`header_len_for`] an
+//!   agent address, at most [`MAX_HEADER_LEN`]; callers take header sizes from here, never as
+//!   numbers of their own). A caller packs samples into a datagram buffer (1400 bytes is the sFlow
+//!   default) by comparing these sizes with the room left. `emit` itself does not walk the lengths
+//!   first: a sample's (and `host_adapters`') length field is filled in once its records are
+//!   written, so encoding a sample walks its records once.
 //! - **Exact writes.** A successful `emit` writes exactly `encoded_len()` bytes (`header_len()`
 //!   for the header) from the start of the buffer, every one of them: string and MAC padding is
 //!   written as zeros, so a reused buffer never leaks stale bytes. The sample and header `emit`s
@@ -39,7 +40,9 @@ mod testutil;
 mod virt_records;
 mod xdr;
 
-pub use datagram::{DatagramHeader, SFLOW_VERSION};
+pub use datagram::{
+    header_len_for, DatagramHeader, HEADER_LEN_IPV4, HEADER_LEN_IPV6, MAX_HEADER_LEN, SFLOW_VERSION,
+};
 pub use host_records::NetIoKind;
 pub use records::*;
 pub use xdr::{cut_str, string_len, Writer};

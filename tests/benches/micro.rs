@@ -197,16 +197,9 @@ fn encoding() {
     let mut reader = HostReader::new(Roots::default(), [0x42; 16]);
     let mut snapshot = HostSnapshot::default();
     reader.read(&mut snapshot);
-    snapshot.node.num_domains = 50;
-    let host_records = snapshot.records();
-    let host = CounterSample {
-        sequence: 7,
-        source: DataSource {
-            class: DS_CLASS_PHYSICAL,
-            index: 1,
-        },
-        records: &host_records,
-    };
+    // The records the agent sends, built by the agent's own builder.
+    let host_records = snapshot.sample_records(Some(50));
+    let host = host_records.sample(7);
     let hlen = host.encoded_len();
     let (host_ns, samples) = ns_per_call(201, 20_000, || {
         let s = black_box(&host);
