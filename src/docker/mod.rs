@@ -16,8 +16,9 @@
 //! rest (label maps included) without storing it; strings are borrowed from the input while decoding
 //! when they contain no escapes. Input sizes are bounded by the caller (an event line at most 1 MiB,
 //! an inspect body by the HTTP layer's limit) or here (a list element at most [`LIST_ELEMENT_MAX`];
-//! the list is never held whole); nesting is handled without recursion. The JSON reader is this
-//! module's own (no serde): see `json.rs` for its contract.
+//! the list is never held whole). Documents are read with serde and serde_json into structs of the
+//! fields used; values skipped are skipped without recursion at any depth, and the few levels a
+//! decoder descends into are within serde_json's recursion limit: see `json.rs` for the contract.
 
 mod event;
 mod inspect;
