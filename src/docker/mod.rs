@@ -38,6 +38,7 @@ pub use json::DocError;
 pub use list::{decode_list, ContainerList, ListDecoder, ListedContainer, LIST_ELEMENT_MAX};
 pub use paths::{
     events_path, inspect_path, list_path, ping_path, since_from_time_nano, EVENT_ACTIONS,
+    LIST_FILTER,
 };
 pub use state::ContainerState;
 pub use version::{
