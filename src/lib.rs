@@ -25,6 +25,7 @@ pub mod container;
 pub mod docker;
 pub mod host;
 pub mod http;
+mod rng;
 pub mod sys;
 pub mod syslog;
 pub mod timer;

@@ -16,7 +16,6 @@ mod exporter;
 mod host_source;
 mod keys;
 mod printer;
-mod rng;
 mod slot_index;
 
 use std::io;
@@ -30,6 +29,7 @@ use log::{debug, error, info, warn};
 use crate::cli::Overrides;
 use crate::config::{self, Config, ConfigError};
 use crate::host::{self, Roots};
+use crate::rng;
 use crate::sys::{self, SignalFd, Watched};
 use crate::timer::{TimerId, TimerWheel};
 
