@@ -19,6 +19,7 @@
 //! the list is never held whole); nesting is handled without recursion. The JSON reader is this
 //! module's own (no serde): see `json.rs` for its contract.
 
+pub mod conversation;
 mod event;
 mod inspect;
 mod json;
@@ -32,6 +33,7 @@ pub use crate::container::{
     DS_INDEX_FIRST, DS_INDEX_LAST,
 };
 pub use crate::container::{ContainerId, IdError, ID_HEX_LEN, SHORT_ID_LEN};
+pub use conversation::{Conversation, IoFailure, Transmit};
 pub use event::{decode_event, Event, EventKind};
 pub use inspect::{decode_inspect, Inspect, CPUSET_MAX};
 pub use json::DocError;
