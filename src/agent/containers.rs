@@ -34,7 +34,7 @@ use crate::wire::{
     DS_CLASS_LOGICAL, DS_CLASS_PHYSICAL,
 };
 
-use super::engine::News;
+use super::adapter::News; // TEMPORARY adapter until the table takes container::News
 use super::exporter::Exporter;
 use super::printer::Printer;
 use super::slot_index::SlotIndex;

@@ -10,6 +10,7 @@
 //! it): SIGTERM and SIGINT send what is queued and end [`run`]; SIGHUP re-reads the configuration and
 //! applies it without losing sequence numbers, or keeps the running one and logs why.
 
+mod adapter; // TEMPORARY adapter until the table takes container::News
 mod containers;
 mod engine;
 mod exporter;
@@ -35,6 +36,8 @@ use crate::timer::{TimerId, TimerWheel};
 
 use keys::Key;
 
+use crate::docker::conversation::RELIST_MS;
+
 pub use exporter::ExportStats;
 
 /// Poll deadlines, the host's and every container's, fall on whole seconds of the agent's clock
@@ -52,7 +55,6 @@ pub const DEFAULT_DOCKER_SOCKET: &str = "/var/run/docker.sock";
 enum Timer {
     HostPoll,
     ContainerPoll(usize),
-    Engine(engine::EngineTimer),
 }
 
 /// The largest container list accepted: `docker { maxListBytes }`, else [`engine::LIST_LIMIT`].
@@ -164,7 +166,8 @@ pub fn summary(c: &Config) -> String {
 struct Agent {
     engine: Option<engine::EngineClient>,
     containers: containers::Containers,
-    news: Vec<engine::News>,
+    /// News the agent itself makes (a new engine on SIGHUP), handed over before the engine's.
+    news: Vec<crate::container::News>,
     to_inspect: Vec<crate::docker::ContainerId>,
     settings: Settings,
     config: Config,
@@ -221,7 +224,7 @@ pub fn run(settings: Settings, config: Config) -> io::Result<()> {
     info!("agent address {agent_ip}");
     let host = host_source::HostSource::new(settings.roots.clone(), uuid);
     let engine = docker_socket(&config)
-        .map(|path| engine::EngineClient::new(&poller, path, list_limit(&config)));
+        .map(|path| engine::EngineClient::new(&poller, path, list_limit(&config), RELIST_MS));
     let use_hostname = config.docker.as_ref().is_some_and(|d| d.hostname);
     let mut agent = Agent {
         engine,
@@ -245,7 +248,7 @@ pub fn run(settings: Settings, config: Config) -> io::Result<()> {
     let now = agent.now_ms();
     if let Some(e) = &mut agent.engine {
         info!("tracking containers through {}", e.socket().display());
-        e.start(&mut agent.wheel, now);
+        e.start(now);
     }
     agent.run_loop()
 }
@@ -317,12 +320,20 @@ impl Agent {
             while let Some((id, timer)) = self.wheel.pop_expired(now) {
                 self.on_timer(id, timer, now);
             }
+            if let Some(e) = &mut self.engine {
+                if e.next_deadline().is_some_and(|d| d <= now) {
+                    e.on_timeout(now);
+                    self.handle_news(now);
+                }
+            }
             // What this wake-up queued (the timers' samples, and the news of the events handled
             // at the end of the last iteration) goes out now, before the loop sleeps.
             self.exporter.flush(now);
-            let timeout = self
-                .wheel
-                .next_deadline()
+            let engine_deadline = self.engine.as_ref().and_then(|e| e.next_deadline());
+            let timeout = [self.wheel.next_deadline(), engine_deadline]
+                .into_iter()
+                .flatten()
+                .min()
                 .map(|d| Duration::from_millis(d.saturating_sub(self.now_ms())));
             events.clear();
             self.poller.wait(&mut events, timeout)?;
@@ -341,7 +352,7 @@ impl Agent {
                     Some(Key::Engine(slot)) => {
                         let now = self.now_ms();
                         if let Some(e) = &mut self.engine {
-                            e.on_event(slot, &mut self.wheel, now, &mut self.news);
+                            e.on_ready(slot, now);
                         }
                         self.handle_news(now);
                     }
@@ -400,41 +411,35 @@ impl Agent {
                 self.containers
                     .on_poll(slot, id, &mut self.wheel, polling, &mut out);
             }
-            Timer::Engine(t) => {
-                if let Some(e) = &mut self.engine {
-                    e.on_timer(id, t, &mut self.wheel, now, &mut self.news);
-                }
-                self.handle_news(now);
-            }
         }
     }
 
-    /// Hands the engine client's news to the container table, and its inspect requests back.
+    /// Hands the agent's own news, then the engine client's, to the container table, and the
+    /// table's requests for descriptions back, until there is no more news.
     fn handle_news(&mut self, now: u64) {
-        if self.news.is_empty() {
-            return;
-        }
         let polling = u64::from(self.config.polling) * 1000;
-        let mut out =
-            containers::Out::new(&mut self.exporter, self.printer.as_mut(), &self.host, now);
-        for news in self.news.drain(..) {
+        loop {
+            let news = if self.news.is_empty() {
+                self.engine.as_mut().and_then(|e| e.poll_news())
+            } else {
+                Some(self.news.remove(0))
+            };
+            let Some(news) = news else { return };
+            let mut out =
+                containers::Out::new(&mut self.exporter, self.printer.as_mut(), &self.host, now);
             self.containers.on_news(
-                news,
+                adapter::from_neutral(news), // TEMPORARY adapter until the table takes container::News
                 &mut self.wheel,
                 polling,
                 &mut out,
                 &mut self.to_inspect,
             );
-        }
-        if let Some(e) = &mut self.engine {
-            for id in self.to_inspect.drain(..) {
-                e.inspect(id, &mut self.wheel, now, &mut self.news);
+            if let Some(e) = &mut self.engine {
+                for id in self.to_inspect.drain(..) {
+                    e.describe(id, now);
+                }
             }
-        }
-        self.to_inspect.clear();
-        // The engine may have answered from its queue at once.
-        if !self.news.is_empty() {
-            self.handle_news(now);
+            self.to_inspect.clear();
         }
     }
 
@@ -493,14 +498,18 @@ impl Agent {
         if engine_changed {
             // A new engine (or none): containers of the old one end; the new one is listed afresh.
             self.engine = None;
-            self.news.push(engine::News::Disconnected);
-            self.news
-                .push(engine::News::Listed(crate::docker::ContainerList::default()));
+            self.news.push(crate::container::News::Lost);
+            self.news.push(crate::container::News::Present(Vec::new()));
             self.handle_news(now);
             if let Some(path) = socket {
                 info!("tracking containers through {}", path.display());
-                let mut e = engine::EngineClient::new(&self.poller, path, list_limit(&self.config));
-                e.start(&mut self.wheel, now);
+                let mut e = engine::EngineClient::new(
+                    &self.poller,
+                    path,
+                    list_limit(&self.config),
+                    RELIST_MS,
+                );
+                e.start(now);
                 self.engine = Some(e);
             }
         }
