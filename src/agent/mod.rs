@@ -1,8 +1,11 @@
 //! The agent: one thread, one [`polling::Poller`], one [`crate::timer::TimerWheel`].
 //!
-//! The loop waits until the timer wheel's next deadline (polls fall on whole seconds,
-//! [`POLL_SLOT_MS`]), or until a descriptor is ready: the signalfd, the engine's connections, a
-//! collector socket, standard output. Before it waits again it sends what the wake-up queued. Nothing
+//! The loop waits until the earlier of the timer wheel's next deadline (polls fall on whole
+//! seconds, [`POLL_SLOT_MS`]) and the engine client's (its requests' timeouts, reconnection, the
+//! periodic re-list: the engine conversation keeps its own deadlines), or until a descriptor is
+//! ready: the signalfd, the engine's connections, a collector socket, standard output. The engine
+//! client's news goes to the container table, and the table's requests for descriptions back to the
+//! engine, until neither has more. Before it waits again it sends what the wake-up queued. Nothing
 //! in it blocks: sockets are non-blocking, files under /proc and /sys are small and local, and standard
 //! output is written through a non-blocking queue.
 //!

@@ -14,7 +14,7 @@
 //! 1. `GET /_ping` (unversioned); the version spoken is `min(Api-Version, AGENT_MAX)`.
 //! 2. `GET /v{v}/events` (long-lived, filtered to containers, `since=` the last event seen after a
 //!    reconnection); once its head is in, `GET /v{v}/containers/json` for the running and paused
-//!    containers ([`list_path`](super::list_path)). Events that arrive before the list is answered
+//!    containers ([`list_path`]). Events that arrive before the list is answered
 //!    are held (at most [`QUEUE_LIMIT`]; past it they are dropped and the list taken again) and
 //!    handed out after its [`News::Present`], so nothing is lost in between.
 //! 3. `GET /v{v}/containers/{id}/json` for each [`Conversation::describe`] (at most

@@ -1,9 +1,14 @@
 //! The engine conversation, without I/O: what to ask the Docker Engine API (or Podman's compatible API)
 //! and how to read its answers, plus container identity in sFlow.
 //!
+//! - [`Conversation`] ([`conversation`]): the whole conversation as a state machine — bytes, EOFs,
+//!   I/O failures and the time in; [`Transmit`]s (open a connection and write a request, close
+//!   one), one deadline and engine-neutral [`crate::container::News`] out. It reads no socket and
+//!   no clock; the agent's engine client owns the sockets;
 //! - [`ApiVersion`]: API versions, negotiation from the ping's `Api-Version`, and recognising a
 //!   "too old / too new" refusal ([`negotiate`], [`version_rejection`], [`renegotiate`]);
-//! - request targets: [`ping_path`], [`events_path`], [`list_path`], [`inspect_path`];
+//! - request targets: [`ping_path`], [`events_path`], [`list_path`] (running and paused containers,
+//!   asked for by name: [`LIST_FILTER`]), [`inspect_path`];
 //! - [`ContainerId`]: a validated 64-hex id, `Copy`, with its short form and UUID;
 //! - documents: [`decode_event`] (one `/events` line), [`ListDecoder`] / [`decode_list`]
 //!   (`/containers/json`, pushed in pieces or whole),
