@@ -655,7 +655,9 @@ impl Conversation {
 
     /// A failure of the conversation: close everything, tell the table, retry later.
     fn fail(&mut self, f: Failure, detail: &str, now: u64) {
-        let was_up = matches!(self.phase, Phase::Streaming | Phase::Subscribing);
+        // A stream that was up and went down is news even if it failed the same way last time;
+        // the same refusal at every retry is not.
+        let was_up = self.phase == Phase::Streaming;
         self.reset();
         let delay = self.jitter(self.backoff_ms);
         self.backoff_ms = (self.backoff_ms * 2).min(BACKOFF_MAX_MS);
