@@ -297,3 +297,11 @@ fn docker_hostname_option_and_duplicate_names() {
     rig.cli(&["kill", &b.id]);
     name_of(&mut rig, &a, "shared");
 }
+
+#[test]
+fn docker_container_paused_before_the_agent_is_reported_paused() {
+    let Some(docker) = support::docker() else {
+        return;
+    };
+    containers::paused_before_the_agent(docker);
+}

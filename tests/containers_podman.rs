@@ -43,3 +43,11 @@ fn podman_stopped_killed_and_short_lived_containers_send_one_final_sample() {
     };
     containers::ended_containers(podman);
 }
+
+#[test]
+fn podman_container_paused_before_the_agent_is_reported_paused() {
+    let Some(podman) = support::podman() else {
+        return;
+    };
+    containers::paused_before_the_agent(podman);
+}

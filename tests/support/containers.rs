@@ -615,6 +615,29 @@ pub fn running_before_the_agent(engine: Engine) {
     );
 }
 
+/// Scenario (defect 6a): a container paused before the agent starts is reported, paused, from
+/// its first sample (Podman's plain list leaves paused containers out), and runs on when resumed.
+pub fn paused_before_the_agent(engine: Engine) {
+    let container = run(&engine, "csf-paused-early", &[], &["sleep", "300"]);
+    engine.cli(&["pause", &container.id]);
+    let mut rig = Rig::start(engine, 2);
+    let index = container.index;
+    let first = rig.expect(
+        "first sample of the container paused before the agent",
+        0,
+        rig.interval() + 2 * PROMPT,
+        |s| s.is_of(index),
+    );
+    assert_eq!(first.sequence, 1, "first sample\n{}", rig.report());
+    assert_eq!(first.state, Some(PAUSED), "first sample\n{}", rig.report());
+    let mark = rig.watch.mark();
+    rig.cli(&["unpause", &container.id]);
+    let resumed = rig.expect("running sample after unpause", mark, PROMPT, |s| {
+        s.is_of(index) && s.state == Some(RUNNING)
+    });
+    assert!(resumed.sequence > first.sequence);
+}
+
 /// Starts `name` and checks its first sample arrives within [`PROMPT`] of the CLI returning.
 pub fn started_after(rig: &mut Rig, name: &str) -> Container {
     let kind = rig.engine.kind().name();
