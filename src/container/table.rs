@@ -213,7 +213,7 @@ impl Table {
             ended: 0,
             wheel: TimerWheel::new(),
             interval,
-            rng: Rng::seeded(seed),
+            rng: Rng::from_seed(seed),
             actions: VecDeque::new(),
             logged_full: false,
         }
