@@ -921,3 +921,116 @@ fn failures_display() {
     };
     assert_eq!(f.to_string(), "events: event line over 1048576 bytes");
 }
+
+/// The conversation and the container table together, in process: the news the conversation hands
+/// out goes to the table, the table's requests for descriptions come back as inspects answered by
+/// `states` (a container missing from it answers 404). Returns the samples the table sent.
+fn settle(
+    h: &mut Harness,
+    table: &mut crate::container::Table,
+    states: &BTreeMap<ContainerId, &str>,
+) -> Vec<crate::container::Sample> {
+    use crate::container::Action;
+    let mut samples = Vec::new();
+    while let Some(news) = h.c.poll_news() {
+        table.handle_news(news, h.now);
+        while let Some(action) = table.poll_action() {
+            match action {
+                Action::Describe(who) => {
+                    h.describe(who);
+                    let path = format!("/v1.41/containers/{who}/json");
+                    if h.find(&path).is_none() {
+                        continue;
+                    }
+                    let answer = match states.get(&who) {
+                        Some(status) => response(
+                            "200 OK",
+                            &format!(
+                                r#"{{"Id":"{who}","Name":"/c{}","State":{{"Status":"{status}","Pid":{}}},"Config":{{"Hostname":"h"}}}}"#,
+                                who.short().as_str(),
+                                if *status == "exited" { 0 } else { 4242 }
+                            ),
+                        ),
+                        None => fixture("recorded/docker-inspect-404.http"),
+                    };
+                    h.answer(&path, &answer);
+                }
+                Action::Sample(s) => samples.push(s),
+                _ => {}
+            }
+        }
+    }
+    samples
+}
+
+/// Defect 6b, from the engine's bytes to the samples: the engine restarts without live-restore and
+/// kills a paused container. Its `unpause`, `kill`, `die` and `stop` events may come before the old
+/// stream closes or be replayed (`since=`) on the new one, before or after the new list: every
+/// split and order gives exactly one final sample, and nothing of it after.
+#[test]
+fn an_engine_restart_under_a_paused_container_gives_one_final_sample_in_every_order() {
+    use crate::container::{Sample, Table};
+    use crate::schedule::Interval;
+    // Ids that differ in their first 16 bytes, so their data source indices differ.
+    let (frozen, other) = (id(&"f0".repeat(32)), id(&"07".repeat(32)));
+    let actions = ["unpause", "kill", "die", "stop"];
+    for before_close in 0..=actions.len() {
+        for replay_before_list in [false, true] {
+            let case = format!("{before_close} events before the close, replay before the list: {replay_before_list}");
+            let mut h = Harness::new();
+            let mut table = Table::new(Interval::from_secs(10), false, 3);
+            let mut states = BTreeMap::from([(frozen, "running"), (other, "running")]);
+            let mut samples: Vec<Sample> = Vec::new();
+            h.up();
+            h.answer(
+                "/v1.41/containers/json",
+                &list_of(&[(frozen, "running"), (other, "running")]),
+            );
+            samples.extend(settle(&mut h, &mut table, &states));
+            let mut time = 1_795_000_000_000_000_000u64;
+            let mut event = |h: &mut Harness, action: &str| {
+                time += 1_000;
+                h.answer("/v1.41/events", &chunk(&event_line(action, frozen, time)));
+            };
+            event(&mut h, "pause");
+            states.insert(frozen, "paused");
+            samples.extend(settle(&mut h, &mut table, &states));
+            // The engine goes down: what it said before closing the stream.
+            for action in &actions[..before_close] {
+                event(&mut h, action);
+            }
+            states.insert(frozen, "exited");
+            samples.extend(settle(&mut h, &mut table, &states));
+            h.eof("/v1.41/events");
+            samples.extend(settle(&mut h, &mut table, &states));
+            // Back: ping, events head, the list asked for.
+            h.next_deadline();
+            h.answer("/_ping", &fixture("recorded/docker-ping.http"));
+            h.answer("/v1.41/events", STREAM_HEAD);
+            let replay = |h: &mut Harness, event: &mut dyn FnMut(&mut Harness, &str)| {
+                for action in &actions[before_close..] {
+                    event(h, action);
+                }
+            };
+            if replay_before_list {
+                replay(&mut h, &mut event);
+            }
+            h.answer("/v1.41/containers/json", &list_of(&[(other, "running")]));
+            samples.extend(settle(&mut h, &mut table, &states));
+            if !replay_before_list {
+                replay(&mut h, &mut event);
+            }
+            samples.extend(settle(&mut h, &mut table, &states));
+
+            let mine: Vec<&Sample> = samples.iter().filter(|s| s.uuid == frozen.uuid()).collect();
+            assert_eq!(
+                mine.iter().filter(|s| s.last).count(),
+                1,
+                "{case}: {mine:?}"
+            );
+            assert!(mine.last().is_some_and(|s| s.last), "{case}: after the end");
+            assert_eq!(mine[0].sequence, 1, "{case}");
+            assert_eq!(table.alive(), 1, "{case}: the other lives on");
+        }
+    }
+}
