@@ -848,111 +848,115 @@ impl Conversation {
             return;
         }
         match conn.purpose {
-            Purpose::Ping => {
-                if head.status != 200 {
-                    let f = Purpose::Ping.failure(Cause::Status(head.status));
-                    self.fail(f, &excerpt(&body), now);
-                    return;
-                }
-                match negotiate(head.api_version) {
-                    Ok(v) => {
-                        if self.version != Some(v)
-                            || self.podman != head.libpod
-                            || !self.connected_once
-                        {
-                            info!(
-                                "{}: {} API {} (engine offers {})",
-                                self.label,
-                                if head.libpod { "Podman" } else { "Docker" },
-                                v,
-                                head.api_version
-                                    .map_or("none".to_string(), |a| a.to_string())
-                            );
-                        }
-                        self.version = Some(v);
-                        self.podman = head.libpod;
-                        self.subscribe(now);
-                    }
-                    Err(e) => {
-                        self.fail(Purpose::Ping.failure(Cause::NoCommonVersion(e)), "", now);
-                    }
-                }
-            }
-            Purpose::List => {
-                self.listing = false;
-                if head.status != 200 {
-                    let f = Purpose::List.failure(Cause::Status(head.status));
-                    self.fail(f, &excerpt(&body), now);
-                    return;
-                }
-                match list.map_or(Err(DocError::Truncated), ListDecoder::finish) {
-                    Ok(list) => {
-                        if list.malformed > 0 || list.over_cap > 0 {
-                            warn!(
-                                "{}: container list had {} malformed and {} excess entries",
-                                self.label, list.malformed, list.over_cap
-                            );
-                        }
-                        let alive: Vec<ContainerId> = list
-                            .containers
-                            .iter()
-                            .filter(|c| {
-                                matches!(c.state, ContainerState::Running | ContainerState::Paused)
-                            })
-                            .map(|c| c.id)
-                            .collect();
-                        if !self.connected_once || self.last_failure.is_some() {
-                            info!(
-                                "{}: tracking {} running or paused containers",
-                                self.label,
-                                alive.len()
-                            );
-                        }
-                        self.connected_once = true;
-                        self.last_failure = None;
-                        self.backoff_ms = BACKOFF_FIRST_MS;
-                        self.renegotiated = false;
-                        self.news.push_back(News::Present(alive));
-                        let held = std::mem::take(&mut self.held);
-                        self.news.extend(held);
-                    }
-                    Err(e) => {
-                        warn!("{}: the container list could not be read ({e})", self.label);
-                        self.held.clear();
-                    }
-                }
-                if std::mem::take(&mut self.relist_after_list) {
-                    self.start_list(now);
-                }
-                self.relist_at = Some(now.saturating_add(self.relist_ms));
-            }
-            Purpose::Inspect(id) => {
-                let answer = match head.status {
-                    200 => match decode_inspect(&body) {
-                        Ok(doc) if doc.id == id => Ok(description(doc)),
-                        Ok(_) => Err(Cause::OtherContainer),
-                        Err(e) => Err(Cause::Document(e)),
-                    },
-                    s => Err(Cause::Status(s)),
-                };
-                match answer {
-                    Ok(d) => self.news.push_back(News::Described(d)),
-                    Err(cause) => {
-                        if cause != Cause::Status(404) {
-                            debug!(
-                                "{}: inspect of {}: {cause} {}",
-                                self.label,
-                                id.short(),
-                                excerpt(&body)
-                            );
-                        }
-                        self.news.push_back(News::Undescribed(id));
-                    }
-                }
-                self.pump_inspects(now);
-            }
+            Purpose::Ping => self.on_ping_answer(head, &body, now),
+            Purpose::List => self.on_list_answer(head.status, &body, list, now),
+            Purpose::Inspect(id) => self.on_inspect_answer(id, head.status, &body, now),
             Purpose::Events => {}
         }
+    }
+
+    /// The ping answered: speak the version negotiated, subscribe to the events.
+    fn on_ping_answer(&mut self, head: crate::http::ResponseHead, body: &[u8], now: u64) {
+        if head.status != 200 {
+            let f = Purpose::Ping.failure(Cause::Status(head.status));
+            self.fail(f, &excerpt(body), now);
+            return;
+        }
+        match negotiate(head.api_version) {
+            Ok(v) => {
+                if self.version != Some(v) || self.podman != head.libpod || !self.connected_once {
+                    info!(
+                        "{}: {} API {} (engine offers {})",
+                        self.label,
+                        if head.libpod { "Podman" } else { "Docker" },
+                        v,
+                        head.api_version
+                            .map_or("none".to_string(), |a| a.to_string())
+                    );
+                }
+                self.version = Some(v);
+                self.podman = head.libpod;
+                self.subscribe(now);
+            }
+            Err(e) => {
+                self.fail(Purpose::Ping.failure(Cause::NoCommonVersion(e)), "", now);
+            }
+        }
+    }
+
+    /// The list answered: the population, then the events held while it was awaited.
+    fn on_list_answer(&mut self, status: u16, body: &[u8], list: Option<ListDecoder>, now: u64) {
+        self.listing = false;
+        if status != 200 {
+            let f = Purpose::List.failure(Cause::Status(status));
+            self.fail(f, &excerpt(body), now);
+            return;
+        }
+        match list.map_or(Err(DocError::Truncated), ListDecoder::finish) {
+            Ok(list) => {
+                if list.malformed > 0 || list.over_cap > 0 {
+                    warn!(
+                        "{}: container list had {} malformed and {} excess entries",
+                        self.label, list.malformed, list.over_cap
+                    );
+                }
+                let alive: Vec<ContainerId> = list
+                    .containers
+                    .iter()
+                    .filter(|c| matches!(c.state, ContainerState::Running | ContainerState::Paused))
+                    .map(|c| c.id)
+                    .collect();
+                if !self.connected_once || self.last_failure.is_some() {
+                    info!(
+                        "{}: tracking {} running or paused containers",
+                        self.label,
+                        alive.len()
+                    );
+                }
+                self.connected_once = true;
+                self.last_failure = None;
+                self.backoff_ms = BACKOFF_FIRST_MS;
+                self.renegotiated = false;
+                self.news.push_back(News::Present(alive));
+                let held = std::mem::take(&mut self.held);
+                self.news.extend(held);
+            }
+            Err(e) => {
+                warn!("{}: the container list could not be read ({e})", self.label);
+                self.held.clear();
+            }
+        }
+        if std::mem::take(&mut self.relist_after_list) {
+            self.start_list(now);
+        }
+        self.relist_at = Some(now.saturating_add(self.relist_ms));
+    }
+
+    /// An inspect answered: the container described, or not; the next inspect goes.
+    fn on_inspect_answer(&mut self, id: ContainerId, status: u16, body: &[u8], now: u64) {
+        let answer = match status {
+            200 => match decode_inspect(body) {
+                Ok(doc) if doc.id == id => Ok(description(doc)),
+                Ok(_) => Err(Cause::OtherContainer),
+                Err(e) => Err(Cause::Document(e)),
+            },
+            s => Err(Cause::Status(s)),
+        };
+        match answer {
+            Ok(d) => self.news.push_back(News::Described(d)),
+            Err(cause) => {
+                if cause != Cause::Status(404) {
+                    debug!(
+                        "{}: inspect of {}: {cause} {}",
+                        self.label,
+                        id.short(),
+                        excerpt(body)
+                    );
+                }
+                self.news.push_back(News::Undescribed(id));
+            }
+        }
+        self.pump_inspects(now);
     }
 }
 
