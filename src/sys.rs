@@ -642,7 +642,9 @@ mod tests {
         let ino = Inotify::new().unwrap();
         let mut buf = vec![0u8; 4096];
         assert_eq!(ino.read(&mut buf).unwrap(), 0);
-        let wd = ino.add_watch(&dir, libc::IN_CREATE | libc::IN_ONLYDIR).unwrap();
+        let wd = ino
+            .add_watch(&dir, libc::IN_CREATE | libc::IN_ONLYDIR)
+            .unwrap();
         std::fs::create_dir(dir.join("task")).unwrap();
         let n = ino.read(&mut buf).unwrap();
         let events: Vec<_> = inotify_events(&buf[..n]).collect();
@@ -658,7 +660,10 @@ mod tests {
 
     #[test]
     fn pidfd_tells_the_exit_of_a_process() {
-        let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
         let fd = PidFd::open(child.id()).unwrap();
         assert!(!fd.exited());
         child.kill().unwrap();
