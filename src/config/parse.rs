@@ -12,11 +12,11 @@ use std::path::Path;
 
 use super::error::{quote, ConfigError, ConfigErrorKind, Warning};
 use super::token::{Located, Token, TokenError, Tokenizer};
+use super::RuntimeConfig;
 use super::{
     value, Collector, Config, DEFAULT_COLLECTOR_PORT, MAX_DATAGRAM_BYTES, MAX_DEPTH,
     MAX_FILE_BYTES, MAX_RELIST_SECONDS, MAX_WARNINGS, MIN_DATAGRAM_BYTES, MIN_RELIST_SECONDS,
 };
-use super::RuntimeConfig;
 
 /// A configuration read from a file, with the remarks made while reading it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1230,7 +1230,11 @@ mod tests {
             .filter(|w| w.contains("containerd"))
             .collect();
         assert_eq!(w.len(), 3, "{w:?}");
-        assert!(w.iter().any(|w| w.contains("markTraffic") && w.contains("in containerd")));
-        assert!(w.iter().any(|w| w.contains("unknown setting \"colour\" in containerd")));
+        assert!(w
+            .iter()
+            .any(|w| w.contains("markTraffic") && w.contains("in containerd")));
+        assert!(w
+            .iter()
+            .any(|w| w.contains("unknown setting \"colour\" in containerd")));
     }
 }
