@@ -20,6 +20,7 @@
 //! `printer.rs` writes `--print` lines without blocking; `keys.rs` names the poller's keys.
 
 mod container_counters;
+mod containerd_source;
 mod engine;
 mod exporter;
 mod host_source;
@@ -37,7 +38,7 @@ use log::{debug, error, info, warn};
 
 use crate::cli::Overrides;
 use crate::config::{self, Config, ConfigError};
-use crate::container::{Action, News, Table};
+use crate::container::{Action, News, SourceId, Table};
 use crate::host::{self, Roots};
 use crate::rng::Rng;
 use crate::schedule::Interval;
@@ -152,13 +153,18 @@ pub fn summary(c: &Config) -> String {
         .map(|k| std::net::SocketAddr::new(k.ip, k.port).to_string())
         .collect();
     format!(
-        "polling {} s, datagramBytes {}, subAgentId {}, collectors [{}]{}",
+        "polling {} s, datagramBytes {}, subAgentId {}, collectors [{}]{}{}",
         c.polling,
         c.datagram_bytes,
         c.sub_agent_id,
         collectors.join(", "),
         if c.docker.is_some() {
             ", docker on"
+        } else {
+            ""
+        },
+        if c.containerd.is_some() {
+            ", containerd on"
         } else {
             ""
         }
@@ -169,6 +175,10 @@ struct Agent {
     engine: Option<engine::EngineClient>,
     /// The engine's news, waiting for the table.
     news: Vec<News>,
+    /// containerd's tasks, when followed.
+    containerd: Option<containerd_source::ContainerdSource>,
+    /// containerd's news, waiting for the table.
+    containerd_news: Vec<News>,
     table: Table,
     counters: ContainerCounterStore,
     settings: Settings,
@@ -233,9 +243,12 @@ pub fn run(settings: Settings, config: Config) -> io::Result<()> {
     let interval = Interval::from_secs(config.polling);
     let mut rng = Rng::new();
     let table = Table::new(interval, use_hostname, rng.next_u64());
+    let containerd = containerd_source(&poller, &config, &settings.roots);
     let mut agent = Agent {
         engine,
         news: Vec::new(),
+        containerd,
+        containerd_news: Vec::new(),
         table,
         counters: ContainerCounterStore::new(settings.roots.clone()),
         settings,
@@ -257,7 +270,34 @@ pub fn run(settings: Settings, config: Config) -> io::Result<()> {
         info!("tracking containers through {}", e.socket().display());
         e.start(&mut agent.wheel, now);
     }
+    if let Some(c) = &mut agent.containerd {
+        c.start(now, &mut agent.containerd_news);
+        agent.handle_news(now);
+    }
     agent.run_loop()
+}
+
+/// The containerd source `containerd { }` asks for, if it can be set up. containerd's `moby`
+/// namespace holds a tracked Docker engine's containers: left out, they are reported once, by the
+/// engine.
+fn containerd_source(
+    poller: &Rc<polling::Poller>,
+    config: &Config,
+    roots: &Roots,
+) -> Option<containerd_source::ContainerdSource> {
+    let state = config.containerd.as_ref()?.state_dir();
+    let skip: &[&str] = if config.docker.is_some() {
+        &["moby"]
+    } else {
+        &[]
+    };
+    match containerd_source::ContainerdSource::new(poller, &state, skip, roots) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            error!("containerd: cannot follow {}: {e}", state.display());
+            None
+        }
+    }
 }
 
 fn host_uuid(config: &Config, roots: &Roots) -> [u8; 16] {
@@ -316,6 +356,7 @@ impl Agent {
                 self.host_due,
                 self.table.poll_timeout(),
                 self.wheel.next_deadline(),
+                self.containerd.as_ref().and_then(|c| c.next_deadline()),
             ]
             .into_iter()
             .flatten()
@@ -339,6 +380,20 @@ impl Agent {
                         let now = self.now_ms();
                         if let Some(e) = &mut self.engine {
                             e.on_ready(slot, &mut self.wheel, now, &mut self.news);
+                        }
+                        self.handle_news(now);
+                    }
+                    Some(Key::Inotify) => {
+                        let now = self.now_ms();
+                        if let Some(c) = &mut self.containerd {
+                            c.on_inotify(now, &mut self.containerd_news);
+                        }
+                        self.handle_news(now);
+                    }
+                    Some(Key::TaskExit(token)) => {
+                        let now = self.now_ms();
+                        if let Some(c) = &mut self.containerd {
+                            c.on_exit(token, &mut self.containerd_news);
                         }
                         self.handle_news(now);
                     }
@@ -373,6 +428,10 @@ impl Agent {
             }
             self.handle_news(now);
         }
+        if let Some(c) = &mut self.containerd {
+            c.on_timeout(now, &mut self.containerd_news);
+            self.handle_news(now);
+        }
         self.table.handle_timeout(now);
         self.take_actions(now);
     }
@@ -390,16 +449,21 @@ impl Agent {
                 now,
             );
         }
-        let domains = self.config.docker.as_ref().map(|_| self.table.alive());
+        let tracking = self.config.docker.is_some() || self.containerd.is_some();
+        let domains = tracking.then(|| self.table.alive());
         self.host.sample(domains, &mut self.sink, now);
     }
 
     /// Hands the engine's news to the container table and takes its actions, until neither has
     /// anything left (an engine may answer a description from its queue at once).
     fn handle_news(&mut self, now: u64) {
-        while !self.news.is_empty() {
+        while !self.news.is_empty() || !self.containerd_news.is_empty() {
             for news in std::mem::take(&mut self.news) {
                 self.table.handle_news(news, now);
+                self.take_actions(now);
+            }
+            for news in std::mem::take(&mut self.containerd_news) {
+                self.table.handle_news_from(SourceId::CONTAINERD, news, now);
                 self.take_actions(now);
             }
         }
@@ -409,6 +473,12 @@ impl Agent {
     fn take_actions(&mut self, now: u64) {
         while let Some(action) = self.table.poll_action() {
             match action {
+                Action::Describe(id) if self.table.source_of(&id) == Some(SourceId::CONTAINERD) => {
+                    match &self.containerd {
+                        Some(c) => c.describe(id, &mut self.containerd_news),
+                        None => self.containerd_news.push(News::Undescribed(id)),
+                    }
+                }
                 Action::Describe(id) => match &mut self.engine {
                     Some(e) => e.describe(id, &mut self.wheel, now, &mut self.news),
                     None => self.news.push(News::Undescribed(id)),
@@ -494,6 +564,24 @@ impl Agent {
                 e.start(&mut self.wheel, now);
                 self.engine = Some(e);
             }
+        }
+        let containerd_changed = self.config.containerd.as_ref().map(|c| c.state_dir())
+            != self
+                .containerd
+                .as_ref()
+                .map(|c| c.root().parent().map(Path::to_path_buf).unwrap_or_default());
+        if containerd_changed || engine_changed {
+            // containerd's tasks end and are found afresh (its skipped namespaces may change with
+            // the engine).
+            self.containerd = None;
+            self.containerd_news.push(News::Lost);
+            self.containerd_news.push(News::Present(Vec::new()));
+            self.handle_news(now);
+            self.containerd = containerd_source(&self.poller, &self.config, &self.settings.roots);
+            if let Some(c) = &mut self.containerd {
+                c.start(now, &mut self.containerd_news);
+            }
+            self.handle_news(now);
         }
         info!("SIGHUP: configuration reloaded");
     }

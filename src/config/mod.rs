@@ -47,6 +47,11 @@ pub use file::{default_path, load, OWN_FILE_NAME, REFERENCE_FILE_NAME};
 pub use parse::{parse, Parsed};
 pub use value::{MAX_INTERFACE_NAME_BYTES, MAX_SOCKET_PATH_BYTES};
 
+/// Checks a state directory as `containerd { state }` takes it, for the command line.
+pub fn parse_state_path(text: &str) -> Option<PathBuf> {
+    value::state_path(text).ok()
+}
+
 /// Parses a UUID as the file's `uuid` setting takes it (8-4-4-4-12 or 32 hexadecimal digits), for the
 /// command line's `-u`.
 pub fn parse_uuid(text: &str) -> Option<[u8; 16]> {

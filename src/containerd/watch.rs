@@ -916,10 +916,19 @@ impl TaskWatcher {
     }
 }
 
-/// A directory entry name that can be a namespace or a task id: not empty, not `.` or `..`, at
-/// most 255 bytes, no `/`.
+/// A directory entry name that can be a namespace or a task id, per containerd's identifier rule:
+/// letters and digits, with single `.`, `_` or `-` between them, at most 255 bytes. Anything else
+/// is not a task: notably `.<id>`, the name containerd renames a bundle to while it deletes it.
 fn plain_name(name: &str) -> bool {
-    !name.is_empty() && name != "." && name != ".." && name.len() <= 255 && !name.contains('/')
+    let b = name.as_bytes();
+    let alnum = |c: &u8| c.is_ascii_alphanumeric();
+    let sep = |c: &u8| matches!(c, b'.' | b'_' | b'-');
+    !b.is_empty()
+        && b.len() <= 255
+        && b.first().is_some_and(alnum)
+        && b.last().is_some_and(alnum)
+        && b.iter().all(|c| alnum(c) || sep(c))
+        && !b.windows(2).any(|w| sep(&w[0]) && sep(&w[1]))
 }
 
 #[cfg(test)]

@@ -689,3 +689,44 @@ fn unknown_ids_are_undescribed() {
     r.w.describe(task_id("x", "y"), &mut news);
     assert_eq!(news, [News::Undescribed(task_id("x", "y"))]);
 }
+
+#[test]
+fn a_bundle_renamed_for_deletion_is_removed_not_found_again() {
+    let mut r = Rig::new(&[]);
+    r.start();
+    r.host.run_task("default", "t", 42, &plain("default", "t"));
+    r.deliver();
+    let id = task_id("default", "t");
+    r.exit(42);
+    // containerd deletes a bundle by renaming it to `.<id>`, then removing that.
+    let wd = r.host.watched(&root().join("default")).unwrap();
+    r.host
+        .queued
+        .push((wd, IN_MOVED_FROM | IN_ISDIR, "t".into()));
+    r.host
+        .queued
+        .push((wd, IN_MOVED_TO | IN_ISDIR, ".t".into()));
+    r.host.queued.push((wd, IN_DELETE | IN_ISDIR, ".t".into()));
+    assert_eq!(r.deliver(), [News::Removed(id)]);
+}
+
+#[test]
+fn names_follow_containerds_identifier_rule() {
+    for ok in ["t", "web1", "k8s.io", "a-b_c.d", &"x".repeat(255)] {
+        assert!(plain_name(ok), "{ok}");
+    }
+    for bad in [
+        "",
+        ".t",
+        "..",
+        ".",
+        "t.",
+        "a..b",
+        "a/b",
+        "a b",
+        "é",
+        &"x".repeat(256),
+    ] {
+        assert!(!plain_name(bad), "{bad}");
+    }
+}
