@@ -107,9 +107,8 @@ fn a_tasks_samples_and_its_final_sample_match_its_cgroup() {
         assert_eq!(mem, read_u64(&memory), "memory");
     }
     ctrd.kill(&task);
-    let (state, cpu_ms, mem) =
-        next_sample(&collector, index, Duration::from_secs(5), |s| s == 4)
-            .unwrap_or_else(|| panic!("no final sample\n{}", agent.stderr()));
+    let (state, cpu_ms, mem) = next_sample(&collector, index, Duration::from_secs(5), |s| s == 4)
+        .unwrap_or_else(|| panic!("no final sample\n{}", agent.stderr()));
     assert_eq!(state, 4);
     // The stopped task's cgroup keeps its final values until the task is deleted.
     let final_usage = read_u64(&usage);

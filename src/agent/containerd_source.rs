@@ -15,7 +15,7 @@ use log::warn;
 use crate::cgroup::CgroupMounts;
 use crate::container::{ContainerId, News};
 use crate::containerd::watch::PROC_CGROUP_MAX;
-use crate::containerd::{TaskHost, TaskWatcher, WatchKind};
+use crate::containerd::{Report, TaskHost, TaskWatcher, WatchKind};
 use crate::host::Roots;
 use crate::sys::{inotify_events, Inotify, PidFd, Watched};
 
@@ -44,12 +44,13 @@ struct RealHost {
 
 impl ContainerdSource {
     /// A source following containerd's state directory `state_dir`, leaving out the namespaces in
-    /// `skip`; its descriptors under [`Key::Inotify`] and [`Key::TaskExit`]. Call
-    /// [`ContainerdSource::start`] to scan.
+    /// `skip`, reporting what `report` says; its descriptors under [`Key::Inotify`] and
+    /// [`Key::TaskExit`]. Call [`ContainerdSource::start`] to scan.
     pub fn new(
         poller: &Rc<polling::Poller>,
         state_dir: &Path,
         skip: &[&str],
+        report: Report,
         roots: &Roots,
     ) -> io::Result<ContainerdSource> {
         let inotify = Watched::new(
@@ -61,7 +62,7 @@ impl ContainerdSource {
         let v2 = mounts.as_ref().and_then(|m| m.v2()).map(|m| m.dir.clone());
         let freezer = roots.sys.join("fs/cgroup/freezer");
         Ok(ContainerdSource {
-            watcher: TaskWatcher::new(state_dir, skip),
+            watcher: TaskWatcher::reporting(state_dir, skip, report),
             host: RealHost {
                 poller: poller.clone(),
                 inotify,
@@ -137,6 +138,11 @@ impl ContainerdSource {
         if self.watcher.poll_timeout().is_some_and(|d| d <= now) {
             self.watcher.handle_timeout(&mut self.host, now, news);
         }
+    }
+
+    /// Whether `pid` is a reported pod's sandbox process (its counters are the pod's cgroup's).
+    pub fn is_pod_pid(&self, pid: u32) -> bool {
+        self.watcher.is_pod_pid(pid)
     }
 
     /// The table asks about a task.

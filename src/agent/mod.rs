@@ -153,7 +153,7 @@ pub fn summary(c: &Config) -> String {
         .map(|k| std::net::SocketAddr::new(k.ip, k.port).to_string())
         .collect();
     format!(
-        "polling {} s, datagramBytes {}, subAgentId {}, collectors [{}]{}{}",
+        "polling {} s, datagramBytes {}, subAgentId {}, collectors [{}]{}{}{}",
         c.polling,
         c.datagram_bytes,
         c.sub_agent_id,
@@ -167,7 +167,8 @@ pub fn summary(c: &Config) -> String {
             ", containerd on"
         } else {
             ""
-        }
+        },
+        if c.k8s.is_some() { ", k8s on" } else { "" }
     )
 }
 
@@ -277,7 +278,8 @@ pub fn run(settings: Settings, config: Config) -> io::Result<()> {
     agent.run_loop()
 }
 
-/// The containerd source `containerd { }` asks for, if it can be set up. containerd's `moby`
+/// The containerd source `containerd { }` (containers) and `k8s { }` (pods) ask for, if it can be
+/// set up; the state directory is `containerd { state }`, else `k8s { state }`. containerd's `moby`
 /// namespace holds a tracked Docker engine's containers: left out, they are reported once, by the
 /// engine.
 fn containerd_source(
@@ -285,13 +287,21 @@ fn containerd_source(
     config: &Config,
     roots: &Roots,
 ) -> Option<containerd_source::ContainerdSource> {
-    let state = config.containerd.as_ref()?.state_dir();
+    let report = crate::containerd::Report {
+        containers: config.containerd.is_some(),
+        pods: config.k8s.is_some(),
+    };
+    let state = config
+        .containerd
+        .as_ref()
+        .or(config.k8s.as_ref())?
+        .state_dir();
     let skip: &[&str] = if config.docker.is_some() {
         &["moby"]
     } else {
         &[]
     };
-    match containerd_source::ContainerdSource::new(poller, &state, skip, roots) {
+    match containerd_source::ContainerdSource::new(poller, &state, skip, report, roots) {
         Ok(c) => Some(c),
         Err(e) => {
             error!("containerd: cannot follow {}: {e}", state.display());
@@ -483,6 +493,11 @@ impl Agent {
                     Some(e) => e.describe(id, &mut self.wheel, now, &mut self.news),
                     None => self.news.push(News::Undescribed(id)),
                 },
+                Action::Attach { slot, pid }
+                    if self.containerd.as_ref().is_some_and(|c| c.is_pod_pid(pid)) =>
+                {
+                    self.counters.attach_pod(slot, pid, now)
+                }
                 Action::Attach { slot, pid } => self.counters.attach(slot, pid, now),
                 Action::RefreshLimits { slot } => self.counters.refresh_limits(slot, now),
                 Action::ReadNow { slot } => self.counters.read_now(slot, self.host.part().capacity),
@@ -546,6 +561,8 @@ impl Agent {
         let polling_changed = new.polling != self.config.polling;
         let socket = docker_socket(&new);
         let engine_changed = socket.as_deref() != self.engine.as_ref().map(|e| e.socket());
+        let (old_containerd, old_k8s) =
+            (self.config.containerd.is_some(), self.config.k8s.is_some());
         self.config = new;
         if polling_changed {
             self.interval = Interval::from_secs(self.config.polling);
@@ -565,12 +582,19 @@ impl Agent {
                 self.engine = Some(e);
             }
         }
-        let containerd_changed = self.config.containerd.as_ref().map(|c| c.state_dir())
+        let containerd_changed = self
+            .config
+            .containerd
+            .as_ref()
+            .or(self.config.k8s.as_ref())
+            .map(|c| c.state_dir())
             != self
                 .containerd
                 .as_ref()
                 .map(|c| c.root().parent().map(Path::to_path_buf).unwrap_or_default());
-        if containerd_changed || engine_changed {
+        let report_changed = (old_containerd, old_k8s)
+            != (self.config.containerd.is_some(), self.config.k8s.is_some());
+        if containerd_changed || engine_changed || report_changed {
             // containerd's tasks end and are found afresh (its skipped namespaces may change with
             // the engine).
             self.containerd = None;

@@ -18,7 +18,7 @@
 //! | `docker { maxListBytes = N }` | 65536..=1073741824 |
 //! | `docker { relist = SECONDS }` | 1..=3600 (120); read through [`relist_ms`] |
 //! | `containerd { state = PATH }` | containerd's tasks, one data source each; PATH absolute (`/run/containerd`) |
-//! | `k8s { state = PATH }` | accepted (the same `state`); pods are not reported yet: one warning |
+//! | `k8s { state = PATH }` | Kubernetes pods from containerd's sandbox tasks, one data source each; the same `state` |
 //!
 //! Numbers are decimal digits with an optional `K`/`M`/`G` multiplier (as the reference agent reads them);
 //! no sign, no hex. Settings the reference agent knows but csflowd does not implement (`sampling`, `pcap { }`,

@@ -339,14 +339,6 @@ impl<'a, 'f> Parser<'a, 'f> {
                     let open = self.open_block(&word, line, DEPTH + 1)?;
                     let block = self.config.k8s.take().unwrap_or_default();
                     let block = self.runtime("k8s", Scalar::K8sState, block, open)?;
-                    if self.config.k8s.is_none() {
-                        self.warn(
-                            line,
-                            "k8s { } is read but pods are not reported yet (containerd { } \
-                             reports their containers)"
-                                .to_string(),
-                        );
-                    }
                     self.config.k8s = Some(block);
                 }
                 _ if IGNORED_IN_SFLOW.contains(&key.as_str())

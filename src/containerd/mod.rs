@@ -19,4 +19,4 @@ pub mod spec;
 pub mod watch;
 
 pub use spec::{task_id, Spec};
-pub use watch::{TaskHost, TaskWatcher, WatchKind};
+pub use watch::{Report, TaskHost, TaskWatcher, WatchKind};

@@ -65,6 +65,16 @@ const IN_ISDIR: u32 = 0x4000_0000;
 const APPEARED: u32 = IN_CREATE | IN_MOVED_TO;
 const VANISHED: u32 = IN_DELETE | IN_MOVED_FROM;
 
+/// What the watcher reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Report {
+    /// Each task that is not a Kubernetes sandbox, as a container (`containerd { }`).
+    pub containers: bool,
+    /// Each Kubernetes sandbox, as its pod (`k8s { }`): named after the pod, its counters those of
+    /// the pod's cgroup (the sandbox's cgroup's parent) and its network namespace.
+    pub pods: bool,
+}
+
 /// What a watched directory is, for the mask it is watched with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WatchKind {
@@ -130,6 +140,8 @@ enum TaskState {
         /// The token of its exit watch; `None` when it could not be had (then the re-scan looks).
         exit: Option<u32>,
         paused: bool,
+        /// A pod, reported through its sandbox.
+        pod: bool,
         name: Box<str>,
         hostname: Box<str>,
     },
@@ -150,6 +162,7 @@ struct Task {
 
 /// The watcher (see the module docs).
 pub struct TaskWatcher {
+    report: Report,
     state_dir: PathBuf,
     root: PathBuf,
     skip: Vec<String>,
@@ -170,9 +183,22 @@ pub struct TaskWatcher {
 
 impl TaskWatcher {
     /// A watcher of containerd's state directory `state_dir`, leaving out the namespaces in
-    /// `skip`. Call [`TaskWatcher::start`] to scan.
+    /// `skip`, reporting containers only. Call [`TaskWatcher::start`] to scan.
     pub fn new(state_dir: &Path, skip: &[&str]) -> TaskWatcher {
+        Self::reporting(
+            state_dir,
+            skip,
+            Report {
+                containers: true,
+                pods: false,
+            },
+        )
+    }
+
+    /// A watcher reporting what `report` says.
+    pub fn reporting(state_dir: &Path, skip: &[&str], report: Report) -> TaskWatcher {
         TaskWatcher {
+            report,
             state_dir: state_dir.to_path_buf(),
             root: state_dir.join(TASK_ROOT),
             skip: skip.iter().map(|s| s.to_string()).collect(),
@@ -202,6 +228,14 @@ impl TaskWatcher {
             .values()
             .filter(|t| matches!(t.state, TaskState::Alive { .. }))
             .count()
+    }
+
+    /// Whether `pid` is the sandbox process of a pod reported alive: its counters are the pod's
+    /// cgroup's (the parent of its own).
+    pub fn is_pod_pid(&self, pid: u32) -> bool {
+        self.tasks
+            .values()
+            .any(|t| matches!(t.state, TaskState::Alive { pid: p, pod: true, .. } if p == pid))
     }
 
     /// Watches held (for tests and the start-up line).
@@ -643,8 +677,12 @@ impl TaskWatcher {
             }
             Err(e) => return self.ignore(host, id, &format!("config.json: {e}")),
         };
-        if spec.is_sandbox() {
+        let pod = spec.is_sandbox();
+        if pod && !self.report.pods {
             debug!("containerd: {ns}/{name} is a Kubernetes sandbox: not reported as a container");
+            return self.set_state(host, id, TaskState::Ignored);
+        }
+        if !pod && !self.report.containers {
             return self.set_state(host, id, TaskState::Ignored);
         }
         // The exit watch first: once it is held, the pid cannot be another process's unnoticed.
@@ -688,7 +726,11 @@ impl TaskWatcher {
             );
         }
         let paused = host.frozen(pid) == Some(true);
-        let display = spec.container_name(&ns, &name);
+        let display = if pod {
+            spec.pod_name(&ns)
+        } else {
+            spec.container_name(&ns, &name)
+        };
         if let Some(t) = exit {
             self.exits.insert(t, id);
         }
@@ -699,6 +741,7 @@ impl TaskWatcher {
                 pid,
                 exit,
                 paused,
+                pod,
                 name: display.as_str().into(),
                 hostname: spec.hostname.as_str().into(),
             },
@@ -777,9 +820,14 @@ impl TaskWatcher {
     ) {
         if live {
             if let Some(t) = self.tasks.get(&id) {
+                let name = if spec.is_sandbox() {
+                    spec.pod_name(&t.ns)
+                } else {
+                    spec.container_name(&t.ns, &t.name)
+                };
                 news.push(News::Described(Description {
                     id,
-                    name: spec.container_name(&t.ns, &t.name),
+                    name,
                     hostname: spec.hostname,
                     pid: 0,
                     presence: Presence::Ended(EndState::Exited),

@@ -730,3 +730,79 @@ fn names_follow_containerds_identifier_rule() {
         assert!(!plain_name(bad), "{bad}");
     }
 }
+
+const POD_SANDBOX: &str = r#"{"hostname":"web","linux":{"cgroupsPath":"/kubepods/besteffort/pod1/s"},
+    "annotations":{"io.kubernetes.cri.container-type":"sandbox",
+    "io.kubernetes.cri.sandbox-name":"web","io.kubernetes.cri.sandbox-namespace":"shop"}}"#;
+const POD_APP: &str = r#"{"linux":{"cgroupsPath":"/kubepods/besteffort/pod1/a"},
+    "annotations":{"io.kubernetes.cri.container-type":"container",
+    "io.kubernetes.cri.container-name":"app",
+    "io.kubernetes.cri.sandbox-name":"web","io.kubernetes.cri.sandbox-namespace":"shop"}}"#;
+
+fn pod_rig(report: Report) -> Rig {
+    let mut r = Rig::new(&[]);
+    r.w = TaskWatcher::reporting(Path::new(STATE), &[], report);
+    for (id, pid, spec) in [("s", 200, POD_SANDBOX), ("a", 201, POD_APP)] {
+        let dir = bundle("k8s.io", id);
+        r.host.mkdir(&dir);
+        r.host.files.insert(dir.join("config.json"), spec.into());
+        r.host
+            .spawn(pid, &format!("/kubepods/besteffort/pod1/{id}"));
+        r.host
+            .files
+            .insert(dir.join("init.pid"), pid.to_string().into());
+    }
+    r.host.queued.clear();
+    r
+}
+
+#[test]
+fn pods_are_reported_through_their_sandbox_under_k8s() {
+    let mut r = pod_rig(Report {
+        containers: true,
+        pods: true,
+    });
+    let news = r.start();
+    let mut names: Vec<(String, u32)> = described(&news)
+        .iter()
+        .map(|d| (d.name.clone(), d.pid))
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            ("k8s__web_shop_u_a".to_string(), 200),
+            ("k8s_app_web_shop_u_a".to_string(), 201)
+        ]
+    );
+    assert!(r.w.is_pod_pid(200));
+    assert!(!r.w.is_pod_pid(201));
+    // The pod ends with its sandbox.
+    let id = task_id("k8s.io", "s");
+    assert_eq!(
+        r.exit(200),
+        [News::Ending(id), News::Ended(id, EndState::Exited)]
+    );
+    assert!(!r.w.is_pod_pid(200));
+}
+
+#[test]
+fn k8s_alone_reports_pods_and_containerd_alone_containers() {
+    let mut r = pod_rig(Report {
+        containers: false,
+        pods: true,
+    });
+    let news = r.start();
+    let d = described(&news);
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].name, "k8s__web_shop_u_a");
+    let mut r = pod_rig(Report {
+        containers: true,
+        pods: false,
+    });
+    let news = r.start();
+    let d = described(&news);
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].name, "k8s_app_web_shop_u_a");
+    assert!(!r.w.is_pod_pid(200));
+}
