@@ -113,7 +113,8 @@ Exports sFlow v5 counter samples of this host over UDP.
 
 Options:
   -f FILE                 configuration file (default /etc/csflowd.conf, else /etc/hsflowd.conf,
-                          else built-in: collector 127.0.0.1:6343, polling 30)
+                          else built-in: collector 127.0.0.1:6343, polling 30, and tracking
+                          the Docker or Podman socket and containerd found on the host)
   -d                      stay in the foreground and log to stderr; -dd debug, -ddd trace
   -p FILE                 write the process id to FILE
   -u, --uuid UUID         the host's UUID (overrides the file's uuid)

@@ -21,6 +21,7 @@
 
 mod container_counters;
 mod containerd_source;
+mod discover;
 mod engine;
 mod exporter;
 mod host_source;
@@ -108,6 +109,8 @@ pub struct Loaded {
     pub file: Option<PathBuf>,
     /// Warnings, to be logged once.
     pub warnings: Vec<config::Warning>,
+    /// Without a file: the container runtimes found and tracked, in words.
+    pub found: Option<String>,
 }
 
 /// Reads the configuration the way the agent does at start and on SIGHUP.
@@ -116,18 +119,27 @@ pub fn load_config(settings: &Settings) -> Result<Loaded, ConfigError> {
         Some(p) => Some(p.clone()),
         None => config::default_path(&settings.roots.etc),
     };
+    let mut found = None;
     let (mut config, warnings) = match &file {
         Some(path) => {
             let parsed = config::load(path)?;
             (parsed.config, parsed.warnings)
         }
-        None => (Config::default(), Vec::new()),
+        None => {
+            // The embedded default tracks the runtimes it finds.
+            let mut config = Config::default();
+            let runtimes = discover::discover_here();
+            runtimes.apply(&mut config);
+            found = Some(runtimes.describe());
+            (config, Vec::new())
+        }
     };
     settings.overrides.apply(&mut config);
     Ok(Loaded {
         config,
         file,
         warnings,
+        found,
     })
 }
 
@@ -142,6 +154,9 @@ pub fn log_loaded(loaded: &Loaded) {
             "no configuration file; built-in defaults: {}",
             summary(&loaded.config)
         ),
+    }
+    if let Some(found) = &loaded.found {
+        info!("no configuration file: {found}");
     }
 }
 
