@@ -37,6 +37,8 @@ struct RealHost {
     pidfds: Vec<Option<Watched<PidFd>>>,
     free: Vec<u32>,
     proc_root: PathBuf,
+    /// Pids are this pid namespace's (the proc root is `/proc`): their exits can be watched.
+    exit_watches: bool,
     freezer_v1: Option<PathBuf>,
     v2: Option<PathBuf>,
     small: Vec<u8>,
@@ -69,6 +71,7 @@ impl ContainerdSource {
                 pidfds: Vec::new(),
                 free: Vec::new(),
                 proc_root: roots.proc.clone(),
+                exit_watches: roots.proc == Path::new("/proc"),
                 freezer_v1: freezer.is_dir().then_some(freezer),
                 v2,
                 small: Vec::new(),
@@ -188,6 +191,10 @@ impl TaskHost for RealHost {
     }
 
     fn watch_exit(&mut self, pid: u32) -> io::Result<u32> {
+        if !self.exit_watches {
+            // Another proc root (`--proc-root`): its pids are not this namespace's to open.
+            return Err(io::ErrorKind::Unsupported.into());
+        }
         let fd = PidFd::open(pid)?;
         let token = match self.free.pop() {
             Some(t) => t,
@@ -226,6 +233,9 @@ impl TaskHost for RealHost {
     }
 
     fn frozen(&mut self, pid: u32) -> Option<bool> {
+        if self.freezer_v1.is_none() && self.v2.is_none() {
+            return None;
+        }
         let mut text = std::mem::take(&mut self.small);
         let answer = self.frozen_from(pid, &mut text);
         self.small = text;

@@ -691,6 +691,8 @@ impl TaskWatcher {
             Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {
                 return self.dead_on_arrival(host, id, live, spec, news);
             }
+            // The host cannot watch exits at all: the re-scan finds them, no warning.
+            Err(e) if e.kind() == io::ErrorKind::Unsupported => None,
             Err(e) => {
                 if !self.logged_exit_watch {
                     self.logged_exit_watch = true;

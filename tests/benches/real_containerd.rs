@@ -128,8 +128,14 @@ fn latencies(ctrd: &Containerd, collector: &Collector, agent: &Agent) {
             agent.stderr()
         );
     }
-    eprintln!("    run returns -> first sample, ms {}", spread(&first_ms, 1));
-    eprintln!("    kill returns -> final sample, ms {}", spread(&final_ms, 1));
+    eprintln!(
+        "    run returns -> first sample, ms {}",
+        spread(&first_ms, 1)
+    );
+    eprintln!(
+        "    kill returns -> final sample, ms {}",
+        spread(&final_ms, 1)
+    );
     eprintln!("    ctr run -d itself, ms {}", spread(&run_cli_ms, 0));
     eprintln!("    ctr task kill itself, ms {}", spread(&kill_cli_ms, 0));
     let first = median(&first_ms);
