@@ -12,7 +12,7 @@ use std::rc::Rc;
 
 use log::warn;
 
-use crate::cgroup::CgroupMounts;
+use crate::cgroup::{CgroupMode, CgroupMounts};
 use crate::container::{ContainerId, News};
 use crate::containerd::watch::PROC_CGROUP_MAX;
 use crate::containerd::{Report, TaskHost, TaskWatcher, WatchKind};
@@ -61,7 +61,12 @@ impl ContainerdSource {
             polling::Event::readable(Key::Inotify.encode()),
         )?;
         let mounts = CgroupMounts::discover(roots).ok();
-        let v2 = mounts.as_ref().and_then(|m| m.v2()).map(|m| m.dir.clone());
+        // runc freezes through the v2 hierarchy only when it is the only one.
+        let v2 = mounts
+            .as_ref()
+            .filter(|m| m.mode() == CgroupMode::V2)
+            .and_then(|m| m.v2())
+            .map(|m| m.dir.clone());
         let freezer = roots.sys.join("fs/cgroup/freezer");
         Ok(ContainerdSource {
             watcher: TaskWatcher::reporting(state_dir, skip, report),
@@ -149,8 +154,8 @@ impl ContainerdSource {
     }
 
     /// The table asks about a task.
-    pub fn describe(&self, id: ContainerId, news: &mut Vec<News>) {
-        self.watcher.describe(id, news);
+    pub fn describe(&mut self, id: ContainerId, news: &mut Vec<News>) {
+        self.watcher.describe(&mut self.host, id, news);
     }
 }
 
@@ -232,22 +237,27 @@ impl TaskHost for RealHost {
         read_bounded(&path, PROC_CGROUP_MAX, out)
     }
 
-    fn frozen(&mut self, pid: u32) -> Option<bool> {
-        if self.freezer_v1.is_none() && self.v2.is_none() {
-            return None;
-        }
+    fn frozen(&mut self, pid: u32) -> io::Result<Option<bool>> {
         let mut text = std::mem::take(&mut self.small);
         let answer = self.frozen_from(pid, &mut text);
         self.small = text;
         answer
     }
+
+    fn can_tell_frozen(&self) -> bool {
+        self.freezer_v1.is_some() || self.v2.is_some()
+    }
+
+    fn exists(&mut self, pid: u32) -> bool {
+        std::fs::symlink_metadata(self.proc_root.join(pid.to_string())).is_ok()
+    }
 }
 
 impl RealHost {
     /// The freezer's state of the process's cgroup: v1 `freezer.state` (FROZEN or FREEZING), else
-    /// v2 `cgroup.freeze`.
-    fn frozen_from(&mut self, pid: u32, text: &mut Vec<u8>) -> Option<bool> {
-        self.proc_cgroup(pid, text).ok()?;
+    /// v2 `cgroup.freeze`; an error when the process is gone.
+    fn frozen_from(&mut self, pid: u32, text: &mut Vec<u8>) -> io::Result<Option<bool>> {
+        self.proc_cgroup(pid, text)?;
         let mut v1 = None;
         let mut v2 = None;
         for line in text.split(|&b| b == b'\n') {
@@ -255,26 +265,34 @@ impl RealHost {
             let (Some(_), Some(ctl), Some(path)) = (f.next(), f.next(), f.next()) else {
                 continue;
             };
-            let path = std::str::from_utf8(path).ok()?;
+            let Ok(path) = std::str::from_utf8(path) else {
+                continue;
+            };
             if !path.starts_with('/') || path.split('/').any(|c| c == "..") {
                 continue;
             }
+            let rel = path.trim_start_matches('/');
             if ctl.split(|&b| b == b',').any(|c| c == b"freezer") {
-                v1 = Some(path.trim_start_matches('/').to_string());
-            } else if ctl.is_empty() {
-                v2 = Some(path.trim_start_matches('/').to_string());
+                v1 = Some(rel.to_string());
+            } else if ctl.is_empty() && !rel.is_empty() {
+                // The root of the hierarchy has no cgroup.freeze.
+                v2 = Some(rel.to_string());
             }
         }
         let mut state = Vec::new();
         if let (Some(dir), Some(path)) = (&self.freezer_v1, v1) {
-            read_bounded(&dir.join(path).join("freezer.state"), 64, &mut state).ok()?;
-            return Some(state.starts_with(b"FROZEN") || state.starts_with(b"FREEZING"));
+            if read_bounded(&dir.join(path).join("freezer.state"), 64, &mut state).is_ok() {
+                return Ok(Some(
+                    state.starts_with(b"FROZEN") || state.starts_with(b"FREEZING"),
+                ));
+            }
+            return Ok(None);
         }
         if let (Some(dir), Some(path)) = (&self.v2, v2) {
             if read_bounded(&dir.join(path).join("cgroup.freeze"), 64, &mut state).is_ok() {
-                return Some(state.trim_ascii() == b"1");
+                return Ok(Some(state.trim_ascii() == b"1"));
             }
         }
-        None
+        Ok(None)
     }
 }

@@ -499,7 +499,7 @@ impl Agent {
         while let Some(action) = self.table.poll_action() {
             match action {
                 Action::Describe(id) if self.table.source_of(&id) == Some(SourceId::CONTAINERD) => {
-                    match &self.containerd {
+                    match &mut self.containerd {
                         Some(c) => c.describe(id, &mut self.containerd_news),
                         None => self.containerd_news.push(News::Undescribed(id)),
                     }

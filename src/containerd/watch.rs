@@ -29,9 +29,10 @@
 //! `init.pid`, a pid outside the task's cgroup, a bundle removed while read) is logged once, for
 //! that task, and touches no other.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use log::{debug, info, warn};
 
@@ -48,6 +49,9 @@ pub const RESCAN_MS: u64 = 30_000;
 pub const PENDING_RETRY_MS: u64 = 100;
 /// Largest `/proc/<pid>/cgroup` read.
 pub const PROC_CGROUP_MAX: usize = 16 << 10;
+/// Most tasks read per wake-up: a scan that finds more reads the rest in the next wake-ups (at
+/// once, the loop does not sleep), so that the news of one wake-up stay bounded.
+pub const LOAD_BATCH: usize = 512;
 
 const IN_MODIFY: u32 = 0x0000_0002;
 const IN_CLOSE_WRITE: u32 = 0x0000_0008;
@@ -118,15 +122,26 @@ pub trait TaskHost {
     fn unwatch_exit(&mut self, token: u32);
     /// `/proc/<pid>/cgroup` into `out`, at most [`PROC_CGROUP_MAX`] bytes.
     fn proc_cgroup(&mut self, pid: u32, out: &mut Vec<u8>) -> io::Result<()>;
-    /// Whether the process's cgroup is frozen (paused); `None` when that cannot be told.
-    fn frozen(&mut self, pid: u32) -> Option<bool>;
+    /// Whether the process's cgroup is frozen (paused); `Ok(None)` when that cannot be told, an
+    /// error when the process is gone.
+    fn frozen(&mut self, pid: u32) -> io::Result<Option<bool>>;
+    /// Whether [`TaskHost::frozen`] can ever tell (a freezer is mounted): when not, it is called
+    /// only to see whether a process whose exit is not watched is still there.
+    fn can_tell_frozen(&self) -> bool {
+        true
+    }
+    /// Whether process `pid` still exists (for tasks whose exit is not watched).
+    fn exists(&mut self, pid: u32) -> bool {
+        let mut text = Vec::new();
+        self.proc_cgroup(pid, &mut text).is_ok()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Target {
     State,
     Root,
-    Namespace(Box<str>),
+    Namespace(Rc<str>),
     Bundle(ContainerId),
 }
 
@@ -142,8 +157,6 @@ enum TaskState {
         paused: bool,
         /// A pod, reported through its sandbox.
         pod: bool,
-        name: Box<str>,
-        hostname: Box<str>,
     },
     /// Its process ended; its final sample is out. Waits for its bundle to go.
     Ended,
@@ -153,11 +166,32 @@ enum TaskState {
 
 #[derive(Debug)]
 struct Task {
-    ns: Box<str>,
-    name: Box<str>,
+    /// Its namespace, shared with the namespace's other tasks.
+    ns: Rc<str>,
+    /// Its id when that is not the 64-hex container id (a `ctr run` name).
+    name: Option<Box<str>>,
     state: TaskState,
     /// Seen by the current re-scan.
     seen: bool,
+}
+
+impl Task {
+    /// Its id in its namespace.
+    fn name(&self, id: &ContainerId) -> String {
+        match &self.name {
+            Some(n) => n.to_string(),
+            None => id.text().to_string(),
+        }
+    }
+}
+
+/// A task directory listed, to be read.
+struct Queued {
+    ns: Rc<str>,
+    id: ContainerId,
+    /// Its name when it is not the id's text.
+    name: Option<Box<str>>,
+    live: bool,
 }
 
 /// The watcher (see the module docs).
@@ -169,7 +203,9 @@ pub struct TaskWatcher {
     state_wd: Option<i32>,
     root_wd: Option<i32>,
     /// Followed namespaces and their watch.
-    namespaces: HashMap<Box<str>, Option<i32>>,
+    namespaces: HashMap<Rc<str>, Option<i32>>,
+    /// Task directories listed and not read yet.
+    queue: VecDeque<Queued>,
     wds: HashMap<i32, Target>,
     tasks: HashMap<ContainerId, Task>,
     exits: HashMap<u32, ContainerId>,
@@ -205,6 +241,7 @@ impl TaskWatcher {
             state_wd: None,
             root_wd: None,
             namespaces: HashMap::new(),
+            queue: VecDeque::new(),
             wds: HashMap::new(),
             tasks: HashMap::new(),
             exits: HashMap::new(),
@@ -251,6 +288,9 @@ impl TaskWatcher {
 
     /// When [`TaskWatcher::handle_timeout`] is next due.
     pub fn poll_timeout(&self) -> Option<u64> {
+        if !self.queue.is_empty() {
+            return Some(0);
+        }
         match (self.rescan_due, self.retry_due) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -259,7 +299,9 @@ impl TaskWatcher {
 
     /// The re-scan, or the retry of awaited tasks, when due.
     pub fn handle_timeout(&mut self, host: &mut impl TaskHost, now: u64, news: &mut Vec<News>) {
-        if self.rescan_due.is_some_and(|d| d <= now) {
+        if !self.queue.is_empty() {
+            self.load_queued(host, now, news);
+        } else if self.rescan_due.is_some_and(|d| d <= now) {
             self.rescan(host, now, true, news);
         } else if self.retry_due.is_some_and(|d| d <= now) {
             self.retry_due = None;
@@ -267,28 +309,43 @@ impl TaskWatcher {
         }
     }
 
-    /// The container table asks about `id`: what is known of it.
-    pub fn describe(&self, id: ContainerId, news: &mut Vec<News>) {
-        match self.tasks.get(&id).map(|t| &t.state) {
-            Some(TaskState::Alive {
-                pid,
-                paused,
-                name,
-                hostname,
-                ..
-            }) => news.push(News::Described(Description {
-                id,
-                name: name.to_string(),
-                hostname: hostname.to_string(),
-                pid: *pid,
-                presence: if *paused {
-                    Presence::Paused
-                } else {
-                    Presence::Running
-                },
-            })),
-            _ => news.push(News::Undescribed(id)),
-        }
+    /// The container table asks about `id`: what is known of it (the names are read again from
+    /// its spec: they are not kept).
+    pub fn describe(&mut self, host: &mut impl TaskHost, id: ContainerId, news: &mut Vec<News>) {
+        let Some(t) = self.tasks.get(&id) else {
+            return news.push(News::Undescribed(id));
+        };
+        let TaskState::Alive {
+            pid, paused, pod, ..
+        } = t.state
+        else {
+            return news.push(News::Undescribed(id));
+        };
+        let name = t.name(&id);
+        let ns = t.ns.clone();
+        let path = self.root.join(&*ns).join(&name).join("config.json");
+        let spec = match host.read(&path, CONFIG_MAX, &mut self.buf) {
+            Ok(()) => Spec::parse(&self.buf).ok(),
+            Err(_) => None,
+        };
+        let Some(spec) = spec else {
+            return news.push(News::Undescribed(id));
+        };
+        news.push(News::Described(Description {
+            id,
+            name: if pod {
+                spec.pod_name(&ns)
+            } else {
+                spec.container_name(&ns, &name)
+            },
+            hostname: spec.hostname,
+            pid,
+            presence: if paused {
+                Presence::Paused
+            } else {
+                Presence::Running
+            },
+        }));
     }
 
     /// The process watched under `token` exited: the task's counters are read now, then its final
@@ -329,7 +386,8 @@ impl TaskWatcher {
                         continue;
                     }
                     if ev.mask & APPEARED != 0 {
-                        self.scan_root(host, now, true, news);
+                        self.scan_root(host, true, news);
+                        self.load_queued(host, now, news);
                     } else if ev.mask & VANISHED != 0 {
                         self.root_gone(host, news);
                     }
@@ -341,7 +399,8 @@ impl TaskWatcher {
                     }
                     let Some(ns) = name else { continue };
                     if ev.mask & APPEARED != 0 && ev.mask & IN_ISDIR != 0 {
-                        self.add_namespace(host, ns, now, true, news);
+                        self.add_namespace(host, ns, true);
+                        self.load_queued(host, now, news);
                     } else if ev.mask & VANISHED != 0 {
                         self.remove_namespace(host, ns, news);
                     }
@@ -354,6 +413,7 @@ impl TaskWatcher {
                     let Some(task) = name else { continue };
                     if ev.mask & APPEARED != 0 && ev.mask & IN_ISDIR != 0 {
                         self.load(host, &ns, task, now, true, news);
+                        self.load_queued(host, now, news);
                     } else if ev.mask & VANISHED != 0 {
                         self.remove_task(host, task_id(&ns, task), news);
                     }
@@ -393,7 +453,8 @@ impl TaskWatcher {
         for t in self.tasks.values_mut() {
             t.seen = false;
         }
-        self.scan_root(host, now, live, news);
+        self.scan_root(host, live, news);
+        self.load_queued(host, now, news);
         // Tasks not seen in any listing are gone.
         let gone: Vec<ContainerId> = self
             .tasks
@@ -417,7 +478,7 @@ impl TaskWatcher {
     }
 
     /// Watches and lists the task root, and every namespace in it.
-    fn scan_root(&mut self, host: &mut impl TaskHost, now: u64, live: bool, news: &mut Vec<News>) {
+    fn scan_root(&mut self, host: &mut impl TaskHost, live: bool, news: &mut Vec<News>) {
         if self.root_wd.is_none() {
             match host.watch(&self.root.clone(), WatchKind::Root) {
                 Ok(wd) => {
@@ -440,39 +501,36 @@ impl TaskWatcher {
             }
         }
         let listed: Vec<String> = names.into_iter().filter(|n| plain_name(n)).collect();
-        let stale: Vec<Box<str>> = self
+        let stale: Vec<Rc<str>> = self
             .namespaces
             .keys()
-            .filter(|ns| !listed.iter().any(|l| l == &***ns))
+            .filter(|ns| !listed.iter().any(|l| l.as_str() == &***ns))
             .cloned()
             .collect();
         for ns in stale {
             self.remove_namespace(host, &ns, news);
         }
         for ns in &listed {
-            self.add_namespace(host, ns, now, live, news);
+            self.add_namespace(host, ns, live);
         }
     }
 
     /// Follows namespace `ns` (watch, then list) unless it is skipped; lists it again when it is
     /// followed already.
-    fn add_namespace(
-        &mut self,
-        host: &mut impl TaskHost,
-        ns: &str,
-        now: u64,
-        live: bool,
-        news: &mut Vec<News>,
-    ) {
+    fn add_namespace(&mut self, host: &mut impl TaskHost, ns: &str, live: bool) {
         if self.skip.iter().any(|s| s == ns) {
             return;
         }
         let dir = self.root.join(ns);
         let known = self.namespaces.get(ns).copied();
+        let shared: Rc<str> = match self.namespaces.get_key_value(ns) {
+            Some((k, _)) => k.clone(),
+            None => ns.into(),
+        };
         if !matches!(known, Some(Some(_))) {
             let wd = match host.watch(&dir, WatchKind::Namespace) {
                 Ok(wd) => {
-                    self.wds.insert(wd, Target::Namespace(ns.into()));
+                    self.wds.insert(wd, Target::Namespace(shared.clone()));
                     Some(wd)
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => return,
@@ -484,14 +542,40 @@ impl TaskWatcher {
             if known.is_none() {
                 debug!("containerd: following namespace {ns}");
             }
-            self.namespaces.insert(ns.into(), wd);
+            self.namespaces.insert(shared.clone(), wd);
         }
         let mut names = Vec::new();
         if host.list(&dir, &mut names).is_err() {
             return; // gone meanwhile: its removal event follows, or the next re-scan sees it
         }
         for task in names.iter().filter(|n| plain_name(n)) {
-            self.load(host, ns, task, now, live, news);
+            let id = task_id(ns, task);
+            match self.tasks.get_mut(&id) {
+                Some(t) => t.seen = true,
+                None => self.queue.push_back(Queued {
+                    ns: shared.clone(),
+                    id,
+                    name: (id.text().as_str() != task.as_str()).then(|| task.as_str().into()),
+                    live,
+                }),
+            }
+        }
+    }
+
+    /// Reads up to [`LOAD_BATCH`] queued task directories.
+    fn load_queued(&mut self, host: &mut impl TaskHost, now: u64, news: &mut Vec<News>) {
+        for _ in 0..LOAD_BATCH {
+            let Some(q) = self.queue.pop_front() else {
+                break;
+            };
+            // Its namespace may have gone meanwhile.
+            if self.namespaces.contains_key(&q.ns) {
+                let name = match &q.name {
+                    Some(n) => n.to_string(),
+                    None => q.id.text().to_string(),
+                };
+                self.load_in(host, q.ns, &name, now, q.live, news);
+            }
         }
     }
 
@@ -499,6 +583,7 @@ impl TaskWatcher {
         let Some(wd) = self.namespaces.remove(ns) else {
             return;
         };
+        self.queue.retain(|q| &*q.ns != ns);
         if let Some(wd) = wd {
             host.unwatch(wd);
             self.wds.remove(&wd);
@@ -520,7 +605,8 @@ impl TaskWatcher {
             host.unwatch(wd);
             self.wds.remove(&wd);
         }
-        let all: Vec<Box<str>> = self.namespaces.keys().cloned().collect();
+        self.queue.clear();
+        let all: Vec<Rc<str>> = self.namespaces.keys().cloned().collect();
         for ns in all {
             self.remove_namespace(host, &ns, news);
         }
@@ -584,7 +670,22 @@ impl TaskWatcher {
         live: bool,
         news: &mut Vec<News>,
     ) {
-        let id = task_id(ns, name);
+        let Some(shared) = self.namespaces.get_key_value(ns).map(|(k, _)| k.clone()) else {
+            return;
+        };
+        self.load_in(host, shared, name, now, live, news);
+    }
+
+    fn load_in(
+        &mut self,
+        host: &mut impl TaskHost,
+        ns: Rc<str>,
+        name: &str,
+        now: u64,
+        live: bool,
+        news: &mut Vec<News>,
+    ) {
+        let id = task_id(&ns, name);
         match self.tasks.get_mut(&id) {
             Some(t) => {
                 t.seen = true;
@@ -593,11 +694,12 @@ impl TaskWatcher {
                 }
             }
             None => {
+                let name = (id.text().as_str() != name).then(|| name.into());
                 self.tasks.insert(
                     id,
                     Task {
-                        ns: ns.into(),
-                        name: name.into(),
+                        ns,
+                        name,
                         state: TaskState::Pending { wd: None },
                         seen: true,
                     },
@@ -623,8 +725,8 @@ impl TaskWatcher {
         if !matches!(task.state, TaskState::Pending { .. }) {
             return;
         }
-        let (ns, name) = (task.ns.clone(), task.name.clone());
-        let dir = self.root.join(&*ns).join(&*name);
+        let (ns, name) = (task.ns.clone(), task.name(&id));
+        let dir = self.root.join(&*ns).join(&name);
         // Twice at most: when the pid file is missing, the bundle is watched and read once more
         // (the file may have come between the first read and the watch).
         let mut pid = None;
@@ -727,7 +829,7 @@ impl TaskWatcher {
                 ),
             );
         }
-        let paused = host.frozen(pid) == Some(true);
+        let paused = matches!(host.frozen(pid), Ok(Some(true)));
         let display = if pod {
             spec.pod_name(&ns)
         } else {
@@ -744,8 +846,6 @@ impl TaskWatcher {
                 exit,
                 paused,
                 pod,
-                name: display.as_str().into(),
-                hostname: spec.hostname.as_str().into(),
             },
         );
         news.push(News::Described(Description {
@@ -825,7 +925,7 @@ impl TaskWatcher {
                 let name = if spec.is_sandbox() {
                     spec.pod_name(&t.ns)
                 } else {
-                    spec.container_name(&t.ns, &t.name)
+                    spec.container_name(&t.ns, &t.name(&id))
                 };
                 news.push(News::Described(Description {
                     id,
@@ -839,8 +939,9 @@ impl TaskWatcher {
         self.set_state(host, id, TaskState::Ended);
     }
 
-    /// Alive tasks: exits that no exit watch reported, and pauses.
+    /// Alive tasks: exits that no exit watch reported, and pauses (when a freezer can tell).
     fn check_alive(&mut self, host: &mut impl TaskHost, news: &mut Vec<News>) {
+        let freezer = host.can_tell_frozen();
         let alive: Vec<(ContainerId, u32, bool, bool)> = self
             .tasks
             .iter()
@@ -850,14 +951,24 @@ impl TaskWatcher {
                 } => Some((*id, pid, exit.is_some(), paused)),
                 _ => None,
             })
+            .filter(|&(_, _, watched, _)| freezer || !watched)
             .collect();
-        let mut cg = Vec::new();
         for (id, pid, watched, paused) in alive {
-            if !watched && host.proc_cgroup(pid, &mut cg).is_err() {
-                self.end(id, news);
+            let now_paused = if !freezer {
+                // Only here to see whether the process is still there.
+                if !watched && !host.exists(pid) {
+                    self.end(id, news);
+                }
                 continue;
-            }
-            let now_paused = host.frozen(pid) == Some(true);
+            } else {
+                match host.frozen(pid) {
+                    Err(_) => {
+                        self.end(id, news);
+                        continue;
+                    }
+                    Ok(f) => f == Some(true),
+                }
+            };
             if now_paused != paused {
                 if let Some(Task {
                     state: TaskState::Alive { paused: p, .. },
@@ -932,7 +1043,8 @@ impl TaskWatcher {
         if let Some(t) = self.tasks.get(&id) {
             warn!(
                 "containerd: task {}/{}: {reason}: not reported",
-                t.ns, t.name
+                t.ns,
+                t.name(&id)
             );
         }
         self.set_state(host, id, TaskState::Ignored);

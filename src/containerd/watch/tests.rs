@@ -199,10 +199,11 @@ impl TaskHost for FakeHost {
         Ok(())
     }
 
-    fn frozen(&mut self, pid: u32) -> Option<bool> {
-        self.procs
-            .contains_key(&pid)
-            .then(|| self.frozen.contains(&pid))
+    fn frozen(&mut self, pid: u32) -> io::Result<Option<bool>> {
+        if !self.procs.contains_key(&pid) {
+            return Err(io::ErrorKind::NotFound.into());
+        }
+        Ok(Some(self.frozen.contains(&pid)))
     }
 }
 
@@ -399,8 +400,9 @@ fn paused_tasks_are_described_paused_and_pauses_are_seen_by_the_rescan() {
     assert_eq!(without_present(r.advance(RESCAN_MS)), [News::Paused(id)]);
     assert_eq!(without_present(r.advance(RESCAN_MS)), []);
     let mut news = Vec::new();
-    r.w.describe(id, &mut news);
+    r.w.describe(&mut r.host, id, &mut news);
     assert_eq!(described(&news)[0].presence, Presence::Paused);
+    assert_eq!(described(&news)[0].name, "k8s_p__default_u_a");
 }
 
 #[test]
@@ -626,7 +628,7 @@ fn exits_missed_without_an_exit_watch_are_found_by_the_rescan() {
         fn proc_cgroup(&mut self, pid: u32, o: &mut Vec<u8>) -> io::Result<()> {
             self.0.proc_cgroup(pid, o)
         }
-        fn frozen(&mut self, pid: u32) -> Option<bool> {
+        fn frozen(&mut self, pid: u32) -> io::Result<Option<bool>> {
             self.0.frozen(pid)
         }
     }
@@ -684,9 +686,9 @@ fn fifty_tasks_in_a_burst_each_end_once() {
 
 #[test]
 fn unknown_ids_are_undescribed() {
-    let r = Rig::new(&[]);
+    let mut r = Rig::new(&[]);
     let mut news = Vec::new();
-    r.w.describe(task_id("x", "y"), &mut news);
+    r.w.describe(&mut r.host, task_id("x", "y"), &mut news);
     assert_eq!(news, [News::Undescribed(task_id("x", "y"))]);
 }
 
@@ -805,4 +807,33 @@ fn k8s_alone_reports_pods_and_containerd_alone_containers() {
     assert_eq!(d.len(), 1);
     assert_eq!(d[0].name, "k8s_app_web_shop_u_a");
     assert!(!r.w.is_pod_pid(200));
+}
+
+#[test]
+fn a_large_scan_is_read_in_batches() {
+    let mut r = Rig::new(&[]);
+    let n = LOAD_BATCH * 2 + 10;
+    for i in 0..n {
+        let id = format!("t{i}");
+        r.host
+            .run_task("big", &id, 10_000 + i as u32, &plain("big", &id));
+    }
+    r.host.queued.clear();
+    let news = r.start();
+    // The first batch at once, then the rest at once too (deadline now), a batch a wake-up.
+    assert_eq!(described(&news).len(), LOAD_BATCH);
+    assert_eq!(r.w.poll_timeout(), Some(0));
+    let mut total = LOAD_BATCH;
+    let mut wakeups = 0;
+    while r.w.poll_timeout() == Some(0) {
+        let mut more = Vec::new();
+        r.w.handle_timeout(&mut r.host, r.now, &mut more);
+        total += described(&more).len();
+        wakeups += 1;
+    }
+    assert_eq!((total, wakeups), (n, 2));
+    assert_eq!(r.w.alive(), n);
+    // A removal while queued is not lost: the next re-scan sees every task once.
+    let news = r.advance(RESCAN_MS);
+    assert!(matches!(news.last(), Some(News::Present(ids)) if ids.len() == n));
 }
