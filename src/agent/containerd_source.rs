@@ -172,12 +172,11 @@ fn read_bounded(path: &Path, limit: usize, out: &mut Vec<u8>) -> io::Result<()> 
 }
 
 impl TaskHost for RealHost {
-    fn list(&mut self, dir: &Path, out: &mut Vec<String>) -> io::Result<()> {
-        out.clear();
+    fn list(&mut self, dir: &Path, each: &mut dyn FnMut(&str)) -> io::Result<()> {
         for entry in std::fs::read_dir(dir)? {
             let Ok(entry) = entry else { continue };
-            if let Ok(name) = entry.file_name().into_string() {
-                out.push(name);
+            if let Some(name) = entry.file_name().to_str() {
+                each(name);
             }
         }
         Ok(())

@@ -106,8 +106,8 @@ impl WatchKind {
 
 /// What the watcher reads and watches through; the agent's implementation owns the descriptors.
 pub trait TaskHost {
-    /// The names in directory `dir` (those that are not UTF-8 may be left out).
-    fn list(&mut self, dir: &Path, out: &mut Vec<String>) -> io::Result<()>;
+    /// Calls `each` with every name in directory `dir` (those that are not UTF-8 may be left out).
+    fn list(&mut self, dir: &Path, each: &mut dyn FnMut(&str)) -> io::Result<()>;
     /// The file's bytes into `out` (replaced); an error of kind `InvalidData` when it is longer
     /// than `limit`.
     fn read(&mut self, path: &Path, limit: usize, out: &mut Vec<u8>) -> io::Result<()>;
@@ -147,6 +147,8 @@ enum Target {
 
 #[derive(Debug)]
 enum TaskState {
+    /// Listed, not read yet (in the queue); `live`: listed while the agent runs.
+    Listed { live: bool },
     /// Its `init.pid` is awaited; its bundle is watched (`wd`) when the limit allowed.
     Pending { wd: Option<i32> },
     /// Reported alive.
@@ -185,15 +187,6 @@ impl Task {
     }
 }
 
-/// A task directory listed, to be read.
-struct Queued {
-    ns: Rc<str>,
-    id: ContainerId,
-    /// Its name when it is not the id's text.
-    name: Option<Box<str>>,
-    live: bool,
-}
-
 /// The watcher (see the module docs).
 pub struct TaskWatcher {
     report: Report,
@@ -204,8 +197,8 @@ pub struct TaskWatcher {
     root_wd: Option<i32>,
     /// Followed namespaces and their watch.
     namespaces: HashMap<Rc<str>, Option<i32>>,
-    /// Task directories listed and not read yet.
-    queue: VecDeque<Queued>,
+    /// Tasks listed and not read yet ([`TaskState::Listed`]), in listing order.
+    queue: VecDeque<ContainerId>,
     wds: HashMap<i32, Target>,
     tasks: HashMap<ContainerId, Task>,
     exits: HashMap<u32, ContainerId>,
@@ -490,7 +483,7 @@ impl TaskWatcher {
             }
         }
         let mut names = Vec::new();
-        match host.list(&self.root.clone(), &mut names) {
+        match host.list(&self.root.clone(), &mut |n| names.push(n.to_string())) {
             Ok(()) => {}
             Err(e) => {
                 if e.kind() != io::ErrorKind::NotFound {
@@ -544,38 +537,49 @@ impl TaskWatcher {
             }
             self.namespaces.insert(shared.clone(), wd);
         }
-        let mut names = Vec::new();
-        if host.list(&dir, &mut names).is_err() {
-            return; // gone meanwhile: its removal event follows, or the next re-scan sees it
-        }
-        for task in names.iter().filter(|n| plain_name(n)) {
-            let id = task_id(ns, task);
-            match self.tasks.get_mut(&id) {
-                Some(t) => t.seen = true,
-                None => self.queue.push_back(Queued {
-                    ns: shared.clone(),
-                    id,
-                    name: (id.text().as_str() != task.as_str()).then(|| task.as_str().into()),
-                    live,
-                }),
+        let (tasks, queue) = (&mut self.tasks, &mut self.queue);
+        let listed = host.list(&dir, &mut |task| {
+            if !plain_name(task) {
+                return;
             }
-        }
+            let id = task_id(ns, task);
+            match tasks.get_mut(&id) {
+                Some(t) => t.seen = true,
+                None => {
+                    tasks.insert(
+                        id,
+                        Task {
+                            ns: shared.clone(),
+                            name: (id.text().as_str() != task).then(|| task.into()),
+                            state: TaskState::Listed { live },
+                            seen: true,
+                        },
+                    );
+                    queue.push_back(id);
+                }
+            }
+        });
+        // Gone meanwhile: its removal event follows, or the next re-scan sees it.
+        let _ = listed;
     }
 
-    /// Reads up to [`LOAD_BATCH`] queued task directories.
+    /// Reads up to [`LOAD_BATCH`] listed tasks.
     fn load_queued(&mut self, host: &mut impl TaskHost, now: u64, news: &mut Vec<News>) {
         for _ in 0..LOAD_BATCH {
-            let Some(q) = self.queue.pop_front() else {
+            let Some(id) = self.queue.pop_front() else {
                 break;
             };
-            // Its namespace may have gone meanwhile.
-            if self.namespaces.contains_key(&q.ns) {
-                let name = match &q.name {
-                    Some(n) => n.to_string(),
-                    None => q.id.text().to_string(),
-                };
-                self.load_in(host, q.ns, &name, now, q.live, news);
+            // It may have gone meanwhile (its bundle or its namespace removed).
+            let Some(t) = self.tasks.get_mut(&id) else {
+                continue;
+            };
+            if let TaskState::Listed { live } = t.state {
+                t.state = TaskState::Pending { wd: None };
+                self.try_load(host, id, now, live, news);
             }
+        }
+        if self.queue.is_empty() {
+            self.queue.shrink_to_fit();
         }
     }
 
@@ -583,7 +587,7 @@ impl TaskWatcher {
         let Some(wd) = self.namespaces.remove(ns) else {
             return;
         };
-        self.queue.retain(|q| &*q.ns != ns);
+
         if let Some(wd) = wd {
             host.unwatch(wd);
             self.wds.remove(&wd);
@@ -689,8 +693,11 @@ impl TaskWatcher {
         match self.tasks.get_mut(&id) {
             Some(t) => {
                 t.seen = true;
-                if !matches!(t.state, TaskState::Pending { .. }) {
-                    return;
+                match t.state {
+                    TaskState::Pending { .. } => {}
+                    // Listed by a scan and made again before it was read: read now.
+                    TaskState::Listed { .. } => t.state = TaskState::Pending { wd: None },
+                    _ => return,
                 }
             }
             None => {
@@ -771,7 +778,7 @@ impl TaskWatcher {
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 // The bundle went while it was read, or it never had a spec.
-                let gone = host.list(&dir, &mut Vec::new()).is_err();
+                let gone = host.list(&dir, &mut |_| {}).is_err();
                 if gone {
                     return self.forget(host, id);
                 }
@@ -1021,7 +1028,7 @@ impl TaskWatcher {
                 news.push(News::Removed(id));
             }
             TaskState::Ended => news.push(News::Removed(id)),
-            TaskState::Ignored => {}
+            TaskState::Ignored | TaskState::Listed { .. } => {}
         }
     }
 

@@ -125,18 +125,20 @@ impl FakeHost {
 }
 
 impl TaskHost for FakeHost {
-    fn list(&mut self, dir: &Path, out: &mut Vec<String>) -> io::Result<()> {
+    fn list(&mut self, dir: &Path, each: &mut dyn FnMut(&str)) -> io::Result<()> {
         if !self.dirs.contains(dir) {
             return Err(io::ErrorKind::NotFound.into());
         }
-        out.clear();
-        let children = self
+        let children: Vec<String> = self
             .dirs
             .iter()
             .chain(self.files.keys())
             .filter(|p| p.parent() == Some(dir))
-            .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
-        out.extend(children);
+            .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .collect();
+        for c in &children {
+            each(c);
+        }
         Ok(())
     }
 
@@ -609,8 +611,8 @@ fn an_overflow_rescans_at_once() {
 fn exits_missed_without_an_exit_watch_are_found_by_the_rescan() {
     struct NoPidfd(FakeHost);
     impl TaskHost for NoPidfd {
-        fn list(&mut self, d: &Path, o: &mut Vec<String>) -> io::Result<()> {
-            self.0.list(d, o)
+        fn list(&mut self, d: &Path, each: &mut dyn FnMut(&str)) -> io::Result<()> {
+            self.0.list(d, each)
         }
         fn read(&mut self, p: &Path, l: usize, o: &mut Vec<u8>) -> io::Result<()> {
             self.0.read(p, l, o)
