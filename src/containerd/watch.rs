@@ -29,8 +29,11 @@
 //! `init.pid`, a pid outside the task's cgroup, a bundle removed while read) is logged once, for
 //! that task, and touches no other.
 
+use std::borrow::Borrow;
 use std::collections::{HashMap, VecDeque};
+use std::hash::{Hash, Hasher};
 use std::io;
+use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -141,7 +144,7 @@ pub trait TaskHost {
 enum Target {
     State,
     Root,
-    Namespace(Rc<str>),
+    Namespace(Ns),
     Bundle(ContainerId),
 }
 
@@ -154,8 +157,9 @@ enum TaskState {
     /// Reported alive.
     Alive {
         pid: u32,
-        /// The token of its exit watch; `None` when it could not be had (then the re-scan looks).
-        exit: Option<u32>,
+        /// The token of its exit watch, plus one; `None` when it could not be had (then the
+        /// re-scan looks).
+        exit: Option<NonZeroU32>,
         paused: bool,
         /// A pod, reported through its sandbox.
         pod: bool,
@@ -169,22 +173,63 @@ enum TaskState {
 #[derive(Debug)]
 struct Task {
     /// Its namespace, shared with the namespace's other tasks.
-    ns: Rc<str>,
-    /// Its id when that is not the 64-hex container id (a `ctr run` name).
-    name: Option<Box<str>>,
+    ns: Ns,
     state: TaskState,
     /// Seen by the current re-scan.
     seen: bool,
 }
 
-impl Task {
-    /// Its id in its namespace.
-    fn name(&self, id: &ContainerId) -> String {
-        match &self.name {
-            Some(n) => n.to_string(),
-            None => id.text().to_string(),
-        }
+/// A namespace's name, shared by its tasks: one thin pointer each (a task record is small, there
+/// may be tens of thousands).
+#[derive(Debug, Clone)]
+struct Ns(Rc<Box<str>>);
+
+impl Ns {
+    fn new(name: &str) -> Ns {
+        Ns(Rc::new(name.into()))
     }
+}
+
+impl std::ops::Deref for Ns {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Borrow<str> for Ns {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq for Ns {
+    fn eq(&self, other: &Ns) -> bool {
+        **self.0 == **other.0
+    }
+}
+
+impl Eq for Ns {}
+
+impl Hash for Ns {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        (**self.0).hash(state);
+    }
+}
+
+impl std::fmt::Display for Ns {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The token of an exit watch as kept, and back.
+fn keep_token(token: u32) -> Option<NonZeroU32> {
+    NonZeroU32::new(token.wrapping_add(1))
+}
+
+fn token_of(kept: NonZeroU32) -> u32 {
+    kept.get() - 1
 }
 
 /// The watcher (see the module docs).
@@ -196,7 +241,9 @@ pub struct TaskWatcher {
     state_wd: Option<i32>,
     root_wd: Option<i32>,
     /// Followed namespaces and their watch.
-    namespaces: HashMap<Rc<str>, Option<i32>>,
+    namespaces: HashMap<Ns, Option<i32>>,
+    /// Task ids that are not their 64-hex container id (`ctr run` names), by container id.
+    names: HashMap<ContainerId, Box<str>>,
     /// Tasks listed and not read yet ([`TaskState::Listed`]), in listing order.
     queue: VecDeque<ContainerId>,
     wds: HashMap<i32, Target>,
@@ -234,6 +281,7 @@ impl TaskWatcher {
             state_wd: None,
             root_wd: None,
             namespaces: HashMap::new(),
+            names: HashMap::new(),
             queue: VecDeque::new(),
             wds: HashMap::new(),
             tasks: HashMap::new(),
@@ -266,6 +314,14 @@ impl TaskWatcher {
         self.tasks
             .values()
             .any(|t| matches!(t.state, TaskState::Alive { pid: p, pod: true, .. } if p == pid))
+    }
+
+    /// A task's id in its namespace.
+    fn task_name(&self, id: &ContainerId) -> String {
+        match self.names.get(id) {
+            Some(n) => n.to_string(),
+            None => id.text().to_string(),
+        }
     }
 
     /// Watches held (for tests and the start-up line).
@@ -314,8 +370,8 @@ impl TaskWatcher {
         else {
             return news.push(News::Undescribed(id));
         };
-        let name = t.name(&id);
         let ns = t.ns.clone();
+        let name = self.task_name(&id);
         let path = self.root.join(&*ns).join(&name).join("config.json");
         let spec = match host.read(&path, CONFIG_MAX, &mut self.buf) {
             Ok(()) => Spec::parse(&self.buf).ok(),
@@ -494,7 +550,7 @@ impl TaskWatcher {
             }
         }
         let listed: Vec<String> = names.into_iter().filter(|n| plain_name(n)).collect();
-        let stale: Vec<Rc<str>> = self
+        let stale: Vec<Ns> = self
             .namespaces
             .keys()
             .filter(|ns| !listed.iter().any(|l| l.as_str() == &***ns))
@@ -516,9 +572,9 @@ impl TaskWatcher {
         }
         let dir = self.root.join(ns);
         let known = self.namespaces.get(ns).copied();
-        let shared: Rc<str> = match self.namespaces.get_key_value(ns) {
+        let shared: Ns = match self.namespaces.get_key_value(ns) {
             Some((k, _)) => k.clone(),
-            None => ns.into(),
+            None => Ns::new(ns),
         };
         if !matches!(known, Some(Some(_))) {
             let wd = match host.watch(&dir, WatchKind::Namespace) {
@@ -537,7 +593,7 @@ impl TaskWatcher {
             }
             self.namespaces.insert(shared.clone(), wd);
         }
-        let (tasks, queue) = (&mut self.tasks, &mut self.queue);
+        let (tasks, queue, task_names) = (&mut self.tasks, &mut self.queue, &mut self.names);
         let listed = host.list(&dir, &mut |task| {
             if !plain_name(task) {
                 return;
@@ -546,11 +602,13 @@ impl TaskWatcher {
             match tasks.get_mut(&id) {
                 Some(t) => t.seen = true,
                 None => {
+                    if id.text().as_str() != task {
+                        task_names.insert(id, task.into());
+                    }
                     tasks.insert(
                         id,
                         Task {
                             ns: shared.clone(),
-                            name: (id.text().as_str() != task).then(|| task.into()),
                             state: TaskState::Listed { live },
                             seen: true,
                         },
@@ -610,7 +668,7 @@ impl TaskWatcher {
             self.wds.remove(&wd);
         }
         self.queue.clear();
-        let all: Vec<Rc<str>> = self.namespaces.keys().cloned().collect();
+        let all: Vec<Ns> = self.namespaces.keys().cloned().collect();
         for ns in all {
             self.remove_namespace(host, &ns, news);
         }
@@ -683,7 +741,7 @@ impl TaskWatcher {
     fn load_in(
         &mut self,
         host: &mut impl TaskHost,
-        ns: Rc<str>,
+        ns: Ns,
         name: &str,
         now: u64,
         live: bool,
@@ -701,12 +759,13 @@ impl TaskWatcher {
                 }
             }
             None => {
-                let name = (id.text().as_str() != name).then(|| name.into());
+                if id.text().as_str() != name {
+                    self.names.insert(id, name.into());
+                }
                 self.tasks.insert(
                     id,
                     Task {
                         ns,
-                        name,
                         state: TaskState::Pending { wd: None },
                         seen: true,
                     },
@@ -732,7 +791,8 @@ impl TaskWatcher {
         if !matches!(task.state, TaskState::Pending { .. }) {
             return;
         }
-        let (ns, name) = (task.ns.clone(), task.name(&id));
+        let ns = task.ns.clone();
+        let name = self.task_name(&id);
         let dir = self.root.join(&*ns).join(&name);
         // Twice at most: when the pid file is missing, the bundle is watched and read once more
         // (the file may have come between the first read and the watch).
@@ -850,7 +910,7 @@ impl TaskWatcher {
             id,
             TaskState::Alive {
                 pid,
-                exit,
+                exit: exit.and_then(keep_token),
                 paused,
                 pod,
             },
@@ -932,7 +992,7 @@ impl TaskWatcher {
                 let name = if spec.is_sandbox() {
                     spec.pod_name(&t.ns)
                 } else {
-                    spec.container_name(&t.ns, &t.name(&id))
+                    spec.container_name(&t.ns, &self.task_name(&id))
                 };
                 news.push(News::Described(Description {
                     id,
@@ -999,8 +1059,8 @@ impl TaskWatcher {
             return;
         };
         if let TaskState::Alive { exit, .. } = t.state {
-            if let Some(token) = exit {
-                self.exits.remove(&token);
+            if let Some(kept) = exit {
+                self.exits.remove(&token_of(kept));
             }
             t.state = TaskState::Ended;
             news.push(News::Ending(id));
@@ -1013,6 +1073,7 @@ impl TaskWatcher {
         let Some(t) = self.tasks.remove(&id) else {
             return;
         };
+        self.names.remove(&id);
         match t.state {
             TaskState::Pending { wd } => {
                 if let Some(wd) = wd {
@@ -1021,9 +1082,9 @@ impl TaskWatcher {
                 }
             }
             TaskState::Alive { exit, .. } => {
-                if let Some(token) = exit {
-                    host.unwatch_exit(token);
-                    self.exits.remove(&token);
+                if let Some(kept) = exit {
+                    host.unwatch_exit(token_of(kept));
+                    self.exits.remove(&token_of(kept));
                 }
                 news.push(News::Removed(id));
             }
@@ -1034,6 +1095,7 @@ impl TaskWatcher {
 
     /// Drops a task never reported (its bundle went while it was read).
     fn forget(&mut self, host: &mut impl TaskHost, id: ContainerId) {
+        self.names.remove(&id);
         if let Some(Task {
             state: TaskState::Pending { wd: Some(wd) },
             ..
@@ -1051,7 +1113,7 @@ impl TaskWatcher {
             warn!(
                 "containerd: task {}/{}: {reason}: not reported",
                 t.ns,
-                t.name(&id)
+                self.task_name(&id)
             );
         }
         self.set_state(host, id, TaskState::Ignored);

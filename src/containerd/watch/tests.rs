@@ -839,3 +839,9 @@ fn a_large_scan_is_read_in_batches() {
     let news = r.advance(RESCAN_MS);
     assert!(matches!(news.last(), Some(News::Present(ids)) if ids.len() == n));
 }
+
+#[test]
+fn a_task_record_stays_small() {
+    // Tens of thousands of them live in one map: 32 bytes of key and this.
+    assert!(std::mem::size_of::<Task>() <= 24, "{}", std::mem::size_of::<Task>());
+}
