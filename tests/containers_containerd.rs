@@ -199,3 +199,31 @@ fn fifty_tasks_started_and_stopped_in_bursts_end_once_each() {
         assert_eq!(finals(&watch, t), 1, "task {}\n{}", t.id, watch.recent(30));
     }
 }
+
+#[test]
+fn a_task_paused_and_resumed_while_tracked_is_seen_by_the_rescan() {
+    let Some(ctrd) = support::containerd() else {
+        return;
+    };
+    let task = ctrd.run("later", &[], &["sleep", "300"]);
+    let (mut watch, agent) = rig(&ctrd, "");
+    let s = first_sample(&mut watch, &agent, &task, 0);
+    assert_eq!(s.state, Some(RUNNING));
+    let index = index_of(&task);
+    // containerd says nothing on the files when it pauses a task: the 30-s re-scan reads the
+    // freezer. Its samples go on meanwhile.
+    ctrd.pause(&task, true);
+    let rescan = Duration::from_secs(40);
+    let paused = watch
+        .wait(s.position + 1, rescan, |x| {
+            x.is_of(index) && x.state == Some(PAUSED)
+        })
+        .unwrap_or_else(|| panic!("no paused sample\n{}", watch.recent(20)));
+    ctrd.pause(&task, false);
+    assert!(watch
+        .wait(paused.position + 1, rescan, |x| {
+            x.is_of(index) && x.state == Some(RUNNING)
+        })
+        .is_some());
+    assert_eq!(finals(&watch, &task), 0);
+}
