@@ -69,7 +69,7 @@ mod tests {
     #[test]
     fn first_deadlines_fall_on_whole_seconds_within_one_interval() {
         let i = Interval::from_secs(30).unwrap();
-        let mut rng = Rng::seeded(7);
+        let mut rng = Rng::from_seed(7);
         for now in [0, 1, 999, 1000, 123_456] {
             for _ in 0..1000 {
                 let first = i.first(now, rng.next_u64());
@@ -86,7 +86,7 @@ mod tests {
     /// exactly one interval after the last, none is lost.
     #[test]
     fn late_wake_ups_never_shift_the_grid() {
-        let mut rng = Rng::seeded(42);
+        let mut rng = Rng::from_seed(42);
         for polling in [1, 2, 5, 30, 300] {
             let i = Interval::from_secs(polling).unwrap();
             let first = i.first(12_345, rng.next_u64());
@@ -109,7 +109,7 @@ mod tests {
     #[test]
     fn twelve_polls_in_twenty_four_seconds_at_polling_two() {
         let i = Interval::from_secs(2).unwrap();
-        let mut rng = Rng::seeded(3);
+        let mut rng = Rng::from_seed(3);
         let mut due = i.first(0, 1000);
         let mut polls = Vec::new();
         while due < 24_000 + 1000 {

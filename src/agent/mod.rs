@@ -44,7 +44,6 @@ use crate::host::{self, Roots};
 use crate::rng::Rng;
 use crate::schedule::Interval;
 use crate::sys::{self, SignalFd, Watched};
-use crate::timer::TimerWheel;
 
 use container_counters::ContainerCounterStore;
 use keys::Key;
@@ -55,12 +54,6 @@ pub use exporter::ExportStats;
 /// The default engine socket.
 pub const DEFAULT_DOCKER_SOCKET: &str = "/var/run/docker.sock";
 
-/// What the timer wheel's timers stand for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Timer {
-    Engine(engine::EngineTimer),
-}
-
 /// The largest container list accepted: `docker { maxListBytes }`, else [`engine::LIST_LIMIT`].
 fn list_limit(config: &Config) -> usize {
     config
@@ -69,6 +62,15 @@ fn list_limit(config: &Config) -> usize {
         .and_then(|d| d.max_list_bytes)
         .and_then(|n| usize::try_from(n).ok())
         .unwrap_or(engine::LIST_LIMIT)
+}
+
+/// The client of the engine at `path`, with the configuration's bounds and re-list interval.
+fn engine_client(
+    poller: &Rc<polling::Poller>,
+    path: PathBuf,
+    config: &Config,
+) -> engine::EngineClient {
+    engine::EngineClient::new(poller, path, list_limit(config), config::relist_ms(config))
 }
 
 /// The engine socket to use when container tracking is on: `docker { socket }` (or
@@ -189,7 +191,7 @@ pub fn summary(c: &Config) -> String {
 
 struct Agent {
     engine: Option<engine::EngineClient>,
-    /// The engine's news, waiting for the table.
+    /// News the agent itself makes (a new engine on SIGHUP), handed over before the engine's.
     news: Vec<News>,
     /// containerd's tasks, when followed.
     containerd: Option<containerd_source::ContainerdSource>,
@@ -203,7 +205,6 @@ struct Agent {
     interval: Option<Interval>,
     poller: Rc<polling::Poller>,
     signals: Watched<SignalFd>,
-    wheel: TimerWheel<Timer>,
     /// The host's next poll, on its grid.
     host_due: Option<u64>,
     sink: Sink,
@@ -253,8 +254,7 @@ pub fn run(settings: Settings, config: Config) -> io::Result<()> {
     }
     info!("agent address {agent_ip}");
     let host = host_source::HostSource::new(settings.roots.clone(), uuid);
-    let engine = docker_socket(&config)
-        .map(|path| engine::EngineClient::new(&poller, path, list_limit(&config)));
+    let engine = docker_socket(&config).map(|path| engine_client(&poller, path, &config));
     let use_hostname = config.docker.as_ref().is_some_and(|d| d.hostname);
     let interval = Interval::from_secs(config.polling);
     let mut rng = Rng::new();
@@ -272,7 +272,6 @@ pub fn run(settings: Settings, config: Config) -> io::Result<()> {
         interval,
         poller,
         signals,
-        wheel: TimerWheel::new(),
         host_due: None,
         sink: Sink { exporter, printer },
         host,
@@ -284,7 +283,7 @@ pub fn run(settings: Settings, config: Config) -> io::Result<()> {
     agent.schedule_host(now);
     if let Some(e) = &mut agent.engine {
         info!("tracking containers through {}", e.socket().display());
-        e.start(&mut agent.wheel, now);
+        e.start(now);
     }
     if let Some(c) = &mut agent.containerd {
         c.start(now, &mut agent.containerd_news);
@@ -380,7 +379,7 @@ impl Agent {
             let next = [
                 self.host_due,
                 self.table.poll_timeout(),
-                self.wheel.next_deadline(),
+                self.engine.as_ref().and_then(|e| e.next_deadline()),
                 self.containerd.as_ref().and_then(|c| c.next_deadline()),
             ]
             .into_iter()
@@ -404,7 +403,7 @@ impl Agent {
                     Some(Key::Engine(slot)) => {
                         let now = self.now_ms();
                         if let Some(e) = &mut self.engine {
-                            e.on_ready(slot, &mut self.wheel, now, &mut self.news);
+                            e.on_ready(slot, now);
                         }
                         self.handle_news(now);
                     }
@@ -447,11 +446,10 @@ impl Agent {
                 self.host_due = Some(interval.next(due, now));
             }
         }
-        while let Some((id, Timer::Engine(t))) = self.wheel.pop_expired(now) {
-            if let Some(e) = &mut self.engine {
-                e.on_deadline(id, t, &mut self.wheel, now, &mut self.news);
+        if let Some(e) = &mut self.engine {
+            if e.next_deadline().is_some_and(|d| d <= now) {
+                e.on_timeout(now);
             }
-            self.handle_news(now);
         }
         if let Some(c) = &mut self.containerd {
             c.on_timeout(now, &mut self.containerd_news);
@@ -459,6 +457,7 @@ impl Agent {
         }
         self.table.handle_timeout(now);
         self.take_actions(now);
+        self.handle_news(now);
     }
 
     fn poll_host(&mut self, now: u64) {
@@ -479,18 +478,27 @@ impl Agent {
         self.host.sample(domains, &mut self.sink, now);
     }
 
-    /// Hands the engine's news to the container table and takes its actions, until neither has
-    /// anything left (an engine may answer a description from its queue at once).
+    /// Hands the agent's own news, then the engine's, to the container table and takes its
+    /// actions, one piece of news at a time, until neither has anything left (an engine may
+    /// answer a description at once).
     fn handle_news(&mut self, now: u64) {
-        while !self.news.is_empty() || !self.containerd_news.is_empty() {
-            for news in std::mem::take(&mut self.news) {
-                self.table.handle_news(news, now);
-                self.take_actions(now);
+        loop {
+            // containerd's news first, all of them: they never wait on anything.
+            if !self.containerd_news.is_empty() {
+                for news in std::mem::take(&mut self.containerd_news) {
+                    self.table.handle_news_from(SourceId::CONTAINERD, news, now);
+                    self.take_actions(now);
+                }
+                continue;
             }
-            for news in std::mem::take(&mut self.containerd_news) {
-                self.table.handle_news_from(SourceId::CONTAINERD, news, now);
-                self.take_actions(now);
-            }
+            let news = if self.news.is_empty() {
+                self.engine.as_mut().and_then(|e| e.poll_news())
+            } else {
+                Some(self.news.remove(0))
+            };
+            let Some(news) = news else { return };
+            self.table.handle_news(news, now);
+            self.take_actions(now);
         }
     }
 
@@ -505,7 +513,7 @@ impl Agent {
                     }
                 }
                 Action::Describe(id) => match &mut self.engine {
-                    Some(e) => e.describe(id, &mut self.wheel, now, &mut self.news),
+                    Some(e) => e.describe(id, now),
                     None => self.news.push(News::Undescribed(id)),
                 },
                 Action::Attach { slot, pid }
@@ -592,8 +600,8 @@ impl Agent {
             self.handle_news(now);
             if let Some(path) = socket {
                 info!("tracking containers through {}", path.display());
-                let mut e = engine::EngineClient::new(&self.poller, path, list_limit(&self.config));
-                e.start(&mut self.wheel, now);
+                let mut e = engine_client(&self.poller, path, &self.config);
+                e.start(now);
                 self.engine = Some(e);
             }
         }

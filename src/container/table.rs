@@ -63,6 +63,9 @@ impl SourceId {
 /// Ended containers remembered for a restart, at most.
 pub const MAX_ENDED: usize = 4096;
 
+/// Room for queued actions kept between bursts (each is about 100 bytes).
+const KEPT_ACTIONS: usize = 1024;
+
 /// `virt_cpu.state` of a running container (libvirt's RUNNING).
 pub const STATE_RUNNING: u32 = 1;
 /// `virt_cpu.state` of a paused container (libvirt's PAUSED).
@@ -230,7 +233,7 @@ impl Table {
             ended: 0,
             wheel: TimerWheel::new(),
             interval,
-            rng: Rng::seeded(seed),
+            rng: Rng::from_seed(seed),
             actions: VecDeque::new(),
             logged_full: false,
         }
@@ -249,7 +252,13 @@ impl Table {
 
     /// The next action to take, in order; `None` when there is nothing to do.
     pub fn poll_action(&mut self) -> Option<Action> {
-        self.actions.pop_front()
+        let action = self.actions.pop_front();
+        if action.is_none() && self.actions.capacity() > KEPT_ACTIONS {
+            // A burst (a first list of thousands) is over: give its room back. Ordinary
+            // wake-ups stay below this and allocate nothing.
+            self.actions.shrink_to(KEPT_ACTIONS);
+        }
+        action
     }
 
     /// When [`Table::handle_timeout`] is next due.

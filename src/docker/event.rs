@@ -9,11 +9,11 @@
 //!   Podman; used only when the current field is absent.
 //!
 //! Only `Actor.Attributes.name`, `exitCode` and Podman's `containerExitCode` are kept; the other
-//! attributes (every container label) are skipped by the parser without being stored. A line without
+//! attributes (every container label) are skipped by serde_json without being stored. A line without
 //! `Type` is taken as a container event (the subscription filters on type=container). Other types
 //! (`pod` from Podman, `network`, …) and blank lines give `Ok(None)`. Nothing here panics.
 
-use super::json::{bounded_string, first_sighting, DocError, JsonReader, Text};
+use super::json::{bounded_string, from_slice, DocError, Object, Text};
 use super::NAME_MAX;
 use crate::container::ContainerId;
 
@@ -96,106 +96,42 @@ pub struct Event {
     pub exit_code: Option<i32>,
 }
 
-/// The fields read from an event line, as found.
-#[derive(Default)]
+/// The fields read from an event line (`None`: absent or `null`). Each at most once: serde refuses
+/// a duplicated field ([`DocError::WrongType`]); a value of the wrong type fails the line.
+#[derive(serde::Deserialize)]
 struct EventDoc<'a> {
+    #[serde(rename = "Type", borrow)]
     kind: Option<Text<'a>>,
+    #[serde(rename = "Action", borrow)]
     action: Option<Text<'a>>,
-    actor_id: Option<Text<'a>>,
-    attributes: Option<AttributesDoc<'a>>,
+    #[serde(rename = "Actor", borrow)]
+    actor: Option<Object<ActorDoc<'a>>>,
+    #[serde(borrow)]
     status: Option<Text<'a>>,
+    #[serde(borrow)]
     id: Option<Text<'a>>,
     time: Option<i64>,
+    #[serde(rename = "timeNano")]
     time_nano: Option<i64>,
 }
 
-/// The few attributes the agent reads; every other key (the labels) is skipped without being stored.
-#[derive(Default)]
+#[derive(serde::Deserialize)]
+struct ActorDoc<'a> {
+    #[serde(rename = "ID", borrow)]
+    id: Option<Text<'a>>,
+    #[serde(rename = "Attributes", borrow)]
+    attributes: Option<Object<AttributesDoc<'a>>>,
+}
+
+/// The few attributes the agent reads; serde skips every other key (the labels) without storing it.
+#[derive(serde::Deserialize)]
 struct AttributesDoc<'a> {
+    #[serde(borrow)]
     name: Option<Text<'a>>,
+    #[serde(rename = "exitCode", borrow)]
     exit_code: Option<Text<'a>>,
+    #[serde(rename = "containerExitCode", borrow)]
     container_exit_code: Option<Text<'a>>,
-}
-
-/// Reads the event object: each field at most once, `null` as absent, a wrong type fails.
-fn read_event<'a>(reader: &mut JsonReader<'a>) -> Result<EventDoc<'a>, DocError> {
-    let mut doc = EventDoc::default();
-    let mut seen = [false; 7];
-    reader.document_object()?;
-    while let Some(key) = reader.next_key()? {
-        let field = match key.as_str() {
-            "Type" => 0,
-            "Action" => 1,
-            "Actor" => 2,
-            "status" => 3,
-            "id" => 4,
-            "time" => 5,
-            "timeNano" => 6,
-            _ => {
-                reader.skip_value()?;
-                continue;
-            }
-        };
-        if let Some(seen) = seen.get_mut(field) {
-            first_sighting(seen)?;
-        }
-        match field {
-            0 => doc.kind = reader.optional_string()?,
-            1 => doc.action = reader.optional_string()?,
-            2 => {
-                if reader.optional_object()? {
-                    read_actor(reader, &mut doc)?;
-                }
-            }
-            3 => doc.status = reader.optional_string()?,
-            4 => doc.id = reader.optional_string()?,
-            5 => doc.time = reader.optional_i64()?,
-            _ => doc.time_nano = reader.optional_i64()?,
-        }
-    }
-    reader.end()?;
-    Ok(doc)
-}
-
-/// Reads `Actor` (opened): `ID` and `Attributes`.
-fn read_actor<'a>(reader: &mut JsonReader<'a>, doc: &mut EventDoc<'a>) -> Result<(), DocError> {
-    let (mut seen_id, mut seen_attributes) = (false, false);
-    while let Some(key) = reader.next_key()? {
-        match key.as_str() {
-            "ID" => {
-                first_sighting(&mut seen_id)?;
-                doc.actor_id = reader.optional_string()?;
-            }
-            "Attributes" => {
-                first_sighting(&mut seen_attributes)?;
-                if reader.optional_object()? {
-                    doc.attributes = Some(read_attributes(reader)?);
-                }
-            }
-            _ => reader.skip_value()?,
-        }
-    }
-    Ok(())
-}
-
-/// Reads `Actor.Attributes` (opened).
-fn read_attributes<'a>(reader: &mut JsonReader<'a>) -> Result<AttributesDoc<'a>, DocError> {
-    let mut attributes = AttributesDoc::default();
-    let mut seen = [false; 3];
-    while let Some(key) = reader.next_key()? {
-        let (slot, seen) = match key.as_str() {
-            "name" => (&mut attributes.name, &mut seen[0]),
-            "exitCode" => (&mut attributes.exit_code, &mut seen[1]),
-            "containerExitCode" => (&mut attributes.container_exit_code, &mut seen[2]),
-            _ => {
-                reader.skip_value()?;
-                continue;
-            }
-        };
-        first_sighting(seen)?;
-        *slot = reader.optional_string()?;
-    }
-    Ok(attributes)
 }
 
 /// Decodes one event line (one JSON object; surrounding white space, such as the LF, is allowed).
@@ -206,13 +142,16 @@ pub fn decode_event(line: &[u8]) -> Result<Option<Event>, DocError> {
     if line.trim_ascii().is_empty() {
         return Ok(None);
     }
-    let doc = read_event(&mut JsonReader::new(line))?;
+    let Object(doc): Object<EventDoc<'_>> = from_slice(line)?;
     if let Some(kind) = &doc.kind {
         if kind.as_str() != "container" {
             return Ok(None);
         }
     }
-    let (actor_id, attributes) = (doc.actor_id, doc.attributes);
+    let (actor_id, attributes) = match doc.actor {
+        Some(Object(actor)) => (actor.id, actor.attributes.map(|Object(a)| a)),
+        None => (None, None),
+    };
     let action = doc.action.or(doc.status).ok_or(DocError::MissingAction)?;
     let kind = EventKind::from_action(action.as_str());
     let id_text = actor_id.or(doc.id).ok_or(DocError::MissingId)?;
@@ -498,6 +437,14 @@ mod tests {
                 DocError::BadId,
             ),
             (r#"{"Type":7,"Action":"start"}"#.into(), DocError::WrongType),
+            (
+                format!(r#"["container","start",{{"ID":"{ID}"}},null,null,1,1]"#),
+                DocError::WrongType,
+            ),
+            (
+                format!(r#"{{"Type":"container","Action":"start","Actor":["{ID}",null]}}"#),
+                DocError::WrongType,
+            ),
             (
                 r#"{"Type":"container","Action":["start"]}"#.into(),
                 DocError::WrongType,

@@ -1,7 +1,7 @@
 //! Decoding one container's inspect document (`/containers/{id}/json`).
 //!
-//! Only the fields below are read; the rest of the document (labels, env, mounts, networks…) is
-//! skipped without being stored. The decoder is strict, because an inspect answers a question about
+//! Only the fields below are read (serde structs); the rest of the document (labels, env, mounts,
+//! networks…) is skipped by serde_json without being stored. The decoder is strict, because an inspect answers a question about
 //! one container: a missing field (or `null`) takes its default, but a field of the wrong type fails
 //! the whole document. Nothing here panics.
 //!
@@ -10,7 +10,7 @@
 //! ([`DocError::TooLong`]). Negative `Memory`, `NanoCpus` and `CpuPeriod` mean "no limit / default"
 //! and are read as 0; `CpuQuota` keeps its sign (-1 is cgroup v1's "unlimited").
 
-use super::json::{bounded_string, first_sighting, DocError, JsonReader, Text};
+use super::json::{bounded_string, from_slice, DocError, Object, Text};
 use super::state::ContainerState;
 use super::NAME_MAX;
 use crate::container::ContainerId;
@@ -47,132 +47,49 @@ pub struct Inspect {
     pub cpuset_cpus: String,
 }
 
-/// The fields read from an inspect document, as found (`None`: absent or `null`).
-#[derive(Default)]
+/// The fields read from an inspect document (`None`: absent or `null`). Each at most once: serde
+/// refuses a duplicated field ([`DocError::WrongType`]); a value of the wrong type fails the
+/// document.
+#[derive(serde::Deserialize)]
 struct InspectDoc<'a> {
+    #[serde(rename = "Id", borrow)]
     id: Option<Text<'a>>,
+    #[serde(rename = "Name", borrow)]
     name: Option<Text<'a>>,
-    /// `State` was present: its `Status` and `Pid`.
-    state: Option<(Option<Text<'a>>, Option<i64>)>,
+    #[serde(rename = "State", borrow)]
+    state: Option<Object<StateDoc<'a>>>,
+    #[serde(rename = "Config", borrow)]
+    config: Option<Object<ConfigDoc<'a>>>,
+    #[serde(rename = "HostConfig", borrow)]
+    host_config: Option<Object<HostConfigDoc<'a>>>,
+}
+
+#[derive(serde::Deserialize)]
+struct StateDoc<'a> {
+    #[serde(rename = "Status", borrow)]
+    status: Option<Text<'a>>,
+    #[serde(rename = "Pid")]
+    pid: Option<i64>,
+}
+
+#[derive(serde::Deserialize)]
+struct ConfigDoc<'a> {
+    #[serde(rename = "Hostname", borrow)]
     hostname: Option<Text<'a>>,
-    host: Option<HostConfigDoc<'a>>,
 }
 
-#[derive(Default)]
+#[derive(serde::Deserialize)]
 struct HostConfigDoc<'a> {
+    #[serde(rename = "Memory")]
     memory: Option<i64>,
+    #[serde(rename = "NanoCpus")]
     nano_cpus: Option<i64>,
+    #[serde(rename = "CpuQuota")]
     cpu_quota: Option<i64>,
+    #[serde(rename = "CpuPeriod")]
     cpu_period: Option<i64>,
+    #[serde(rename = "CpusetCpus", borrow)]
     cpuset_cpus: Option<Text<'a>>,
-}
-
-/// Reads the document: each field at most once, `null` as absent, a wrong type fails.
-fn read_inspect<'a>(reader: &mut JsonReader<'a>) -> Result<InspectDoc<'a>, DocError> {
-    let mut doc = InspectDoc::default();
-    let mut seen = [false; 5];
-    reader.document_object()?;
-    while let Some(key) = reader.next_key()? {
-        let field = match key.as_str() {
-            "Id" => 0,
-            "Name" => 1,
-            "State" => 2,
-            "Config" => 3,
-            "HostConfig" => 4,
-            _ => {
-                reader.skip_value()?;
-                continue;
-            }
-        };
-        if let Some(seen) = seen.get_mut(field) {
-            first_sighting(seen)?;
-        }
-        match field {
-            0 => doc.id = reader.optional_string()?,
-            1 => doc.name = reader.optional_string()?,
-            2 => {
-                if reader.optional_object()? {
-                    doc.state = Some(read_state(reader)?);
-                }
-            }
-            3 => {
-                if reader.optional_object()? {
-                    doc.hostname = read_config(reader)?;
-                }
-            }
-            _ => {
-                if reader.optional_object()? {
-                    doc.host = Some(read_host_config(reader)?);
-                }
-            }
-        }
-    }
-    reader.end()?;
-    Ok(doc)
-}
-
-/// Reads `State` (opened): `Status` and `Pid`.
-fn read_state<'a>(
-    reader: &mut JsonReader<'a>,
-) -> Result<(Option<Text<'a>>, Option<i64>), DocError> {
-    let (mut status, mut pid) = (None, None);
-    let (mut seen_status, mut seen_pid) = (false, false);
-    while let Some(key) = reader.next_key()? {
-        match key.as_str() {
-            "Status" => {
-                first_sighting(&mut seen_status)?;
-                status = reader.optional_string()?;
-            }
-            "Pid" => {
-                first_sighting(&mut seen_pid)?;
-                pid = reader.optional_i64()?;
-            }
-            _ => reader.skip_value()?,
-        }
-    }
-    Ok((status, pid))
-}
-
-/// Reads `Config` (opened): `Hostname`.
-fn read_config<'a>(reader: &mut JsonReader<'a>) -> Result<Option<Text<'a>>, DocError> {
-    let mut hostname = None;
-    let mut seen = false;
-    while let Some(key) = reader.next_key()? {
-        if key.as_str() == "Hostname" {
-            first_sighting(&mut seen)?;
-            hostname = reader.optional_string()?;
-        } else {
-            reader.skip_value()?;
-        }
-    }
-    Ok(hostname)
-}
-
-/// Reads `HostConfig` (opened): the limits.
-fn read_host_config<'a>(reader: &mut JsonReader<'a>) -> Result<HostConfigDoc<'a>, DocError> {
-    let mut host = HostConfigDoc::default();
-    let mut seen = [false; 5];
-    while let Some(key) = reader.next_key()? {
-        let (number, field) = match key.as_str() {
-            "Memory" => (Some(&mut host.memory), 0),
-            "NanoCpus" => (Some(&mut host.nano_cpus), 1),
-            "CpuQuota" => (Some(&mut host.cpu_quota), 2),
-            "CpuPeriod" => (Some(&mut host.cpu_period), 3),
-            "CpusetCpus" => (None, 4),
-            _ => {
-                reader.skip_value()?;
-                continue;
-            }
-        };
-        if let Some(seen) = seen.get_mut(field) {
-            first_sighting(seen)?;
-        }
-        match number {
-            Some(slot) => *slot = reader.optional_i64()?,
-            None => host.cpuset_cpus = reader.optional_string()?,
-        }
-    }
-    Ok(host)
 }
 
 /// A count that is meaningful only when positive: negative reads as 0.
@@ -182,18 +99,21 @@ fn non_negative(value: Option<i64>) -> u64 {
 
 /// Decodes an inspect document.
 pub fn decode_inspect(body: &[u8]) -> Result<Inspect, DocError> {
-    let doc = read_inspect(&mut JsonReader::new(body))?;
+    let Object(doc): Object<InspectDoc<'_>> = from_slice(body)?;
     let id_text = doc.id.ok_or(DocError::MissingId)?;
     let id = ContainerId::parse(id_text.as_str()).map_err(|_| DocError::BadId)?;
     let name = doc.name.map_or_else(String::new, |name| {
         bounded_string(name.as_str().trim_start_matches('/'), NAME_MAX)
     });
-    let hostname = doc.hostname.map_or_else(String::new, |hostname| {
-        bounded_string(hostname.as_str(), NAME_MAX)
-    });
+    let hostname = doc
+        .config
+        .and_then(|Object(config)| config.hostname)
+        .map_or_else(String::new, |hostname| {
+            bounded_string(hostname.as_str(), NAME_MAX)
+        });
 
     let (state, pid) = match doc.state {
-        Some((status, pid)) => {
+        Some(Object(StateDoc { status, pid })) => {
             let status = status.map_or(ContainerState::Unknown, |s| {
                 ContainerState::from_status(s.as_str())
             });
@@ -219,7 +139,7 @@ pub fn decode_inspect(body: &[u8]) -> Result<Inspect, DocError> {
         cpu_period: 0,
         cpuset_cpus: String::new(),
     };
-    if let Some(host) = doc.host {
+    if let Some(Object(host)) = doc.host_config {
         inspect.memory_limit = non_negative(host.memory);
         inspect.nano_cpus = non_negative(host.nano_cpus);
         inspect.cpu_quota = host.cpu_quota.unwrap_or(0);
@@ -379,6 +299,11 @@ mod tests {
                 format!(r#"{{"Id":"{ID}","State":"running"}}"#),
                 DocError::WrongType,
             ),
+            (
+                format!(r#"{{"Id":"{ID}","State":["running",1]}}"#),
+                DocError::WrongType,
+            ),
+            (format!(r#"["{ID}"]"#), DocError::WrongType),
             (
                 format!(r#"{{"Id":"{ID}","Config":{{"Hostname":false}}}}"#),
                 DocError::WrongType,

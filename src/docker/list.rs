@@ -15,8 +15,18 @@
 //! malformed; its strings and brackets are followed to find its end, but it is not otherwise checked.
 //! So the memory of a list is about `cap × 100 bytes + LIST_ELEMENT_MAX`, whatever the engine sends.
 //! [`decode_list`] is the same decoder fed a whole body at once.
+//!
+//! The decoder's own scanner finds where each element ends (brackets and strings, across pieces);
+//! each complete element is then read on its own with serde_json, its strings borrowed from the
+//! element's bytes, so the errors and their classes are serde_json's (see `json.rs`). An element
+//! cut by the end of the body is [`DocError::Truncated`]; one followed by more bytes but
+//! unfinished in itself is [`DocError::Syntax`].
 
-use super::json::{bounded_string, DocError, JsonReader, Kind, Loose, Text};
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use super::json::{bounded_string, from_slice, DocError, Loose, Text};
 use super::state::ContainerState;
 use super::NAME_MAX;
 use crate::container::ContainerId;
@@ -280,14 +290,10 @@ impl ListDecoder {
         let seen = self.list.containers.len() + self.list.malformed;
         let outcome = if self.oversized {
             Ok(None)
+        } else if seen >= self.max_containers {
+            from_slice::<IgnoredAny>(&self.element).map(|_| None)
         } else {
-            let mut reader = JsonReader::new(&self.element);
-            let read = if seen >= self.max_containers {
-                reader.skip_value().map(|()| None)
-            } else {
-                read_entry(&mut reader).map(Some)
-            };
-            read.and_then(|entry| reader.end().map(|()| entry))
+            from_slice::<Entry<'_>>(&self.element).map(Some)
         };
         let entry = match outcome {
             Err(DocError::Truncated) if delimited => return Err(DocError::Syntax),
@@ -338,53 +344,132 @@ impl Entry<'_> {
     }
 }
 
-/// Reads one element: a malformed one is an [`Entry`] marked so; only bad JSON is an error.
-fn read_entry<'a>(reader: &mut JsonReader<'a>) -> Result<Entry<'a>, DocError> {
-    let mut entry = Entry::default();
-    if reader.peek()? != Kind::Object {
-        reader.loose()?;
-        entry.malformed = true;
-        return Ok(entry);
+impl<'de> Deserialize<'de> for Entry<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(EntryVisitor)
     }
-    reader.begin_object()?;
-    let (mut seen_id, mut seen_names, mut seen_state) = (false, false, false);
-    while let Some(key) = reader.next_key()? {
-        let seen = match key.as_str() {
-            "Id" => &mut seen_id,
-            "Names" => &mut seen_names,
-            "State" => &mut seen_state,
-            _ => {
-                reader.skip_value()?;
-                continue;
-            }
-        };
-        if std::mem::replace(seen, true) {
-            entry.malformed = true; // a duplicated field: which one is true?
+}
+
+/// Reads one element: a malformed one is an [`Entry`] marked so; only bad JSON is an error.
+struct EntryVisitor;
+
+impl EntryVisitor {
+    fn not_an_object<'a>() -> Entry<'a> {
+        Entry {
+            malformed: true,
+            ..Entry::default()
         }
-        match key.as_str() {
-            "Names" => match read_names(reader)? {
-                Names::Found(name) => entry.name = name,
-                Names::Malformed => entry.malformed = true,
-            },
-            field => {
-                let is_id = field == "Id";
-                let text = match reader.loose()? {
-                    Loose::Str(text) => Some(text),
-                    Loose::Null if !is_id => None,
-                    Loose::Null | Loose::Other => {
-                        entry.malformed = true;
-                        None
+    }
+}
+
+impl<'de> Visitor<'de> for EntryVisitor {
+    type Value = Entry<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a container summary")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entry<'de>, A::Error> {
+        let mut entry = Entry::default();
+        let (mut seen_id, mut seen_names, mut seen_state) = (false, false, false);
+        while let Some(key) = map.next_key::<Key>()? {
+            let seen = match key {
+                Key::Id => &mut seen_id,
+                Key::Names => &mut seen_names,
+                Key::State => &mut seen_state,
+                Key::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+            };
+            if std::mem::replace(seen, true) {
+                entry.malformed = true; // a duplicated field: which one is true?
+            }
+            match key {
+                Key::Names => match map.next_value::<Names<'de>>()? {
+                    Names::Found(name) => entry.name = name,
+                    Names::Malformed => entry.malformed = true,
+                },
+                _ => {
+                    let text = match map.next_value::<Loose<'de>>()? {
+                        Loose::Str(text) => Some(text),
+                        Loose::Null if key == Key::State => None,
+                        Loose::Null | Loose::Other => {
+                            entry.malformed = true;
+                            None
+                        }
+                    };
+                    if key == Key::Id {
+                        entry.id = text;
+                    } else {
+                        entry.state = text;
                     }
-                };
-                if is_id {
-                    entry.id = text;
-                } else {
-                    entry.state = text;
                 }
             }
         }
+        Ok(entry)
     }
-    Ok(entry)
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Entry<'de>, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Self::not_an_object())
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Entry<'de>, E> {
+        Ok(Self::not_an_object())
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Entry<'de>, E> {
+        Ok(Self::not_an_object())
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Entry<'de>, E> {
+        Ok(Self::not_an_object())
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Entry<'de>, E> {
+        Ok(Self::not_an_object())
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Entry<'de>, E> {
+        Ok(Self::not_an_object())
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Entry<'de>, E> {
+        Ok(Self::not_an_object())
+    }
+}
+
+/// The summary fields the agent reads.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Key {
+    Id,
+    Names,
+    State,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl Visitor<'_> for KeyVisitor {
+            type Value = Key;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a field name")
+            }
+
+            fn visit_str<E: de::Error>(self, key: &str) -> Result<Key, E> {
+                Ok(match key {
+                    "Id" => Key::Id,
+                    "Names" => Key::Names,
+                    "State" => Key::State,
+                    _ => Key::Other,
+                })
+            }
+        }
+        deserializer.deserialize_identifier(KeyVisitor)
+    }
 }
 
 /// `Names`: the name to use, chosen while reading the array so that no vector of names is built.
@@ -396,33 +481,72 @@ enum Names<'a> {
     Malformed,
 }
 
-fn read_names<'a>(reader: &mut JsonReader<'a>) -> Result<Names<'a>, DocError> {
-    match reader.peek()? {
-        Kind::Null => return reader.null().map(|()| Names::Found(None)),
-        Kind::Array => {}
-        _ => return reader.loose().map(|_| Names::Malformed),
+impl<'de> Deserialize<'de> for Names<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(NamesVisitor)
     }
-    reader.begin_array()?;
-    let mut first: Option<Text<'a>> = None;
-    let mut plain: Option<Text<'a>> = None;
-    let mut malformed = false;
-    while reader.next_element()? {
-        match reader.loose()? {
-            Loose::Str(name) => {
-                let is_plain = !name.as_str().trim_start_matches('/').contains('/');
-                if plain.is_none() && is_plain {
-                    plain = Some(name);
-                } else if first.is_none() {
-                    first = Some(name);
+}
+
+struct NamesVisitor;
+
+impl<'de> Visitor<'de> for NamesVisitor {
+    type Value = Names<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array of names")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Names<'de>, A::Error> {
+        let mut first: Option<Text<'de>> = None;
+        let mut plain: Option<Text<'de>> = None;
+        let mut malformed = false;
+        while let Some(item) = seq.next_element::<Loose<'de>>()? {
+            match item {
+                Loose::Str(name) => {
+                    let is_plain = !name.as_str().trim_start_matches('/').contains('/');
+                    if plain.is_none() && is_plain {
+                        plain = Some(name);
+                    } else if first.is_none() {
+                        first = Some(name);
+                    }
                 }
+                Loose::Null | Loose::Other => malformed = true,
             }
-            Loose::Null | Loose::Other => malformed = true,
+        }
+        if malformed {
+            Ok(Names::Malformed)
+        } else {
+            Ok(Names::Found(plain.or(first)))
         }
     }
-    if malformed {
+
+    fn visit_unit<E: de::Error>(self) -> Result<Names<'de>, E> {
+        Ok(Names::Found(None))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Names<'de>, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
         Ok(Names::Malformed)
-    } else {
-        Ok(Names::Found(plain.or(first)))
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Names<'de>, E> {
+        Ok(Names::Malformed)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Names<'de>, E> {
+        Ok(Names::Malformed)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Names<'de>, E> {
+        Ok(Names::Malformed)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Names<'de>, E> {
+        Ok(Names::Malformed)
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Names<'de>, E> {
+        Ok(Names::Malformed)
     }
 }
 

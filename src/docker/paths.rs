@@ -28,9 +28,19 @@ pub fn ping_path() -> &'static str {
     "/_ping"
 }
 
-/// `/v{v}/containers/json`: the running (and paused) containers, the default of the list call.
+/// The list filter: the containers alive now, running or paused.
+pub const LIST_FILTER: &str = r#"{"status":["running","paused"]}"#;
+
+/// `/v{v}/containers/json?all=1&filters=…`: the running and paused containers, asked for by name.
+///
+/// The call's default ("running") differs between engines: Docker includes paused containers,
+/// Podman 4.3 leaves them out. Both answer `all=1` with [`LIST_FILTER`] (percent-encoded) with
+/// exactly the running and paused ones (checked against Docker 20.10 and Podman 4.3, API 1.24 and
+/// 1.41), so a container paused before the agent starts is listed on either.
 pub fn list_path(version: ApiVersion) -> String {
-    format!("/v{version}/containers/json")
+    let mut path = format!("/v{version}/containers/json?all=1&filters=");
+    percent_encode_into(&mut path, LIST_FILTER);
+    path
 }
 
 /// `/v{v}/containers/{id}/json`: one container's inspect document. The id is valid by its type.
@@ -115,7 +125,10 @@ mod tests {
     #[test]
     fn simple_paths() {
         assert_eq!(ping_path(), "/_ping");
-        assert_eq!(list_path(ApiVersion::new(1, 41)), "/v1.41/containers/json");
+        assert_eq!(
+            list_path(ApiVersion::new(1, 41)),
+            "/v1.41/containers/json?all=1&filters=%7B%22status%22%3A%5B%22running%22%2C%22paused%22%5D%7D"
+        );
         let id =
             ContainerId::parse("7cdf880833688538ce27ba6b98501fce0123456789abcdef0123456789abcdef")
                 .unwrap();
@@ -123,6 +136,17 @@ mod tests {
             inspect_path(V152, &id),
             "/v1.52/containers/7cdf880833688538ce27ba6b98501fce0123456789abcdef0123456789abcdef/json"
         );
+    }
+
+    #[test]
+    fn list_path_asks_for_running_and_paused() {
+        let path = list_path(V152);
+        let encoded = path
+            .strip_prefix("/v1.52/containers/json?all=1&filters=")
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_str(&percent_decode(encoded)).unwrap();
+        assert_eq!(json, serde_json::json!({"status": ["running", "paused"]}));
+        assert!(path.bytes().all(|b| b.is_ascii_graphic()));
     }
 
     #[test]

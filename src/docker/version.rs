@@ -9,7 +9,7 @@
 
 use std::fmt;
 
-use super::json::{first_sighting, DocError, JsonReader, Text};
+use super::json::{from_slice, DocError, Object, Text};
 
 pub use crate::http::ApiVersion;
 
@@ -120,20 +120,13 @@ pub fn version_rejection(status: u16, body: &[u8]) -> Option<VersionRejection> {
 
 /// The `message` of a JSON error body `{"message": …}`.
 fn error_message(body: &[u8]) -> Result<Option<Text<'_>>, DocError> {
-    let mut reader = JsonReader::new(body);
-    let mut message = None;
-    let mut seen = false;
-    reader.document_object()?;
-    while let Some(key) = reader.next_key()? {
-        if key.as_str() == "message" {
-            first_sighting(&mut seen)?;
-            message = reader.optional_string()?;
-        } else {
-            reader.skip_value()?;
-        }
+    #[derive(serde::Deserialize)]
+    struct ErrorBody<'a> {
+        #[serde(borrow)]
+        message: Option<Text<'a>>,
     }
-    reader.end()?;
-    Ok(message)
+    let Object(body): Object<ErrorBody<'_>> = from_slice(body)?;
+    Ok(body.message)
 }
 
 /// The version written right after `prefix` in `message`, if any.

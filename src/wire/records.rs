@@ -5,8 +5,8 @@
 //! percentage. Each struct has an `UNKNOWN` constant with every field unknown, so a reader starts from it
 //! and fills in only what it could read: a missing file never shows up as a stale or zero value.
 //!
-//! The debugging JSON of [`super::json`] and the wire encoding of the sibling modules are both
-//! written by hand from these fields.
+//! The wire encoding of the sibling modules is written by hand from these fields; the debugging
+//! JSON of [`super::json`] is their `serde::Serialize` (field names and order as declared here).
 
 /// Unknown value of a 32-bit counter.
 pub const UNKNOWN_U32: u32 = u32::MAX;
@@ -45,38 +45,43 @@ pub const DS_CLASS_PHYSICAL: u32 = 2;
 pub const DS_CLASS_LOGICAL: u32 = 3;
 
 /// 0:2000 `host_descr`. Strings longer than their limit are cut on a UTF-8 boundary when encoded.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct HostDescr<'a> {
     /// Host or container name (at most 64 bytes on the wire).
+    #[serde(serialize_with = "super::json::hostname")]
     pub hostname: &'a str,
     /// UUID, all zeros when unknown. Fixed 16 bytes on the wire (no length prefix).
+    #[serde(serialize_with = "super::json::uuid")]
     pub uuid: [u8; 16],
     /// See [`machine_type`].
     pub machine_type: u32,
     /// See [`OS_NAME_LINUX`].
     pub os_name: u32,
     /// Kernel release, `uname -r` (at most 32 bytes on the wire).
+    #[serde(serialize_with = "super::json::os_release")]
     pub os_release: &'a str,
 }
 
 /// One adapter of `host_adapters`: an ifIndex and at most one MAC.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 pub struct Adapter {
     /// Interface index, 0 when unknown.
     pub if_index: u32,
     /// The adapter's MAC address; `None` sends `num_macs = 0`.
+    #[serde(serialize_with = "super::json::mac")]
     pub mac: Option<[u8; 6]>,
 }
 
 /// 0:2001 `host_adapters`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(transparent)]
 pub struct HostAdapters<'a> {
     /// The adapters, in the order they are sent.
     pub adapters: &'a [Adapter],
 }
 
 /// 0:2002 `host_parent`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct HostParent {
     /// Data source class of the parent (2 for the physical host).
     pub container_type: u32,
@@ -85,7 +90,7 @@ pub struct HostParent {
 }
 
 /// 0:2003 `host_cpu`, in the 80-byte form (with steal, guest and guest_nice). Times are milliseconds.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 #[allow(missing_docs)]
 pub struct HostCpu {
     pub load_one: f32,
@@ -113,7 +118,7 @@ pub struct HostCpu {
 }
 
 /// 0:2004 `host_memory`. Sizes are bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[allow(missing_docs)]
 pub struct HostMemory {
     pub mem_total: u64,
@@ -130,7 +135,7 @@ pub struct HostMemory {
 }
 
 /// 0:2005 `host_disk_io`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[allow(missing_docs)]
 pub struct HostDiskIo {
     pub disk_total: u64,
@@ -148,7 +153,7 @@ pub struct HostDiskIo {
 }
 
 /// 0:2006 `host_net_io` and 0:2104 `virt_net_io` (identical layout).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[allow(missing_docs)]
 pub struct NetIo {
     pub bytes_in: u64,
@@ -162,7 +167,7 @@ pub struct NetIo {
 }
 
 /// 0:2100 `virt_node`, sent by the physical host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[allow(missing_docs)]
 pub struct VirtNode {
     pub mhz: u32,
@@ -173,7 +178,7 @@ pub struct VirtNode {
 }
 
 /// 0:2101 `virt_cpu`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct VirtCpu {
     /// libvirt domain state: 0 nostate, 1 running, 3 paused, 4 shutdown, 5 shutoff.
     pub state: u32,
@@ -184,7 +189,7 @@ pub struct VirtCpu {
 }
 
 /// 0:2102 `virt_memory`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct VirtMemory {
     /// Bytes in use.
     pub memory: u64,
@@ -193,7 +198,7 @@ pub struct VirtMemory {
 }
 
 /// 0:2103 `virt_disk_io`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[allow(missing_docs)]
 pub struct VirtDiskIo {
     pub capacity: u64,

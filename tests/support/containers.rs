@@ -615,10 +615,10 @@ pub fn running_before_the_agent(engine: Engine) {
     );
 }
 
-/// Scenario: a container paused before the agent starts is sampled with state paused, and stays
-/// tracked, polled and paused, through re-lists (`docker { relist = 2 }`: at least three in the
-/// 7 s watched): Podman leaves paused containers out of a plain list, which once took them for
-/// gone at every re-list.
+/// Scenario (defect 6a): a container paused before the agent starts is sampled with state paused
+/// from its first sample, and stays tracked, polled and paused, through re-lists (`docker {
+/// relist = 2 }`: at least three in the 7 s watched): Podman leaves paused containers out of a
+/// plain list, which once took them for gone at every re-list. Resumed, it runs on.
 pub fn paused_before_the_agent(engine: Engine) {
     let kind = engine.kind().name();
     let frozen = run(&engine, "csf-frozen", &[], &["sleep", "300"]);
@@ -642,15 +642,13 @@ pub fn paused_before_the_agent(engine: Engine) {
     assert_eq!(
         first.sequence,
         1,
-        "{kind}: its first sample
-{}",
+        "{kind}: its first sample\n{}",
         rig.report()
     );
     assert_eq!(
         first.state,
         Some(PAUSED),
-        "{kind}: paused
-{}",
+        "{kind}: paused\n{}",
         rig.report()
     );
     let mark = rig.watch.mark();
@@ -661,8 +659,7 @@ pub fn paused_before_the_agent(engine: Engine) {
         .collect();
     assert!(
         later.len() >= 4,
-        "{kind}: polled on through the re-lists ({} samples)
-{}",
+        "{kind}: polled on through the re-lists ({} samples)\n{}",
         later.len(),
         rig.report()
     );
@@ -670,18 +667,24 @@ pub fn paused_before_the_agent(engine: Engine) {
         later
             .iter()
             .all(|s| s.state == Some(PAUSED) && !s.is_final()),
-        "{kind}: still paused, never ended
-{}",
+        "{kind}: still paused, never ended\n{}",
         rig.report()
     );
-    let host = rig.host_sample_after(later[0].datagram);
+    let (first_later, last_later) = (later[0].datagram, later[later.len() - 1].sequence);
+    let host = rig.host_sample_after(first_later);
     assert_eq!(
         host.num_domains,
         Some(2),
-        "{kind}: both count
-{}",
+        "{kind}: both count\n{}",
         rig.report()
     );
+
+    let mark = rig.watch.mark();
+    rig.cli(&["unpause", &frozen.id]);
+    let resumed = rig.expect("running sample after unpause", mark, PROMPT, |s| {
+        s.is_of(index) && s.state == Some(RUNNING)
+    });
+    assert!(resumed.sequence > last_later);
 }
 
 /// Starts `name` and checks its first sample arrives within [`PROMPT`] of the CLI returning.
