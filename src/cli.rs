@@ -25,6 +25,8 @@ pub struct Overrides {
     pub uuid: Option<[u8; 16]>,
     /// `--docker-socket`: track containers through this engine socket.
     pub docker_socket: Option<PathBuf>,
+    /// `--containerd-state`: track containerd's tasks under this state directory.
+    pub containerd_state: Option<PathBuf>,
 }
 
 impl Overrides {
@@ -50,6 +52,9 @@ impl Overrides {
         }
         if let Some(v) = &self.docker_socket {
             config.docker.get_or_insert_with(Default::default).socket = Some(v.clone());
+        }
+        if let Some(v) = &self.containerd_state {
+            config.containerd.get_or_insert_with(Default::default).state = Some(v.clone());
         }
     }
 }
@@ -108,7 +113,8 @@ Exports sFlow v5 counter samples of this host over UDP.
 
 Options:
   -f FILE                 configuration file (default /etc/csflowd.conf, else /etc/hsflowd.conf,
-                          else built-in: collector 127.0.0.1:6343, polling 30)
+                          else built-in: collector 127.0.0.1:6343, polling 30, and tracking
+                          the Docker or Podman socket and containerd found on the host)
   -d                      stay in the foreground and log to stderr; -dd debug, -ddd trace
   -p FILE                 write the process id to FILE
   -u, --uuid UUID         the host's UUID (overrides the file's uuid)
@@ -125,6 +131,9 @@ Options:
                           track containers through this Docker or Podman API socket (turns
                           tracking on, as a docker { } block does; default socket: DOCKER_HOST
                           if it is unix://PATH, else /var/run/docker.sock)
+      --containerd-state DIR
+                          track containerd's tasks through its state directory (turns tracking
+                          on, as a containerd { } block does; default /run/containerd)
       --proc-root DIR     read /proc from DIR (for tests and diagnostics)
       --sys-root DIR      read /sys from DIR
       --etc-root DIR      look for the configuration file and machine-id in DIR
@@ -235,6 +244,13 @@ where
                 }
                 opts.overrides.docker_socket = Some(PathBuf::from(v));
             }
+            "--containerd-state" => {
+                let v = value(&name)?;
+                let path = config::parse_state_path(&v).ok_or_else(|| {
+                    UsageError(format!("{name}: not an absolute path without '..': {v:?}"))
+                })?;
+                opts.overrides.containerd_state = Some(path);
+            }
             "--proc-root" => opts.proc_root = Some(PathBuf::from(value(&name)?)),
             "--sys-root" => opts.sys_root = Some(PathBuf::from(value(&name)?)),
             "--etc-root" => opts.etc_root = Some(PathBuf::from(value(&name)?)),
@@ -319,6 +335,8 @@ mod tests {
             &["stray"],
             &["--print=yes"],
             &["--docker-socket", "relative.sock"],
+            &["--containerd-state", "run/containerd"],
+            &["--containerd-state", "/run/../x"],
         ] {
             assert!(parse(bad.iter().copied()).is_err(), "{bad:?} accepted");
         }
@@ -342,8 +360,15 @@ mod tests {
         let o = run(&["--docker-socket", "/x.sock"]);
         o.overrides.apply(&mut c);
         assert_eq!(
-            c.docker.and_then(|d| d.socket),
+            c.docker.clone().and_then(|d| d.socket),
             Some(PathBuf::from("/x.sock"))
+        );
+        assert_eq!(c.containerd, None);
+        let o = run(&["--containerd-state", "/tmp/state"]);
+        o.overrides.apply(&mut c);
+        assert_eq!(
+            c.containerd.map(|r| r.state_dir()),
+            Some(PathBuf::from("/tmp/state"))
         );
     }
 }

@@ -6,6 +6,7 @@
 //! - [`wire`]: the sFlow v5 encoder, writing into caller-owned buffers without allocating;
 //! - [`http`]: a push-style HTTP/1.1 client for the engine's UNIX socket;
 //! - [`container`]: container identity and the engine-neutral news of a source of containers;
+//! - [`containerd`]: containerd's tasks, followed through their bundle directories, without I/O of its own;
 //! - [`docker`]: the engine conversation: its documents and its rules, without I/O;
 //! - [`host`]: readers of /proc and /sys for the physical host;
 //! - [`cgroup`]: readers of a container's cgroup and procfs files for its counters;
@@ -25,6 +26,7 @@ pub mod cgroup;
 pub mod cli;
 pub mod config;
 pub mod container;
+pub mod containerd;
 pub mod docker;
 pub mod host;
 pub mod http;

@@ -490,9 +490,188 @@ pub fn uid() -> u32 {
     unsafe { libc::getuid() }
 }
 
+/// A non-blocking, close-on-exec inotify instance.
+#[derive(Debug)]
+pub struct Inotify {
+    fd: OwnedFd,
+}
+
+/// One inotify event record, its name borrowed from the read buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InotifyEvent<'a> {
+    /// The watch it is for (-1 for `IN_Q_OVERFLOW`).
+    pub wd: i32,
+    /// `IN_*` bits.
+    pub mask: u32,
+    /// The name of the entry in the watched directory, without its NUL padding (may be empty).
+    pub name: &'a [u8],
+}
+
+/// The size of an inotify event record's fixed part.
+pub const INOTIFY_HEADER: usize = std::mem::size_of::<libc::inotify_event>();
+
+impl Inotify {
+    /// A new instance (`IN_NONBLOCK | IN_CLOEXEC`).
+    pub fn new() -> io::Result<Inotify> {
+        // SAFETY: inotify_init1 takes only flags and returns a new descriptor or -1.
+        let fd = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a fresh descriptor that nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(Inotify { fd })
+    }
+
+    /// Watches `path` for `mask`; the watch descriptor.
+    pub fn add_watch(&self, path: &Path, mask: u32) -> io::Result<i32> {
+        let path = std::ffi::CString::new(path.as_os_str().as_bytes())
+            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        // SAFETY: the descriptor is open (owned by self) and `path` is a NUL-terminated string that
+        // lives across the call.
+        let wd = unsafe { libc::inotify_add_watch(self.fd.as_raw_fd(), path.as_ptr(), mask) };
+        if wd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(wd)
+    }
+
+    /// Removes a watch (an error, such as a watch already gone with its directory, is ignored).
+    pub fn rm_watch(&self, wd: i32) {
+        // SAFETY: the descriptor is open; an unknown `wd` only makes the call fail with EINVAL.
+        let _ = unsafe { libc::inotify_rm_watch(self.fd.as_raw_fd(), wd) };
+    }
+
+    /// Reads what is pending into `buf` (at least [`INOTIFY_HEADER`] + 256 bytes long); `Ok(0)`
+    /// when nothing is.
+    pub fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        // SAFETY: `buf` is valid for `buf.len()` bytes of writes for the duration of the call.
+        let n = unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            return match e.kind() {
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(0),
+                _ => Err(e),
+            };
+        }
+        Ok(n as usize)
+    }
+}
+
+impl AsFd for Inotify {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+/// The event records in `buf` (what [`Inotify::read`] returned), decoded without copying; a
+/// truncated record at the end (which the kernel never produces) ends the walk.
+pub fn inotify_events(buf: &[u8]) -> impl Iterator<Item = InotifyEvent<'_>> {
+    let mut rest = buf;
+    std::iter::from_fn(move || {
+        let head = rest.get(..INOTIFY_HEADER)?;
+        let word = |at: usize| -> Option<[u8; 4]> { head.get(at..at + 4)?.try_into().ok() };
+        // struct inotify_event { int wd; uint32_t mask; uint32_t cookie; uint32_t len; char name[]; }
+        let wd = i32::from_ne_bytes(word(0)?);
+        let mask = u32::from_ne_bytes(word(4)?);
+        let len = u32::from_ne_bytes(word(12)?) as usize;
+        let name = rest.get(INOTIFY_HEADER..INOTIFY_HEADER.checked_add(len)?)?;
+        rest = rest.get(INOTIFY_HEADER + len..).unwrap_or_default();
+        let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+        Some(InotifyEvent {
+            wd,
+            mask,
+            name: name.get(..end).unwrap_or_default(),
+        })
+    })
+}
+
+/// A pidfd: readable once the process it names has exited.
+#[derive(Debug)]
+pub struct PidFd {
+    fd: OwnedFd,
+}
+
+impl PidFd {
+    /// `pidfd_open(pid, PIDFD_NONBLOCK)`; ESRCH when there is no such process.
+    pub fn open(pid: u32) -> io::Result<PidFd> {
+        let pid = libc::pid_t::try_from(pid)
+            .ok()
+            .filter(|&p| p > 0)
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::ESRCH))?;
+        // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1; no memory is
+        // passed.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, libc::O_NONBLOCK) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let fd = RawFd::try_from(fd).map_err(|_| io::Error::from(io::ErrorKind::InvalidData))?;
+        // SAFETY: `fd` is a fresh descriptor that nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(PidFd { fd })
+    }
+
+    /// Whether the process has exited (the descriptor polls readable), without waiting.
+    pub fn exited(&self) -> bool {
+        let mut pfd = libc::pollfd {
+            fd: self.fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, timeout 0: the call does not block.
+        let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+        n > 0 && pfd.revents & libc::POLLIN != 0
+    }
+}
+
+impl AsFd for PidFd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inotify_reports_a_created_directory() {
+        let dir = std::env::temp_dir().join(format!("csflowd-inotify-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let ino = Inotify::new().unwrap();
+        let mut buf = vec![0u8; 4096];
+        assert_eq!(ino.read(&mut buf).unwrap(), 0);
+        let wd = ino
+            .add_watch(&dir, libc::IN_CREATE | libc::IN_ONLYDIR)
+            .unwrap();
+        std::fs::create_dir(dir.join("task")).unwrap();
+        let n = ino.read(&mut buf).unwrap();
+        let events: Vec<_> = inotify_events(&buf[..n]).collect();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].wd, wd);
+        assert_ne!(events[0].mask & libc::IN_CREATE, 0);
+        assert_eq!(events[0].name, b"task");
+        ino.rm_watch(wd);
+        let _ = std::fs::remove_dir_all(&dir);
+        // Truncated input ends the walk instead of reading past it.
+        assert_eq!(inotify_events(&buf[..INOTIFY_HEADER - 1]).count(), 0);
+    }
+
+    #[test]
+    fn pidfd_tells_the_exit_of_a_process() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        let fd = PidFd::open(child.id()).unwrap();
+        assert!(!fd.exited());
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(fd.exited());
+        assert!(PidFd::open(0).is_err());
+        assert!(PidFd::open(u32::MAX).is_err());
+    }
 
     #[test]
     fn statvfs_of_root_has_a_size() {

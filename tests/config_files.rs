@@ -94,6 +94,8 @@ fn a_real_reference_agent_file_loads_with_warnings_for_what_csflowd_ignores() {
                 max_list_bytes: None,
                 relist: None,
             }),
+            containerd: None,
+            k8s: None,
         }
     );
     assert_eq!(

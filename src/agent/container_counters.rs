@@ -109,6 +109,17 @@ impl ContainerCounterStore {
     /// A new process in the container of `slot`: finds its counter files and reads its limits and
     /// interfaces. What was kept for the slot before is replaced.
     pub fn attach(&mut self, slot: usize, pid: u32, now: u64) {
+        self.attach_with(slot, pid, now, false);
+    }
+
+    /// Like [`ContainerCounterStore::attach`] for a Kubernetes pod whose sandbox process is `pid`:
+    /// the counters are those of the parent of its cgroup (the pod's), the interfaces those of its
+    /// network namespace (the pod's).
+    pub fn attach_pod(&mut self, slot: usize, pid: u32, now: u64) {
+        self.attach_with(slot, pid, now, true);
+    }
+
+    fn attach_with(&mut self, slot: usize, pid: u32, now: u64, pod: bool) {
         *self.kept_mut(slot) = Kept::default();
         let Some(reader) = &mut self.reader else {
             return;
@@ -116,7 +127,12 @@ impl ContainerCounterStore {
         let Some(kept) = self.kept.get_mut(slot) else {
             return;
         };
-        match reader.resolve(pid) {
+        let resolved = if pod {
+            reader.resolve_parent(pid)
+        } else {
+            reader.resolve(pid)
+        };
+        match resolved {
             Ok(files) => {
                 kept.limits_due = now + LIMITS_REFRESH_MS;
                 if !self.checked_controllers {

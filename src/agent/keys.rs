@@ -13,6 +13,8 @@ const SIGNALS: usize = 1;
 const STDOUT: usize = 2;
 const ENGINE: usize = 3;
 const COLLECTOR: usize = 4;
+const INOTIFY: usize = 5;
+const TASK_EXIT: usize = 6;
 
 /// What a poller event is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -25,6 +27,10 @@ pub enum Key {
     Engine(usize),
     /// A collector's socket, by its position in the configuration.
     Collector(usize),
+    /// The containerd source's inotify descriptor.
+    Inotify,
+    /// A containerd task's pidfd, by its token.
+    TaskExit(usize),
 }
 
 impl Key {
@@ -36,6 +42,8 @@ impl Key {
             Key::Stdout => (STDOUT, 0),
             Key::Engine(i) => (ENGINE, i),
             Key::Collector(i) => (COLLECTOR, i),
+            Key::Inotify => (INOTIFY, 0),
+            Key::TaskExit(i) => (TASK_EXIT, i),
         };
         (kind << INDEX_BITS) | (index & INDEX_MASK)
     }
@@ -48,6 +56,8 @@ impl Key {
             STDOUT if index == 0 => Some(Key::Stdout),
             ENGINE => Some(Key::Engine(index)),
             COLLECTOR => Some(Key::Collector(index)),
+            INOTIFY if index == 0 => Some(Key::Inotify),
+            TASK_EXIT => Some(Key::TaskExit(index)),
             _ => None,
         }
     }
@@ -66,6 +76,9 @@ mod tests {
             Key::Engine(11),
             Key::Collector(0),
             Key::Collector(7),
+            Key::Inotify,
+            Key::TaskExit(0),
+            Key::TaskExit(9),
         ] {
             assert_eq!(Key::decode(key.encode()), Some(key));
         }

@@ -20,6 +20,8 @@
 //! `printer.rs` writes `--print` lines without blocking; `keys.rs` names the poller's keys.
 
 mod container_counters;
+mod containerd_source;
+mod discover;
 mod engine;
 mod exporter;
 mod host_source;
@@ -37,7 +39,7 @@ use log::{debug, error, info, warn};
 
 use crate::cli::Overrides;
 use crate::config::{self, Config, ConfigError};
-use crate::container::{Action, News, Table};
+use crate::container::{Action, News, SourceId, Table};
 use crate::host::{self, Roots};
 use crate::rng::Rng;
 use crate::schedule::Interval;
@@ -109,6 +111,8 @@ pub struct Loaded {
     pub file: Option<PathBuf>,
     /// Warnings, to be logged once.
     pub warnings: Vec<config::Warning>,
+    /// Without a file: the container runtimes found and tracked, in words.
+    pub found: Option<String>,
 }
 
 /// Reads the configuration the way the agent does at start and on SIGHUP.
@@ -117,18 +121,27 @@ pub fn load_config(settings: &Settings) -> Result<Loaded, ConfigError> {
         Some(p) => Some(p.clone()),
         None => config::default_path(&settings.roots.etc),
     };
+    let mut found = None;
     let (mut config, warnings) = match &file {
         Some(path) => {
             let parsed = config::load(path)?;
             (parsed.config, parsed.warnings)
         }
-        None => (Config::default(), Vec::new()),
+        None => {
+            // The embedded default tracks the runtimes it finds.
+            let mut config = Config::default();
+            let runtimes = discover::discover_here();
+            runtimes.apply(&mut config);
+            found = Some(runtimes.describe());
+            (config, Vec::new())
+        }
     };
     settings.overrides.apply(&mut config);
     Ok(Loaded {
         config,
         file,
         warnings,
+        found,
     })
 }
 
@@ -144,6 +157,9 @@ pub fn log_loaded(loaded: &Loaded) {
             summary(&loaded.config)
         ),
     }
+    if let Some(found) = &loaded.found {
+        info!("no configuration file: {found}");
+    }
 }
 
 /// The settings in effect, in one line.
@@ -154,7 +170,7 @@ pub fn summary(c: &Config) -> String {
         .map(|k| std::net::SocketAddr::new(k.ip, k.port).to_string())
         .collect();
     format!(
-        "polling {} s, datagramBytes {}, subAgentId {}, collectors [{}]{}",
+        "polling {} s, datagramBytes {}, subAgentId {}, collectors [{}]{}{}{}",
         c.polling,
         c.datagram_bytes,
         c.sub_agent_id,
@@ -163,7 +179,13 @@ pub fn summary(c: &Config) -> String {
             ", docker on"
         } else {
             ""
-        }
+        },
+        if c.containerd.is_some() {
+            ", containerd on"
+        } else {
+            ""
+        },
+        if c.k8s.is_some() { ", k8s on" } else { "" }
     )
 }
 
@@ -171,6 +193,10 @@ struct Agent {
     engine: Option<engine::EngineClient>,
     /// News the agent itself makes (a new engine on SIGHUP), handed over before the engine's.
     news: Vec<News>,
+    /// containerd's tasks, when followed.
+    containerd: Option<containerd_source::ContainerdSource>,
+    /// containerd's news, waiting for the table.
+    containerd_news: Vec<News>,
     table: Table,
     counters: ContainerCounterStore,
     settings: Settings,
@@ -233,9 +259,12 @@ pub fn run(settings: Settings, config: Config) -> io::Result<()> {
     let interval = Interval::from_secs(config.polling);
     let mut rng = Rng::new();
     let table = Table::new(interval, use_hostname, rng.next_u64());
+    let containerd = containerd_source(&poller, &config, &settings.roots);
     let mut agent = Agent {
         engine,
         news: Vec::new(),
+        containerd,
+        containerd_news: Vec::new(),
         table,
         counters: ContainerCounterStore::new(settings.roots.clone()),
         settings,
@@ -256,7 +285,43 @@ pub fn run(settings: Settings, config: Config) -> io::Result<()> {
         info!("tracking containers through {}", e.socket().display());
         e.start(now);
     }
+    if let Some(c) = &mut agent.containerd {
+        c.start(now, &mut agent.containerd_news);
+        agent.handle_news(now);
+    }
     agent.run_loop()
+}
+
+/// The containerd source `containerd { }` (containers) and `k8s { }` (pods) ask for, if it can be
+/// set up; the state directory is `containerd { state }`, else `k8s { state }`. containerd's `moby`
+/// namespace holds a tracked Docker engine's containers: left out, they are reported once, by the
+/// engine.
+fn containerd_source(
+    poller: &Rc<polling::Poller>,
+    config: &Config,
+    roots: &Roots,
+) -> Option<containerd_source::ContainerdSource> {
+    let report = crate::containerd::Report {
+        containers: config.containerd.is_some(),
+        pods: config.k8s.is_some(),
+    };
+    let state = config
+        .containerd
+        .as_ref()
+        .or(config.k8s.as_ref())?
+        .state_dir();
+    let skip: &[&str] = if config.docker.is_some() {
+        &["moby"]
+    } else {
+        &[]
+    };
+    match containerd_source::ContainerdSource::new(poller, &state, skip, report, roots) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            error!("containerd: cannot follow {}: {e}", state.display());
+            None
+        }
+    }
 }
 
 fn host_uuid(config: &Config, roots: &Roots) -> [u8; 16] {
@@ -315,6 +380,7 @@ impl Agent {
                 self.host_due,
                 self.table.poll_timeout(),
                 self.engine.as_ref().and_then(|e| e.next_deadline()),
+                self.containerd.as_ref().and_then(|c| c.next_deadline()),
             ]
             .into_iter()
             .flatten()
@@ -338,6 +404,20 @@ impl Agent {
                         let now = self.now_ms();
                         if let Some(e) = &mut self.engine {
                             e.on_ready(slot, now);
+                        }
+                        self.handle_news(now);
+                    }
+                    Some(Key::Inotify) => {
+                        let now = self.now_ms();
+                        if let Some(c) = &mut self.containerd {
+                            c.on_inotify(now, &mut self.containerd_news);
+                        }
+                        self.handle_news(now);
+                    }
+                    Some(Key::TaskExit(token)) => {
+                        let now = self.now_ms();
+                        if let Some(c) = &mut self.containerd {
+                            c.on_exit(token, &mut self.containerd_news);
                         }
                         self.handle_news(now);
                     }
@@ -371,6 +451,10 @@ impl Agent {
                 e.on_timeout(now);
             }
         }
+        if let Some(c) = &mut self.containerd {
+            c.on_timeout(now, &mut self.containerd_news);
+            self.handle_news(now);
+        }
         self.table.handle_timeout(now);
         self.take_actions(now);
         self.handle_news(now);
@@ -389,7 +473,8 @@ impl Agent {
                 now,
             );
         }
-        let domains = self.config.docker.as_ref().map(|_| self.table.alive());
+        let tracking = self.config.docker.is_some() || self.containerd.is_some();
+        let domains = tracking.then(|| self.table.alive());
         self.host.sample(domains, &mut self.sink, now);
     }
 
@@ -398,6 +483,14 @@ impl Agent {
     /// answer a description at once).
     fn handle_news(&mut self, now: u64) {
         loop {
+            // containerd's news first, all of them: they never wait on anything.
+            if !self.containerd_news.is_empty() {
+                for news in std::mem::take(&mut self.containerd_news) {
+                    self.table.handle_news_from(SourceId::CONTAINERD, news, now);
+                    self.take_actions(now);
+                }
+                continue;
+            }
             let news = if self.news.is_empty() {
                 self.engine.as_mut().and_then(|e| e.poll_news())
             } else {
@@ -413,10 +506,21 @@ impl Agent {
     fn take_actions(&mut self, now: u64) {
         while let Some(action) = self.table.poll_action() {
             match action {
+                Action::Describe(id) if self.table.source_of(&id) == Some(SourceId::CONTAINERD) => {
+                    match &mut self.containerd {
+                        Some(c) => c.describe(id, &mut self.containerd_news),
+                        None => self.containerd_news.push(News::Undescribed(id)),
+                    }
+                }
                 Action::Describe(id) => match &mut self.engine {
                     Some(e) => e.describe(id, now),
                     None => self.news.push(News::Undescribed(id)),
                 },
+                Action::Attach { slot, pid }
+                    if self.containerd.as_ref().is_some_and(|c| c.is_pod_pid(pid)) =>
+                {
+                    self.counters.attach_pod(slot, pid, now)
+                }
                 Action::Attach { slot, pid } => self.counters.attach(slot, pid, now),
                 Action::RefreshLimits { slot } => self.counters.refresh_limits(slot, now),
                 Action::ReadNow { slot } => self.counters.read_now(slot, self.host.part().capacity),
@@ -480,6 +584,8 @@ impl Agent {
         let polling_changed = new.polling != self.config.polling;
         let socket = docker_socket(&new);
         let engine_changed = socket.as_deref() != self.engine.as_ref().map(|e| e.socket());
+        let (old_containerd, old_k8s) =
+            (self.config.containerd.is_some(), self.config.k8s.is_some());
         self.config = new;
         if polling_changed {
             self.interval = Interval::from_secs(self.config.polling);
@@ -498,6 +604,31 @@ impl Agent {
                 e.start(now);
                 self.engine = Some(e);
             }
+        }
+        let containerd_changed = self
+            .config
+            .containerd
+            .as_ref()
+            .or(self.config.k8s.as_ref())
+            .map(|c| c.state_dir())
+            != self
+                .containerd
+                .as_ref()
+                .map(|c| c.root().parent().map(Path::to_path_buf).unwrap_or_default());
+        let report_changed = (old_containerd, old_k8s)
+            != (self.config.containerd.is_some(), self.config.k8s.is_some());
+        if containerd_changed || engine_changed || report_changed {
+            // containerd's tasks end and are found afresh (its skipped namespaces may change with
+            // the engine).
+            self.containerd = None;
+            self.containerd_news.push(News::Lost);
+            self.containerd_news.push(News::Present(Vec::new()));
+            self.handle_news(now);
+            self.containerd = containerd_source(&self.poller, &self.config, &self.settings.roots);
+            if let Some(c) = &mut self.containerd {
+                c.start(now, &mut self.containerd_news);
+            }
+            self.handle_news(now);
         }
         info!("SIGHUP: configuration reloaded");
     }

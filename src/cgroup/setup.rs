@@ -31,6 +31,18 @@ impl ContainerReader {
     /// its limits. Fails only when the process's cgroup file cannot be read (the process is gone); a
     /// counter whose hierarchy is missing is simply left without a file.
     pub fn resolve(&mut self, pid: u32) -> Result<ContainerFiles, CgroupError> {
+        self.resolve_at(pid, false)
+    }
+
+    /// Like [`ContainerReader::resolve`], but the counters are those of the parent of the process's
+    /// cgroup in every hierarchy (a Kubernetes pod's cgroup, from its sandbox's process); the network
+    /// namespace is the process's own. A cgroup directly under a hierarchy's root has no parent
+    /// here (the host's own counters are not a pod's): its counters are unresolved.
+    pub fn resolve_parent(&mut self, pid: u32) -> Result<ContainerFiles, CgroupError> {
+        self.resolve_at(pid, true)
+    }
+
+    fn resolve_at(&mut self, pid: u32, parent: bool) -> Result<ContainerFiles, CgroupError> {
         if pid == 0 {
             return Err(CgroupError::InvalidPid);
         }
@@ -44,6 +56,11 @@ impl ContainerReader {
         let mut place = |hierarchy: Hierarchy, mount: Option<&CgroupMount>, path: Option<&[u8]>| {
             let Some(mount) = mount else {
                 return Place::NoHierarchy;
+            };
+            let path = if parent {
+                path.and_then(parent_dir)
+            } else {
+                path
             };
             match path
                 .and_then(|p| relative_dir(mount, p))
@@ -216,5 +233,31 @@ impl ContainerReader {
             Some(_) => NetNamespace::Own,
             None => NetNamespace::Unknown,
         }
+    }
+}
+
+/// The parent of a cgroup path (`/kubepods/besteffort/pod1/abc` gives `/kubepods/besteffort/pod1`);
+/// `None` for the root or a directory directly under it.
+fn parent_dir(path: &[u8]) -> Option<&[u8]> {
+    let path = path.strip_suffix(b"/").unwrap_or(path);
+    let cut = path.iter().rposition(|&b| b == b'/')?;
+    let parent = path.get(..cut)?;
+    (!parent.is_empty()).then_some(parent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parents_of_cgroup_paths() {
+        assert_eq!(
+            parent_dir(b"/kubepods/besteffort/pod1/abc"),
+            Some(&b"/kubepods/besteffort/pod1"[..])
+        );
+        assert_eq!(parent_dir(b"/a/b/"), Some(&b"/a"[..]));
+        assert_eq!(parent_dir(b"/a"), None);
+        assert_eq!(parent_dir(b"/"), None);
+        assert_eq!(parent_dir(b""), None);
     }
 }

@@ -58,6 +58,8 @@ pub enum ConfigErrorKind {
     BadSwitch,
     /// The Docker socket is not an absolute path that fits a UNIX socket address.
     BadSocketPath,
+    /// A runtime's state directory is not an absolute path of at most 4095 bytes.
+    BadStatePath,
     /// `agent` is not a possible network interface name.
     BadInterface,
     /// A `collector { }` block has no `ip`.
@@ -94,6 +96,7 @@ impl ConfigErrorKind {
             ConfigErrorKind::BadSocketPath => {
                 "socket must be an absolute path of at most 107 bytes"
             }
+            ConfigErrorKind::BadStatePath => "state must be an absolute path of at most 4095 bytes",
             ConfigErrorKind::BadInterface => "bad interface name",
             ConfigErrorKind::CollectorWithoutIp => "collector without ip",
         }

@@ -17,6 +17,8 @@
 //! | `docker { hostname = on\|off socket = /path }` | switches take on/off/yes/no/true/false/1/0 |
 //! | `docker { maxListBytes = N }` | 65536..=1073741824 |
 //! | `docker { relist = SECONDS }` | 1..=3600 (120); read through [`relist_ms`] |
+//! | `containerd { state = PATH }` | containerd's tasks, one data source each; PATH absolute (`/run/containerd`) |
+//! | `k8s { state = PATH }` | Kubernetes pods from containerd's sandbox tasks, one data source each; the same `state` |
 //!
 //! Numbers are decimal digits with an optional `K`/`M`/`G` multiplier (as the reference agent reads them);
 //! no sign, no hex. Settings the reference agent knows but csflowd does not implement (`sampling`, `pcap { }`,
@@ -44,6 +46,11 @@ pub use error::{ConfigError, ConfigErrorKind, Warning, MAX_SHOWN_CHARS};
 pub use file::{default_path, load, OWN_FILE_NAME, REFERENCE_FILE_NAME};
 pub use parse::{parse, Parsed};
 pub use value::{MAX_INTERFACE_NAME_BYTES, MAX_SOCKET_PATH_BYTES};
+
+/// Checks a state directory as `containerd { state }` takes it, for the command line.
+pub fn parse_state_path(text: &str) -> Option<PathBuf> {
+    value::state_path(text).ok()
+}
 
 /// Parses a UUID as the file's `uuid` setting takes it (8-4-4-4-12 or 32 hexadecimal digits), for the
 /// command line's `-u`.
@@ -108,6 +115,25 @@ pub struct DockerConfig {
     pub relist: Option<u32>,
 }
 
+/// The `containerd { }` and `k8s { }` blocks: containerd's state directory.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RuntimeConfig {
+    /// `state = PATH`: containerd's state directory (default [`DEFAULT_CONTAINERD_STATE`]).
+    pub state: Option<PathBuf>,
+}
+
+impl RuntimeConfig {
+    /// The state directory: `state`, else [`DEFAULT_CONTAINERD_STATE`].
+    pub fn state_dir(&self) -> PathBuf {
+        self.state
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_CONTAINERD_STATE))
+    }
+}
+
+/// containerd's default state directory.
+pub const DEFAULT_CONTAINERD_STATE: &str = "/run/containerd";
+
 /// Default `docker { relist }`, seconds.
 pub const DEFAULT_RELIST_SECONDS: u32 = 120;
 /// Smallest accepted `docker { relist }`, seconds.
@@ -147,6 +173,10 @@ pub struct Config {
     pub collectors: Vec<Collector>,
     /// The `docker { }` block, when present.
     pub docker: Option<DockerConfig>,
+    /// The `containerd { }` block, when present.
+    pub containerd: Option<RuntimeConfig>,
+    /// The `k8s { }` block, when present.
+    pub k8s: Option<RuntimeConfig>,
 }
 
 impl Default for Config {
@@ -165,6 +195,8 @@ impl Default for Config {
                 port: DEFAULT_COLLECTOR_PORT,
             }],
             docker: None,
+            containerd: None,
+            k8s: None,
         }
     }
 }

@@ -12,6 +12,7 @@ use std::path::Path;
 
 use super::error::{quote, ConfigError, ConfigErrorKind, Warning};
 use super::token::{Located, Token, TokenError, Tokenizer};
+use super::RuntimeConfig;
 use super::{
     value, Collector, Config, DEFAULT_COLLECTOR_PORT, MAX_DATAGRAM_BYTES, MAX_DEPTH,
     MAX_FILE_BYTES, MAX_RELIST_SECONDS, MAX_WARNINGS, MIN_DATAGRAM_BYTES, MIN_RELIST_SECONDS,
@@ -56,8 +57,6 @@ const IGNORED_IN_SFLOW: &[&str] = &[
     "xen",
     "xen.update.dominfo",
     "xen.dsk",
-    "containerd",
-    "k8s",
     "systemd",
     "dbus",
     "nvml",
@@ -102,9 +101,14 @@ enum Scalar {
     DockerSocket,
     DockerMaxListBytes,
     DockerRelist,
+    ContainerdState,
+    K8sState,
 }
 
-const SCALAR_COUNT: usize = 10;
+const SCALAR_COUNT: usize = 12;
+
+/// `containerd { }` and `k8s { }` settings of the reference agent that csflowd accepts and ignores.
+const IGNORED_IN_RUNTIME: &[&str] = &["unixsock", "marktraffic", "eof", "refreshvms", "forgetvms"];
 
 /// Parses configuration text; `file` only names it in errors and warnings.
 ///
@@ -325,6 +329,18 @@ impl<'a, 'f> Parser<'a, 'f> {
                     let open = self.open_block(&word, line, DEPTH + 1)?;
                     self.docker(open)?;
                 }
+                "containerd" => {
+                    let open = self.open_block(&word, line, DEPTH + 1)?;
+                    let block = self.config.containerd.take().unwrap_or_default();
+                    let block = self.runtime("containerd", Scalar::ContainerdState, block, open)?;
+                    self.config.containerd = Some(block);
+                }
+                "k8s" => {
+                    let open = self.open_block(&word, line, DEPTH + 1)?;
+                    let block = self.config.k8s.take().unwrap_or_default();
+                    let block = self.runtime("k8s", Scalar::K8sState, block, open)?;
+                    self.config.k8s = Some(block);
+                }
                 _ if IGNORED_IN_SFLOW.contains(&key.as_str())
                     || IGNORED_PREFIXES_IN_SFLOW.iter().any(|p| key.starts_with(p)) =>
                 {
@@ -486,6 +502,40 @@ impl<'a, 'f> Parser<'a, 'f> {
         Ok(())
     }
 
+    /// The body of `containerd {` or `k8s {` (`name`), up to and including its `}`, into `block`.
+    fn runtime(
+        &mut self,
+        name: &str,
+        state_scalar: Scalar,
+        mut block: RuntimeConfig,
+        open_line: u32,
+    ) -> Result<RuntimeConfig, ConfigError> {
+        const DEPTH: usize = 2;
+        while let Some((word, line)) = self.next_key(open_line, name)? {
+            let key = word.to_ascii_lowercase();
+            match key.as_str() {
+                "state" => {
+                    let (text, at) = self.value(&word, line)?;
+                    let path = value::state_path(&text).map_err(|k| self.error(at, k, &text))?;
+                    self.mark_set(state_scalar, &word, line);
+                    block.state = Some(path);
+                }
+                _ if IGNORED_IN_RUNTIME.contains(&key.as_str()) => {
+                    self.ignore(format!("{name}.{key}"), &word, &format!(" in {name}"), line);
+                    self.skip_item(&word, DEPTH)?;
+                }
+                _ => {
+                    self.warn(
+                        line,
+                        format!("unknown setting {} in {name}: skipped", quote(&word)),
+                    );
+                    self.skip_item(&word, DEPTH)?;
+                }
+            }
+        }
+        Ok(block)
+    }
+
     /// Consumes the `{` after a block name, which opens a block at `depth`; returns the `{`'s line.
     fn open_block(&mut self, name: &str, line: u32, depth: usize) -> Result<u32, ConfigError> {
         match self.next()? {
@@ -633,7 +683,7 @@ impl<'a, 'f> Parser<'a, 'f> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{AgentCidr, DockerConfig};
+    use crate::config::{AgentCidr, DockerConfig, RuntimeConfig};
     use std::path::PathBuf;
     use ConfigErrorKind::*;
 
@@ -1142,5 +1192,49 @@ mod tests {
             c.docker.and_then(|d| d.socket),
             Some(PathBuf::from("/run/my docker.sock"))
         );
+    }
+
+    #[test]
+    fn containerd_and_k8s_blocks() {
+        let c = config("sflow { containerd { } }");
+        assert_eq!(c.containerd, Some(RuntimeConfig::default()));
+        assert_eq!(
+            c.containerd.map(|r| r.state_dir()),
+            Some(PathBuf::from("/run/containerd"))
+        );
+        assert_eq!(config("sflow { }").containerd, None);
+        let c = config("sflow { containerd { state = /tmp/c/state } k8s { state = /run/k } }");
+        assert_eq!(
+            c.containerd.map(|r| r.state_dir()),
+            Some(PathBuf::from("/tmp/c/state"))
+        );
+        assert_eq!(c.k8s.and_then(|r| r.state), Some(PathBuf::from("/run/k")));
+        for bad in ["relative", "/a/../b", "/"] {
+            let text = format!("sflow {{ containerd {{ state = {bad} }} }}");
+            if bad == "/" {
+                assert!(config(&text).containerd.is_some());
+            } else {
+                assert_eq!(fail(&text).1, ConfigErrorKind::BadStatePath, "{bad}");
+            }
+        }
+    }
+
+    #[test]
+    fn runtime_blocks_ignore_the_reference_agents_other_settings() {
+        let parsed = ok("sflow { containerd { markTraffic = on unixsock = /x colour = blue } }");
+        assert_eq!(parsed.config.containerd, Some(RuntimeConfig::default()));
+        let w: Vec<String> = parsed
+            .warnings
+            .iter()
+            .map(|w| w.to_string())
+            .filter(|w| w.contains("containerd"))
+            .collect();
+        assert_eq!(w.len(), 3, "{w:?}");
+        assert!(w
+            .iter()
+            .any(|w| w.contains("markTraffic") && w.contains("in containerd")));
+        assert!(w
+            .iter()
+            .any(|w| w.contains("unknown setting \"colour\" in containerd")));
     }
 }

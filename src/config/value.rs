@@ -196,6 +196,19 @@ pub fn socket_path(text: &str) -> Result<PathBuf, ConfigErrorKind> {
     Ok(PathBuf::from(text))
 }
 
+/// A runtime's state directory (`containerd { state = PATH }`): absolute, at most 4095 bytes, no
+/// NUL, no `..` component.
+pub fn state_path(text: &str) -> Result<PathBuf, ConfigErrorKind> {
+    if !text.starts_with('/')
+        || text.len() > 4095
+        || text.contains('\0')
+        || text.split('/').any(|c| c == "..")
+    {
+        return Err(ConfigErrorKind::BadStatePath);
+    }
+    Ok(PathBuf::from(text))
+}
+
 /// A network interface name as Linux accepts it: 1 to 15 bytes, no `/`, no whitespace or control
 /// character, not `.` or `..`.
 pub fn interface(text: &str) -> Result<String, ConfigErrorKind> {

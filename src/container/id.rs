@@ -71,6 +71,12 @@ impl ContainerId {
         Ok(ContainerId(id))
     }
 
+    /// The id whose 64 hex digits spell these 32 bytes (containerd task names that are not ids are
+    /// hashed into one).
+    pub const fn from_bytes(bytes: [u8; ID_HEX_LEN / 2]) -> Self {
+        ContainerId(bytes)
+    }
+
     /// The 64 hex digits.
     pub fn text(&self) -> IdText<ID_HEX_LEN> {
         self.hex()

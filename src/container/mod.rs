@@ -22,7 +22,9 @@ pub use identity::{
 };
 pub use news::{Description, EndState, News, Presence, NAME_MAX};
 pub use slot_index::SlotIndex;
-pub use table::{Action, Sample, SampleName, Table, MAX_ENDED, STATE_PAUSED, STATE_RUNNING};
+pub use table::{
+    Action, Sample, SampleName, SourceId, Table, MAX_ENDED, STATE_PAUSED, STATE_RUNNING,
+};
 
 /// The longest prefix of `text` that fits in `max` bytes and ends on a character boundary.
 pub fn truncate_utf8(text: &str, max: usize) -> &str {

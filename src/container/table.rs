@@ -27,6 +27,13 @@
 //! under `name.<short id>` while another alive container has the same name. The count is kept by the
 //! name's hash; a collision (one in 2^64 per pair) would only add a short id to a name.
 //!
+//! Sources: several sources may feed one table (the Docker or Podman engine, containerd's task
+//! directories). Each entry remembers the [`SourceId`] that last described it (or, before any
+//! description, that first told of it): [`Table::source_of`] says which source an
+//! [`Action::Describe`] is for, and [`News::Present`] and [`News::Lost`] handed over through
+//! [`Table::handle_news_from`] concern only that source's containers. [`Table::handle_news`] is
+//! [`SourceId::ENGINE`]'s.
+//!
 //! Nothing here allocates per poll, and nothing panics.
 
 use std::collections::hash_map::RandomState;
@@ -41,6 +48,17 @@ use crate::rng::Rng;
 use crate::schedule::Interval;
 use crate::timer::{TimerId, TimerWheel};
 use crate::wire::HOSTNAME_MAX;
+
+/// Which source of containers told the table of a container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct SourceId(pub u8);
+
+impl SourceId {
+    /// The Docker or Podman engine.
+    pub const ENGINE: SourceId = SourceId(0);
+    /// containerd's task directories.
+    pub const CONTAINERD: SourceId = SourceId(1);
+}
 
 /// Ended containers remembered for a restart, at most.
 pub const MAX_ENDED: usize = 4096;
@@ -160,6 +178,8 @@ impl Life {
 #[derive(Debug)]
 struct Entry {
     id: ContainerId,
+    /// The source that last described it (or first told of it).
+    source: SourceId,
     /// `None` until first reported.
     index: Option<u32>,
     name: Box<str>,
@@ -288,11 +308,23 @@ impl Table {
         }
     }
 
-    /// Takes one piece of news, at `now`.
+    /// Which source describes `id` (see the module docs): where an [`Action::Describe`] goes.
+    pub fn source_of(&self, id: &ContainerId) -> Option<SourceId> {
+        self.slot_of(id)
+            .and_then(|s| self.entry(s))
+            .map(|e| e.source)
+    }
+
+    /// Takes one piece of news from the engine ([`SourceId::ENGINE`]), at `now`.
     pub fn handle_news(&mut self, news: News, now: u64) {
+        self.handle_news_from(SourceId::ENGINE, news, now);
+    }
+
+    /// Takes one piece of news from `source`, at `now`.
+    pub fn handle_news_from(&mut self, source: SourceId, news: News, now: u64) {
         match news {
-            News::Started(id) => self.on_started(id),
-            News::Described(d) => self.on_described(d, now),
+            News::Started(id) => self.on_started(id, source),
+            News::Described(d) => self.on_described(d, source, now),
             News::Undescribed(id) => {
                 if let Some(slot) = self.slot_of(&id) {
                     self.on_undescribed(slot);
@@ -340,14 +372,13 @@ impl Table {
                     self.forget(slot);
                 }
             }
-            News::Present(mut ids) => self.on_present(&mut ids),
+            News::Present(mut ids) => self.on_present(&mut ids, source),
             News::Lost => {
                 // Descriptions asked for will not come: each goes back to what it was.
                 for slot in 0..self.slots.len() {
-                    if matches!(
-                        self.entry(slot).map(|e| e.life),
-                        Some(Life::Describing { .. })
-                    ) {
+                    if self.entry(slot).is_some_and(|e| {
+                        e.source == source && matches!(e.life, Life::Describing { .. })
+                    }) {
                         self.on_undescribed(slot);
                     }
                 }
@@ -374,10 +405,11 @@ impl Table {
             .filter(|&s| self.entry(s).is_some_and(|e| e.life.alive()))
     }
 
-    /// A new entry for `id`, being described.
-    fn insert(&mut self, id: ContainerId) -> usize {
+    /// A new entry for `id`, being described by `source`.
+    fn insert(&mut self, id: ContainerId, source: SourceId) -> usize {
         let entry = Entry {
             id,
+            source,
             index: None,
             name: Box::default(),
             hostname: Box::default(),
@@ -409,17 +441,18 @@ impl Table {
         slot
     }
 
-    /// Asks about `id`, known or not: a new entry, or an ended one starting a new life.
-    fn describe(&mut self, id: ContainerId) {
+    /// Asks `source` about `id`, known or not: a new entry, or an ended one starting a new life.
+    fn describe(&mut self, id: ContainerId, source: SourceId) {
         match self.slot_of(&id) {
             None => {
-                self.insert(id);
+                self.insert(id, source);
             }
             Some(slot) => {
                 let ended = self.entry(slot).is_some_and(|e| e.life == Life::Ended);
                 if ended {
                     self.ended -= 1;
                     if let Some(e) = self.entry_mut(slot) {
+                        e.source = source;
                         e.life = Life::Describing {
                             ended: None,
                             reported: true,
@@ -431,7 +464,7 @@ impl Table {
         self.actions.push_back(Action::Describe(id));
     }
 
-    fn on_started(&mut self, id: ContainerId) {
+    fn on_started(&mut self, id: ContainerId, source: SourceId) {
         let life = self
             .slot_of(&id)
             .and_then(|s| self.entry(s))
@@ -441,14 +474,14 @@ impl Table {
             Some(Life::Describing { .. }) => {}
             // Alive: a restart's new process (its end was missed); ask for its new pid.
             Some(Life::Running | Life::Paused) => self.actions.push_back(Action::Describe(id)),
-            Some(Life::Ended) | None => self.describe(id),
+            Some(Life::Ended) | None => self.describe(id, source),
         }
     }
 
     fn on_pause(&mut self, id: ContainerId, paused: bool) {
         let Some(slot) = self.slot_of(&id) else {
-            // Never seen: it lives, so it is asked about.
-            self.describe(id);
+            // Never seen: it lives, so it is asked about (by the engine: only it sends pauses).
+            self.describe(id, SourceId::ENGINE);
             return;
         };
         let life = self.entry(slot).map(|e| e.life);
@@ -465,7 +498,7 @@ impl Table {
         self.sample(slot, false);
     }
 
-    fn on_present(&mut self, ids: &mut [ContainerId]) {
+    fn on_present(&mut self, ids: &mut [ContainerId], source: SourceId) {
         ids.sort_unstable();
         for &id in ids.iter() {
             let life = self
@@ -474,14 +507,14 @@ impl Table {
                 .map(|e| e.life);
             match life {
                 Some(Life::Running | Life::Paused | Life::Describing { .. }) => {}
-                Some(Life::Ended) | None => self.describe(id),
+                Some(Life::Ended) | None => self.describe(id, source),
             }
         }
-        // Alive but not present: it ended while nobody was looking.
+        // Alive but not present: it ended while nobody was looking. Only this source's.
         for slot in 0..self.slots.len() {
-            let gone = self
-                .entry(slot)
-                .is_some_and(|e| e.life.alive() && ids.binary_search(&e.id).is_err());
+            let gone = self.entry(slot).is_some_and(|e| {
+                e.source == source && e.life.alive() && ids.binary_search(&e.id).is_err()
+            });
             if gone {
                 self.end(slot, EndState::Exited);
             }
@@ -500,11 +533,11 @@ impl Table {
         }
     }
 
-    fn on_described(&mut self, d: Description, now: u64) {
+    fn on_described(&mut self, d: Description, source: SourceId, now: u64) {
         let slot = match self.slot_of(&d.id) {
             Some(s) => s,
             // Unasked: a source that describes containers as it finds them.
-            None => self.insert(d.id),
+            None => self.insert(d.id, source),
         };
         let Some(e) = self.entry(slot) else {
             return;
@@ -515,6 +548,12 @@ impl Table {
             Life::Ended => return,
             Life::Describing { ended, .. } => (false, ended, true),
             Life::Running | Life::Paused => (true, None, false),
+        };
+        if let Some(e) = self.entry_mut(slot) {
+            e.source = source;
+        }
+        let Some(e) = self.entry(slot) else {
+            return;
         };
         let new_process = new_life || e.pid != d.pid;
         let hostname: Box<str> = if self.use_hostname {

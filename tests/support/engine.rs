@@ -68,6 +68,9 @@ pub struct Engine {
     daemon: Option<Child>,
     /// Set by [`Engine::kill_daemon`], cleared by [`Engine::restart_daemon`].
     killed: bool,
+    /// Docker only: the containerd socket it runs its containers on (`--containerd`), instead of
+    /// its own managed containerd.
+    containerd: Option<PathBuf>,
     startup: Duration,
     import: Duration,
 }
@@ -77,6 +80,16 @@ impl Engine {
     /// busybox image. No CI policy here: see [`super::docker`]/[`super::podman`] for that.
     /// On error, whatever was started is stopped again before this returns.
     pub fn start(kind: Kind) -> Result<Engine, String> {
+        Self::start_with(kind, None)
+    }
+
+    /// A private Docker engine whose containers run on the containerd at `socket` (as tasks of
+    /// its `moby` namespace).
+    pub fn start_on_containerd(socket: &Path) -> Result<Engine, String> {
+        Self::start_with(Kind::Docker, Some(socket.to_path_buf()))
+    }
+
+    fn start_with(kind: Kind, containerd: Option<PathBuf>) -> Result<Engine, String> {
         if csflowd::sys::uid() != 0 {
             return Err(format!("a private {} engine needs root", kind.name()));
         }
@@ -89,6 +102,7 @@ impl Engine {
             socket,
             daemon: None,
             killed: false,
+            containerd,
             startup: Duration::ZERO,
             import: Duration::ZERO,
         };
@@ -110,6 +124,9 @@ impl Engine {
             Kind::Docker => docker::daemon_command(&self.dir, &self.socket)?,
             Kind::Podman => podman::daemon_command(&self.dir, &self.socket)?,
         };
+        if let (Kind::Docker, Some(c)) = (self.kind, &self.containerd) {
+            command.arg("--containerd").arg(c);
+        }
         let log_file = OpenOptions::new()
             .create(true)
             .append(true)

@@ -18,11 +18,13 @@
 //! **The CI rule**: [`docker`] and [`podman`] return `None` (the test then returns early, having
 //! said why on stderr) when the engine cannot start, except when the environment variable `CI` is
 //! set (to anything but `false` or `0`): then they panic with the reason, so that a CI run never
-//! passes by skipping. Needs, as root: `docker.io`, `podman` and `busybox-static`.
+//! passes by skipping; [`containerd`] follows the same rule. Needs, as root: `docker.io`, `podman`,
+//! `containerd` and `busybox-static`.
 // Each test binary uses a different part of the harness.
 #![allow(dead_code)]
 
 pub mod agent;
+pub mod containerd;
 pub mod containers;
 pub mod counters;
 pub mod docker;
@@ -56,6 +58,21 @@ pub fn docker() -> Option<Engine> {
 /// A private Podman engine, or `None` (outside CI only) when it cannot start. See the CI rule.
 pub fn podman() -> Option<Engine> {
     start_or_skip(Kind::Podman)
+}
+
+/// A private containerd, or `None` (outside CI only) when it cannot start. See the CI rule.
+pub fn containerd() -> Option<containerd::Containerd> {
+    match containerd::Containerd::start() {
+        Ok(c) => Some(c),
+        Err(reason) if in_ci() => panic!("CI: cannot start containerd: {reason}"),
+        Err(reason) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED: cannot start containerd (not CI, so not failing): {reason}"
+            );
+            None
+        }
+    }
 }
 
 /// [`Engine::start`] with the CI rule applied.

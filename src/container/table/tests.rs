@@ -488,3 +488,76 @@ fn ended_containers_are_remembered_up_to_a_bound() {
     assert_eq!(drops, 3);
     assert_eq!(t.ended, MAX_ENDED);
 }
+
+/// Another source's container, described unasked (as containerd's directories do).
+fn running_from(t: &mut Table, source: SourceId, n: u8, name: &str, now: u64) -> Vec<Action> {
+    t.handle_news_from(
+        source,
+        described(id(n), name, 100 + u32::from(n), Presence::Running),
+        now,
+    );
+    drain(t)
+}
+
+#[test]
+fn each_container_remembers_its_source() {
+    let mut t = table();
+    running(&mut t, 1, "docker", 0);
+    let first = running_from(&mut t, SourceId::CONTAINERD, 2, "task", 0);
+    assert_eq!(samples(&first).len(), 1);
+    assert_eq!(t.source_of(&id(1)), Some(SourceId::ENGINE));
+    assert_eq!(t.source_of(&id(2)), Some(SourceId::CONTAINERD));
+    assert_eq!(t.source_of(&id(3)), None);
+    // A source's population asks that source about what it does not know.
+    t.handle_news_from(SourceId::CONTAINERD, News::Present(vec![id(2), id(3)]), 5);
+    assert_eq!(drain(&mut t), [Action::Describe(id(3))]);
+    assert_eq!(t.source_of(&id(3)), Some(SourceId::CONTAINERD));
+}
+
+#[test]
+fn a_population_ends_only_its_own_sources_containers() {
+    let mut t = table();
+    running(&mut t, 1, "docker", 0);
+    running_from(&mut t, SourceId::CONTAINERD, 2, "task", 0);
+    // containerd lists nothing: its task ended, the engine's container lives on.
+    t.handle_news_from(SourceId::CONTAINERD, News::Present(Vec::new()), 5);
+    let a = drain(&mut t);
+    let s = samples(&a);
+    assert_eq!(s.len(), 1);
+    assert!(s[0].last);
+    assert_eq!(s[0].name.as_str(), "task");
+    assert_eq!(t.alive(), 1);
+    // And the engine's list leaves containerd's tasks alone.
+    running_from(&mut t, SourceId::CONTAINERD, 3, "task3", 6);
+    t.handle_news(News::Present(vec![id(1)]), 7);
+    assert_eq!(finals(&drain(&mut t)), 0);
+    assert_eq!(t.alive(), 2);
+}
+
+#[test]
+fn a_lost_source_puts_back_only_its_own_descriptions() {
+    let mut t = table();
+    t.handle_news(News::Started(id(1)), 0);
+    t.handle_news_from(SourceId::CONTAINERD, News::Started(id(2)), 0);
+    assert_eq!(
+        drain(&mut t),
+        [Action::Describe(id(1)), Action::Describe(id(2))]
+    );
+    t.handle_news_from(SourceId::CONTAINERD, News::Lost, 1);
+    // id(2) was never reported: forgotten; id(1) still waits for the engine's answer.
+    assert_eq!(t.source_of(&id(2)), None);
+    assert_eq!(t.source_of(&id(1)), Some(SourceId::ENGINE));
+    t.handle_news(described(id(1), "a", 5, Presence::Running), 2);
+    assert_eq!(samples(&drain(&mut t)).len(), 1);
+}
+
+#[test]
+fn an_ended_container_described_by_another_source_changes_hands() {
+    let mut t = table();
+    running(&mut t, 1, "docker", 0);
+    t.handle_news(News::Ended(id(1), EndState::Exited), 1);
+    assert_eq!(finals(&drain(&mut t)), 1);
+    t.handle_news_from(SourceId::CONTAINERD, News::Started(id(1)), 2);
+    assert_eq!(drain(&mut t), [Action::Describe(id(1))]);
+    assert_eq!(t.source_of(&id(1)), Some(SourceId::CONTAINERD));
+}
