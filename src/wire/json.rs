@@ -25,12 +25,13 @@
 
 use core::fmt::{self, Write as _};
 
+use super::flow::{FlowRecord, FlowSample};
 use super::records::{
-    Adapter, HostCpu, HostDescr, HostDiskIo, HostMemory, HostParent, NetIo, VirtCpu, VirtDiskIo,
-    VirtMemory, VirtNode,
+    Adapter, HostCpu, HostDescr, HostDiskIo, HostMemory, HostParent, IfCounters, NetIo, VirtCpu,
+    VirtDiskIo, VirtMemory, VirtNode,
 };
 use super::xdr::cut_str;
-use super::{CounterRecord, CounterSample, HOSTNAME_MAX, OS_RELEASE_MAX};
+use super::{CounterRecord, CounterSample, HOSTNAME_MAX, OS_RELEASE_MAX, PORT_NAME_MAX};
 
 /// Renders `sample` as one JSON object on one line.
 ///
@@ -74,10 +75,57 @@ pub fn write_sample(out: &mut String, sample: &CounterSample<'_>) {
             CounterRecord::VirtMemory(r) => records.object(name, r),
             CounterRecord::VirtDiskIo(r) => records.object(name, r),
             CounterRecord::VirtNetIo(r) => records.object(name, r),
+            CounterRecord::IfCounters(r) => records.object(name, r),
+            CounterRecord::PortName(r) => records.str(name, cut_str(r.name, PORT_NAME_MAX)),
         }
     }
     records.close();
     o.close();
+}
+
+/// Renders a flow sample as one JSON object on one line: the sampler's data source, the sample's
+/// fields, and its records keyed by structure name (`sampled_header` with the header in hex).
+pub fn flow_sample_to_json(sample: &FlowSample<'_>) -> String {
+    let mut out = String::with_capacity(256 + 2 * 128);
+    let mut o = ObjectWriter::open(&mut out);
+    o.display("source", &Source(sample.source.class, sample.source.index));
+    o.integer("sequence", sample.sequence);
+    o.integer("sampling_rate", sample.sampling_rate);
+    o.integer("sample_pool", sample.sample_pool);
+    o.integer("drops", sample.drops);
+    o.integer("input", sample.input);
+    o.integer("output", sample.output);
+    o.key("records");
+    let mut records = ObjectWriter::open(o.out);
+    for record in sample.records {
+        records.key(record.name());
+        let mut r = ObjectWriter::open(records.out);
+        match record {
+            FlowRecord::SampledHeader(h) => {
+                r.integer("header_protocol", h.protocol);
+                r.integer("frame_length", h.frame_length);
+                r.integer("stripped", h.stripped);
+                r.display("header", &Hex(h.header));
+            }
+            FlowRecord::ExtendedEntities(e) => {
+                r.display("src", &Source(e.src.class, e.src.index));
+                r.display("dst", &Source(e.dst.class, e.dst.index));
+            }
+        }
+        r.close();
+    }
+    records.close();
+    o.close();
+    out
+}
+
+/// Bytes as lower-case hex digits.
+struct Hex<'a>(&'a [u8]);
+
+impl fmt::Display for Hex<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
 }
 
 /// A record written as a JSON object, its fields in declaration order.
@@ -371,6 +419,30 @@ impl JsonObject for NetIo {
         o.integer("pkts_out", self.pkts_out);
         o.integer("errs_out", self.errs_out);
         o.integer("drops_out", self.drops_out);
+    }
+}
+
+impl JsonObject for IfCounters {
+    fn write_fields(&self, o: &mut ObjectWriter<'_>) {
+        o.integer("if_index", self.if_index);
+        o.integer("if_type", self.if_type);
+        o.integer("if_speed", self.if_speed);
+        o.integer("if_direction", self.if_direction);
+        o.integer("if_status", self.if_status);
+        o.integer("in_octets", self.in_octets);
+        o.integer("in_ucast_pkts", self.in_ucast_pkts);
+        o.integer("in_multicast_pkts", self.in_multicast_pkts);
+        o.integer("in_broadcast_pkts", self.in_broadcast_pkts);
+        o.integer("in_discards", self.in_discards);
+        o.integer("in_errors", self.in_errors);
+        o.integer("in_unknown_protos", self.in_unknown_protos);
+        o.integer("out_octets", self.out_octets);
+        o.integer("out_ucast_pkts", self.out_ucast_pkts);
+        o.integer("out_multicast_pkts", self.out_multicast_pkts);
+        o.integer("out_broadcast_pkts", self.out_broadcast_pkts);
+        o.integer("out_discards", self.out_discards);
+        o.integer("out_errors", self.out_errors);
+        o.integer("promiscuous_mode", self.promiscuous_mode);
     }
 }
 
