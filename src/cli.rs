@@ -104,7 +104,8 @@ impl std::error::Error for UsageError {}
 pub const HELP: &str = "\
 Usage: csflowd [OPTIONS]
 
-Exports sFlow v5 counter samples of this host over UDP.
+Exports sFlow v5 counter samples of this host and its containers over UDP, and packet
+samples of the interfaces named in pcap { dev } blocks (needs CAP_NET_RAW).
 
 Options:
   -f FILE                 configuration file (default /etc/csflowd.conf, else /etc/hsflowd.conf,

@@ -13,6 +13,8 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
+pub mod packet;
+
 /// A non-blocking `signalfd` for SIGTERM, SIGINT and SIGHUP, which are blocked for the process so that
 /// they arrive only through this descriptor (the poller retries on EINTR, so a handler could not wake it).
 #[derive(Debug)]

@@ -13,6 +13,7 @@ const SIGNALS: usize = 1;
 const STDOUT: usize = 2;
 const ENGINE: usize = 3;
 const COLLECTOR: usize = 4;
+const TAP: usize = 5;
 
 /// What a poller event is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -25,6 +26,8 @@ pub enum Key {
     Engine(usize),
     /// A collector's socket, by its position in the configuration.
     Collector(usize),
+    /// A packet sampling socket, by its tap's index.
+    Tap(usize),
 }
 
 impl Key {
@@ -36,6 +39,7 @@ impl Key {
             Key::Stdout => (STDOUT, 0),
             Key::Engine(i) => (ENGINE, i),
             Key::Collector(i) => (COLLECTOR, i),
+            Key::Tap(i) => (TAP, i),
         };
         (kind << INDEX_BITS) | (index & INDEX_MASK)
     }
@@ -48,6 +52,7 @@ impl Key {
             STDOUT if index == 0 => Some(Key::Stdout),
             ENGINE => Some(Key::Engine(index)),
             COLLECTOR => Some(Key::Collector(index)),
+            TAP => Some(Key::Tap(index)),
             _ => None,
         }
     }
@@ -66,6 +71,8 @@ mod tests {
             Key::Engine(11),
             Key::Collector(0),
             Key::Collector(7),
+            Key::Tap(0),
+            Key::Tap(99),
         ] {
             assert_eq!(Key::decode(key.encode()), Some(key));
         }

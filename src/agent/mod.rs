@@ -26,6 +26,7 @@ mod host_source;
 mod keys;
 mod printer;
 mod sink;
+mod taps;
 
 use std::io;
 use std::net::IpAddr;
@@ -181,6 +182,8 @@ struct Agent {
     /// The host's next poll, on its grid.
     host_due: Option<u64>,
     sink: Sink,
+    /// Packet sampling sockets (`pcap { dev }`).
+    taps: taps::Taps,
     host: host_source::HostSource,
     start: Instant,
     rng: Rng,
@@ -233,6 +236,7 @@ pub fn run(settings: Settings, config: Config) -> io::Result<()> {
     let interval = Interval::from_secs(config.polling);
     let mut rng = Rng::new();
     let table = Table::new(interval, use_hostname, rng.next_u64());
+    let taps = taps::Taps::open(&poller, &config, settings.roots.sys.clone());
     let mut agent = Agent {
         engine,
         news: Vec::new(),
@@ -246,6 +250,7 @@ pub fn run(settings: Settings, config: Config) -> io::Result<()> {
         wheel: TimerWheel::new(),
         host_due: None,
         sink: Sink { exporter, printer },
+        taps,
         host,
         start: Instant::now(),
         rng,
@@ -335,6 +340,10 @@ impl Agent {
                         let now = self.now_ms();
                         self.sink.exporter.on_socket_event(i, now);
                     }
+                    Some(Key::Tap(i)) => {
+                        let now = self.now_ms();
+                        self.taps.on_ready(i, &mut self.sink, now);
+                    }
                     Some(Key::Engine(slot)) => {
                         let now = self.now_ms();
                         if let Some(e) = &mut self.engine {
@@ -392,6 +401,7 @@ impl Agent {
         }
         let domains = self.config.docker.as_ref().map(|_| self.table.alive());
         self.host.sample(domains, &mut self.sink, now);
+        self.taps.poll_counters(&mut self.sink, now);
     }
 
     /// Hands the engine's news to the container table and takes its actions, until neither has
@@ -476,7 +486,13 @@ impl Agent {
         let polling_changed = new.polling != self.config.polling;
         let socket = docker_socket(&new);
         let engine_changed = socket.as_deref() != self.engine.as_ref().map(|e| e.socket());
+        let taps_changed = taps::Taps::changed(&self.config, &new);
         self.config = new;
+        if taps_changed {
+            self.taps.close_all();
+            self.taps =
+                taps::Taps::open(&self.poller, &self.config, self.settings.roots.sys.clone());
+        }
         if polling_changed {
             self.interval = Interval::from_secs(self.config.polling);
             self.schedule_host(now);

@@ -17,10 +17,15 @@
 //! | `docker { hostname = on\|off socket = /path }` | switches take on/off/yes/no/true/false/1/0 |
 //! | `docker { maxListBytes = N }` | 65536..=1073741824 |
 //! | `docker { relist = SECONDS }` | 1..=3600 (120); read through [`relist_ms`] |
+//! | `sampling` (or `packetSamplingRate`) | 1..=10000000: one packet in N (default 400) |
+//! | `sampling.<speed>` | a rate for interfaces of that speed (`100M`, `1G`, `10G`: bits/s) |
+//! | `sampling.bps_ratio` | rate = interface speed / ratio (at least 1); 0 = off |
+//! | `headerBytes` | 1..=256 (128): bytes of each sampled packet sent |
+//! | `pcap { dev = NAME sampling = N }` | repeatable: sample packets on interface NAME |
 //!
 //! Numbers are decimal digits with an optional `K`/`M`/`G` multiplier (as the reference agent reads them);
-//! no sign, no hex. Settings the reference agent knows but csflowd does not implement (`sampling`, `pcap { }`,
-//! `dns-sd { }`, `collector { dev namespace }` ...) are skipped with one warning per keyword; unknown settings
+//! no sign, no hex. Settings the reference agent knows but csflowd does not implement (`nflog { }`,
+//! `sampling.<application>`, `pcap { speed dev.pattern }`, `dns-sd { }`, `collector { dev namespace }` ...) are skipped with one warning per keyword; unknown settings
 //! with one warning each. A setting given twice keeps the last value, with a warning.
 //!
 //! Values start from [`Config::default`], except the collectors: the file's list replaces the default one,
@@ -126,6 +131,75 @@ pub fn relist_ms(config: &Config) -> u64 {
     u64::from(seconds) * 1000
 }
 
+/// Default sampling rate: one packet in 400 (the reference agent's `SFL_DEFAULT_SAMPLING_RATE`).
+pub const DEFAULT_SAMPLING_RATE: u32 = 400;
+/// Largest sampling rate.
+pub const MAX_SAMPLING_RATE: u32 = 10_000_000;
+/// Default `headerBytes`.
+pub const DEFAULT_HEADER_BYTES: u32 = 128;
+/// Largest `headerBytes`.
+pub const MAX_HEADER_BYTES: u32 = 256;
+
+/// The packet sampling settings of the `sflow { }` level.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sampling {
+    /// `sampling = N`.
+    pub rate: Option<u32>,
+    /// `sampling.<speed> = N`: (speed in bits/s, rate), in file order.
+    pub by_speed: Vec<(u64, u32)>,
+    /// `sampling.bps_ratio = R`; 0 turns it off.
+    pub bps_ratio: Option<u32>,
+    /// `headerBytes`: bytes of each sampled packet sent.
+    pub header_bytes: u32,
+}
+
+impl Default for Sampling {
+    fn default() -> Self {
+        Sampling {
+            rate: None,
+            by_speed: Vec::new(),
+            bps_ratio: None,
+            header_bytes: DEFAULT_HEADER_BYTES,
+        }
+    }
+}
+
+impl Sampling {
+    /// The rate for an interface of `speed` bits/s (if known) tapped by a `pcap { }` block whose
+    /// own `sampling` is `own`, by the reference agent's precedence: the block's own rate, then
+    /// `sampling.<speed>`, then `sampling.bps_ratio`, then `sampling`, then
+    /// [`DEFAULT_SAMPLING_RATE`]. Always within 1..=[`MAX_SAMPLING_RATE`].
+    pub fn rate_for(&self, own: Option<u32>, speed: Option<u64>) -> u32 {
+        let by_speed = || {
+            let speed = speed?;
+            self.by_speed
+                .iter()
+                .rev()
+                .find(|(s, _)| *s == speed)
+                .map(|(_, r)| *r)
+        };
+        let by_ratio = || {
+            let ratio = self.bps_ratio.filter(|r| *r > 0)?;
+            let speed = speed.filter(|s| *s > 0)?;
+            Some(u32::try_from(speed / u64::from(ratio)).unwrap_or(u32::MAX))
+        };
+        own.or_else(by_speed)
+            .or_else(by_ratio)
+            .or(self.rate)
+            .unwrap_or(DEFAULT_SAMPLING_RATE)
+            .clamp(1, MAX_SAMPLING_RATE)
+    }
+}
+
+/// One `pcap { }` block: sample the packets of one interface.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pcap {
+    /// `dev = NAME`.
+    pub dev: String,
+    /// `sampling = N`: this interface's own rate.
+    pub sampling: Option<u32>,
+}
+
 /// A complete, validated configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -147,6 +221,10 @@ pub struct Config {
     pub collectors: Vec<Collector>,
     /// The `docker { }` block, when present.
     pub docker: Option<DockerConfig>,
+    /// Packet sampling settings.
+    pub sampling: Sampling,
+    /// Every `pcap { }` block with a `dev`, in file order.
+    pub pcap: Vec<Pcap>,
 }
 
 impl Default for Config {
@@ -165,6 +243,8 @@ impl Default for Config {
                 port: DEFAULT_COLLECTOR_PORT,
             }],
             docker: None,
+            sampling: Sampling::default(),
+            pcap: Vec::new(),
         }
     }
 }

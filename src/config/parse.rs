@@ -1,4 +1,5 @@
-//! The grammar: one `sflow { ... }` block holding settings, `collector { }` and `docker { }` blocks.
+//! The grammar: one `sflow { ... }` block holding settings, `collector { }`, `docker { }` and
+//! `pcap { }` blocks.
 //!
 //! Every setting takes exactly one value (the next word), as in the reference agent. Settings the reference
 //! agent knows but csflowd does not implement are skipped (a block with its balanced braces) with one
@@ -13,8 +14,9 @@ use std::path::Path;
 use super::error::{quote, ConfigError, ConfigErrorKind, Warning};
 use super::token::{Located, Token, TokenError, Tokenizer};
 use super::{
-    value, Collector, Config, DEFAULT_COLLECTOR_PORT, MAX_DATAGRAM_BYTES, MAX_DEPTH,
-    MAX_FILE_BYTES, MAX_RELIST_SECONDS, MAX_WARNINGS, MIN_DATAGRAM_BYTES, MIN_RELIST_SECONDS,
+    value, Collector, Config, Pcap, DEFAULT_COLLECTOR_PORT, MAX_DATAGRAM_BYTES, MAX_DEPTH,
+    MAX_FILE_BYTES, MAX_HEADER_BYTES, MAX_RELIST_SECONDS, MAX_SAMPLING_RATE, MAX_WARNINGS,
+    MIN_DATAGRAM_BYTES, MIN_RELIST_SECONDS,
 };
 
 /// A configuration read from a file, with the remarks made while reading it.
@@ -30,11 +32,7 @@ pub struct Parsed {
 /// (lower case; from hsflowd 2.1.25's token table and parser).
 const IGNORED_IN_SFLOW: &[&str] = &[
     // packet sampling and its sources
-    "sampling",
-    "packetsamplingrate",
-    "headerbytes",
     "samplingdirection",
-    "pcap",
     "epcap",
     "psample",
     "nflog",
@@ -86,6 +84,9 @@ const IGNORED_PREFIXES_IN_SFLOW: &[&str] = &["sampling.", "polling."];
 /// `collector { }` settings of the reference agent that csflowd accepts and ignores.
 const IGNORED_IN_COLLECTOR: &[&str] = &["dev", "namespace"];
 
+/// `pcap { }` settings of the reference agent that csflowd accepts and ignores.
+const IGNORED_IN_PCAP: &[&str] = &["dev.pattern", "speed", "promisc", "vport", "dynamic"];
+
 /// `docker { }` settings of the reference agent that csflowd accepts and ignores.
 const IGNORED_IN_DOCKER: &[&str] = &["refreshvms", "forgetvms", "marktraffic"];
 
@@ -102,9 +103,12 @@ enum Scalar {
     DockerSocket,
     DockerMaxListBytes,
     DockerRelist,
+    Sampling,
+    BpsRatio,
+    HeaderBytes,
 }
 
-const SCALAR_COUNT: usize = 10;
+const SCALAR_COUNT: usize = 13;
 
 /// Parses configuration text; `file` only names it in errors and warnings.
 ///
@@ -325,6 +329,36 @@ impl<'a, 'f> Parser<'a, 'f> {
                     let open = self.open_block(&word, line, DEPTH + 1)?;
                     self.docker(open)?;
                 }
+                "sampling" | "packetsamplingrate" => {
+                    let rate = self.u32_value(&word, line, 1, MAX_SAMPLING_RATE)?;
+                    self.mark_set(Scalar::Sampling, &word, line);
+                    self.config.sampling.rate = Some(rate);
+                }
+                "sampling.bps_ratio" => {
+                    let ratio = self.u32_value(&word, line, 0, u32::MAX)?;
+                    self.mark_set(Scalar::BpsRatio, &word, line);
+                    self.config.sampling.bps_ratio = Some(ratio);
+                }
+                "headerbytes" => {
+                    let n = self.u32_value(&word, line, 1, MAX_HEADER_BYTES)?;
+                    self.mark_set(Scalar::HeaderBytes, &word, line);
+                    self.config.sampling.header_bytes = n;
+                }
+                _ if key
+                    .strip_prefix("sampling.")
+                    .is_some_and(|speed| value::number(speed).is_ok()) =>
+                {
+                    let speed = key
+                        .strip_prefix("sampling.")
+                        .and_then(|s| value::number(s).ok())
+                        .unwrap_or(0);
+                    let rate = self.u32_value(&word, line, 1, MAX_SAMPLING_RATE)?;
+                    self.config.sampling.by_speed.push((speed, rate));
+                }
+                "pcap" => {
+                    let open = self.open_block(&word, line, DEPTH + 1)?;
+                    self.pcap(line, open)?;
+                }
                 _ if IGNORED_IN_SFLOW.contains(&key.as_str())
                     || IGNORED_PREFIXES_IN_SFLOW.iter().any(|p| key.starts_with(p)) =>
                 {
@@ -483,6 +517,54 @@ impl<'a, 'f> Parser<'a, 'f> {
             }
         }
         self.config.docker = Some(docker);
+        Ok(())
+    }
+
+    /// The body of `pcap {`, up to and including its `}`. A block without `dev` samples nothing
+    /// (csflowd picks no interface by speed or pattern), with a warning.
+    fn pcap(&mut self, keyword_line: u32, open_line: u32) -> Result<(), ConfigError> {
+        const DEPTH: usize = 2;
+        let mut dev: Option<String> = None;
+        let mut sampling: Option<u32> = None;
+        while let Some((word, line)) = self.next_key(open_line, "pcap")? {
+            let key = word.to_ascii_lowercase();
+            match key.as_str() {
+                "dev" => {
+                    let (text, at) = self.value(&word, line)?;
+                    let name = value::interface(&text).map_err(|k| self.error(at, k, &text))?;
+                    if dev.is_some() {
+                        self.warn(
+                            line,
+                            "\"dev\" set again in pcap: the last value wins".into(),
+                        );
+                    }
+                    dev = Some(name);
+                }
+                "sampling" => {
+                    sampling = Some(self.u32_value(&word, line, 1, MAX_SAMPLING_RATE)?);
+                }
+                _ if IGNORED_IN_PCAP.contains(&key.as_str()) => {
+                    self.ignore(format!("pcap.{key}"), &word, " in pcap", line);
+                    self.skip_item(&word, DEPTH)?;
+                }
+                _ => {
+                    self.warn(
+                        line,
+                        format!("unknown setting {} in pcap: skipped", quote(&word)),
+                    );
+                    self.skip_item(&word, DEPTH)?;
+                }
+            }
+        }
+        match dev {
+            Some(dev) => self.config.pcap.push(Pcap { dev, sampling }),
+            None => {
+                self.warn(
+                    keyword_line,
+                    "pcap without dev: no interface to sample, ignored".into(),
+                );
+            }
+        }
         Ok(())
     }
 
@@ -1007,12 +1089,73 @@ mod tests {
         assert_eq!(
             m,
             [
-                "t.conf:2: \"sampling\" is not implemented by csflowd: ignored (2 times, first on this line)",
-                "t.conf:3: \"pcap\" is not implemented by csflowd: ignored (2 times, first on this line)",
+                "t.conf:4: \"speed\" in pcap is not implemented by csflowd: ignored",
                 "t.conf:5: \"sampling.http\" is not implemented by csflowd: ignored",
+                "t.conf:6: \"SAMPLING\" set again (previously on line 2): the last value wins",
                 "t.conf:8: \"dns-sd\" is not implemented by csflowd: ignored",
                 "t.conf:9: \"psample\" is not implemented by csflowd: ignored",
             ]
+        );
+        assert_eq!(parsed.config.sampling.rate, Some(1000));
+        assert_eq!(parsed.config.pcap.len(), 2);
+    }
+
+    #[test]
+    fn packet_sampling_settings() {
+        let c = config(
+            "sflow { sampling = 1000 sampling.10G = 5000 sampling.1G=200 sampling.bps_ratio = 0 \
+             headerBytes = 64 pcap { dev = veth1 sampling = 10 } pcap { DEV = eth0 } }",
+        );
+        assert_eq!(c.sampling.rate, Some(1000));
+        assert_eq!(
+            c.sampling.by_speed,
+            [(10_000_000_000, 5000), (1_000_000_000, 200)]
+        );
+        assert_eq!(c.sampling.bps_ratio, Some(0));
+        assert_eq!(c.sampling.header_bytes, 64);
+        assert_eq!(
+            c.pcap,
+            [
+                Pcap {
+                    dev: "veth1".into(),
+                    sampling: Some(10)
+                },
+                Pcap {
+                    dev: "eth0".into(),
+                    sampling: None
+                }
+            ]
+        );
+        // Precedence: the block's own rate, sampling.<speed>, bps_ratio, sampling, 400.
+        let s = &c.sampling;
+        assert_eq!(s.rate_for(Some(10), Some(10_000_000_000)), 10);
+        assert_eq!(s.rate_for(None, Some(10_000_000_000)), 5000);
+        assert_eq!(s.rate_for(None, Some(1_000_000_000)), 200);
+        assert_eq!(s.rate_for(None, Some(100_000_000)), 1000, "ratio 0 is off");
+        assert_eq!(s.rate_for(None, None), 1000);
+        let mut s = s.clone();
+        s.bps_ratio = Some(1_000_000);
+        assert_eq!(s.rate_for(None, Some(100_000_000)), 100);
+        assert_eq!(s.rate_for(None, Some(1)), 1, "at least 1");
+        assert_eq!(
+            crate::config::Sampling::default().rate_for(None, Some(10_000_000_000)),
+            400
+        );
+        assert_eq!(config("sflow { }").sampling.header_bytes, 128);
+        for bad in [
+            "headerBytes = 257",
+            "headerBytes = 0",
+            "sampling = 0",
+            "sampling = 10000001",
+        ] {
+            let (_, kind, _) = fail(&format!("sflow {{ {bad} }}"));
+            assert_eq!(kind, NumberOutOfRange, "{bad}");
+        }
+        let parsed = ok("sflow {\n pcap { sampling = 5 } }");
+        assert!(parsed.config.pcap.is_empty());
+        assert_eq!(
+            parsed.warnings[0].to_string(),
+            "t.conf:2: pcap without dev: no interface to sample, ignored"
         );
     }
 
