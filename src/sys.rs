@@ -13,6 +13,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
+pub mod netlink;
 pub mod packet;
 
 /// A non-blocking `signalfd` for SIGTERM, SIGINT and SIGHUP, which are blocked for the process so that

@@ -104,6 +104,7 @@ fn a_real_reference_agent_file_loads_with_warnings_for_what_csflowd_ignores() {
                 dev: "docker0".into(),
                 sampling: None,
             }],
+            pcap_containers: None,
         }
     );
     assert_eq!(

@@ -236,7 +236,7 @@ pub fn run(settings: Settings, config: Config) -> io::Result<()> {
     let interval = Interval::from_secs(config.polling);
     let mut rng = Rng::new();
     let table = Table::new(interval, use_hostname, rng.next_u64());
-    let taps = taps::Taps::open(&poller, &config, settings.roots.sys.clone());
+    let taps = taps::Taps::open(&poller, &config, settings.roots.clone());
     let mut agent = Agent {
         engine,
         news: Vec::new(),
@@ -401,7 +401,7 @@ impl Agent {
         }
         let domains = self.config.docker.as_ref().map(|_| self.table.alive());
         self.host.sample(domains, &mut self.sink, now);
-        self.taps.poll_counters(&mut self.sink, now);
+        self.taps.poll(&self.poller, &mut self.sink, now);
     }
 
     /// Hands the engine's news to the container table and takes its actions, until neither has
@@ -423,11 +423,18 @@ impl Agent {
                     Some(e) => e.describe(id, &mut self.wheel, now, &mut self.news),
                     None => self.news.push(News::Undescribed(id)),
                 },
-                Action::Attach { slot, pid } => self.counters.attach(slot, pid, now),
+                Action::Attach { slot, pid } => {
+                    self.counters.attach(slot, pid, now);
+                    self.taps.attach(&self.poller, slot, pid);
+                }
                 Action::RefreshLimits { slot } => self.counters.refresh_limits(slot, now),
                 Action::ReadNow { slot } => self.counters.read_now(slot, self.host.part().capacity),
-                Action::Drop { slot } => self.counters.drop_slot(slot),
+                Action::Drop { slot } => {
+                    self.counters.drop_slot(slot);
+                    self.taps.detach(slot);
+                }
                 Action::Sample(sample) => {
+                    self.taps.sampled(sample.slot, sample.index, sample.last);
                     let sink = &mut self.sink;
                     let sent = self
                         .counters
@@ -490,8 +497,7 @@ impl Agent {
         self.config = new;
         if taps_changed {
             self.taps.close_all();
-            self.taps =
-                taps::Taps::open(&self.poller, &self.config, self.settings.roots.sys.clone());
+            self.taps = taps::Taps::open(&self.poller, &self.config, self.settings.roots.clone());
         }
         if polling_changed {
             self.interval = Interval::from_secs(self.config.polling);

@@ -1,4 +1,12 @@
-//! Packet taps: one sampling socket per `pcap { dev }` interface, in the loop's one poller.
+//! Packet taps: one sampling socket per tapped interface, in the loop's one poller.
+//!
+//! Two kinds of interfaces are tapped: each `pcap { dev }` of the configuration, and, with
+//! `pcap { containers = on }`, the host end of every veth into a tracked container's network
+//! namespace (found as [`crate::packet::veth`] says, without entering the container). A
+//! container's taps open when its process is known (the table's `Attach`), are checked again at
+//! every host poll (a veth added later, or gone), and close with its final sample or when its slot
+//! is dropped. A `pcap { dev }` whose interface disappears or comes back with a new ifIndex is
+//! re-opened at the next host poll.
 //!
 //! The kernel samples (a BPF program keeps one packet in N, cut to `headerBytes`, see
 //! [`crate::sys::packet`]), so a wake-up reads only samples. Each readiness event reads at most
@@ -6,6 +14,8 @@
 //! after the loop has run its timers, so a flood never starves the counter polls; what the kernel
 //! could not queue meanwhile is counted in the socket's drops and reported in every flow sample.
 //! The sample pool is the interface's own packet count (received plus sent), read once per batch.
+//! A container tap adds `extended_entities` naming the container (3:N) as the packet's source or
+//! destination (the reference agent's `markTraffic`).
 //!
 //! Each tapped interface also sends a counter sample (`if_counters` and `port_name`, data source
 //! 0:ifIndex) at every host poll, so a collector can scale its samples.
@@ -13,16 +23,21 @@
 //! Without `CAP_NET_RAW` no tap opens: one warning says so, and the counters go on.
 
 use std::io;
-use std::path::PathBuf;
+use std::path::Path;
 use std::rc::Rc;
 
-use log::{info, warn};
+use log::{debug, info, warn};
 
 use crate::config::Config;
-use crate::packet::{self, PoolCounter, PortInfo, TapState, ARPHRD_ETHER};
+use crate::host::Roots;
+use crate::packet::veth::{self, VethFinder};
+use crate::packet::{self, pkttype, PoolCounter, PortInfo, TapState, ARPHRD_ETHER};
 use crate::sys::packet::PacketSocket;
 use crate::sys::Watched;
-use crate::wire::{CounterRecord, CounterSample, DataSource, PortName, MAX_SAMPLED_HEADER};
+use crate::wire::{
+    CounterRecord, CounterSample, DataSource, ExtendedEntities, FlowRecord, PortName,
+    DS_CLASS_LOGICAL, MAX_SAMPLED_HEADER,
+};
 
 use super::keys::Key;
 use super::sink::Sink;
@@ -30,70 +45,342 @@ use super::sink::Sink;
 /// Most samples read from one socket per readiness event.
 pub const BATCH: usize = 64;
 
+/// Who a tap is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    /// `pcap { dev }`, by its position in the configuration.
+    Dev(usize),
+    /// A container, by its table slot.
+    Container(usize),
+}
+
 struct Tap {
+    owner: Owner,
     port: PortInfo,
     socket: Watched<PacketSocket>,
     pool: PoolCounter,
     state: TapState,
     counter_sequence: u32,
-    /// The socket failed to read: logged once.
-    failing: bool,
+}
+
+/// What is kept for a tracked container.
+#[derive(Debug, Default)]
+struct Container {
+    pid: u32,
+    /// Its data source index, once its first sample told it.
+    index: Option<u32>,
+    /// Its network namespace's id in the host's eyes, once known.
+    nsid: Option<i32>,
+    /// The namespace could not be read: logged once.
+    logged: bool,
 }
 
 /// Every open tap, by its key's index.
 pub struct Taps {
     taps: Vec<Option<Tap>>,
-    sys: PathBuf,
+    /// Tracked containers by table slot (with `pcap { containers = on }` only).
+    containers: Vec<Option<Container>>,
+    /// `pcap { dev }` names and rates.
+    devs: Vec<(String, Option<u32>)>,
+    /// `pcap { containers = on }` and its own rate.
+    container_rate: Option<Option<u32>>,
+    sampling: crate::config::Sampling,
+    roots: Roots,
     header_bytes: u32,
     buf: Box<[u8; MAX_SAMPLED_HEADER]>,
+    finder: Option<VethFinder>,
+    /// No CAP_NET_RAW: said once, nothing more is tried.
+    no_permission: bool,
+    /// Names of `pcap { dev }` interfaces whose absence was logged.
+    logged_missing: Vec<bool>,
 }
 
 impl Taps {
     /// Opens a tap for each `pcap { dev }` of `config`, registered in `poller` under
     /// [`Key::Tap`]. Interfaces that cannot be tapped are logged and skipped.
-    pub fn open(poller: &Rc<polling::Poller>, config: &Config, sys: PathBuf) -> Taps {
+    pub fn open(poller: &Rc<polling::Poller>, config: &Config, roots: Roots) -> Taps {
         let mut taps = Taps {
             taps: Vec::new(),
-            sys,
+            containers: Vec::new(),
+            devs: config
+                .pcap
+                .iter()
+                .map(|p| (p.dev.clone(), p.sampling))
+                .collect(),
+            container_rate: config.pcap_containers.as_ref().map(|c| c.sampling),
+            sampling: config.sampling.clone(),
+            roots,
             header_bytes: config.sampling.header_bytes.min(MAX_SAMPLED_HEADER as u32),
             buf: Box::new([0; MAX_SAMPLED_HEADER]),
+            finder: None,
+            no_permission: false,
+            logged_missing: vec![false; config.pcap.len()],
         };
-        let mut permission_logged = false;
-        for pcap in &config.pcap {
-            let Some(port) = PortInfo::read(&taps.sys, &pcap.dev) else {
-                warn!("pcap {}: no such interface; not sampled", pcap.dev);
-                continue;
-            };
-            if port.arp_type != ARPHRD_ETHER {
-                warn!(
-                    "pcap {}: not an Ethernet interface (type {}); not sampled",
-                    pcap.dev, port.arp_type
-                );
-                continue;
-            }
-            let rate = config.sampling.rate_for(pcap.sampling, port.speed);
-            let index = taps.taps.len();
-            match open_tap(poller, port, rate, taps.header_bytes, &taps.sys, index) {
-                Ok(tap) => {
-                    info!(
-                        "pcap {}: ifIndex {}, sampling 1 in {rate}, headerBytes {}",
-                        tap.port.name, tap.port.if_index, taps.header_bytes
-                    );
-                    taps.taps.push(Some(tap));
-                }
-                Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
-                    if !permission_logged {
-                        permission_logged = true;
-                        warn!(
-                            "packet sampling needs CAP_NET_RAW, which csflowd lacks: no packet \
-                             is sampled; counters are sent as usual ({e})"
-                        );
-                    }
-                }
-                Err(e) => warn!("pcap {}: cannot open a sampling socket: {e}", pcap.dev),
+        if taps.container_rate.is_some() {
+            match VethFinder::open() {
+                Ok(f) => taps.finder = Some(f),
+                Err(e) => warn!("pcap {{ containers }}: cannot open a netlink socket: {e}"),
             }
         }
+        taps.check_devs(poller);
         taps
+    }
+
+    /// Whether `new` taps other interfaces or at other settings than `old`.
+    pub fn changed(old: &Config, new: &Config) -> bool {
+        old.pcap != new.pcap
+            || old.sampling != new.sampling
+            || old.pcap_containers != new.pcap_containers
+    }
+
+    /// Closes every tap (before the configuration's new ones open).
+    pub fn close_all(&mut self) {
+        self.taps.clear();
+    }
+
+    /// Opens a tap on `port` for `owner` in a free slot; logs what happened.
+    fn open_tap(
+        &mut self,
+        poller: &Rc<polling::Poller>,
+        owner: Owner,
+        port: PortInfo,
+        own_rate: Option<u32>,
+    ) {
+        if self.no_permission {
+            return;
+        }
+        let rate = self.sampling.rate_for(own_rate, port.speed);
+        let index = match self.taps.iter().position(Option::is_none) {
+            Some(i) => i,
+            None => {
+                self.taps.push(None);
+                self.taps.len() - 1
+            }
+        };
+        match new_tap(
+            poller,
+            owner,
+            port,
+            rate,
+            self.header_bytes,
+            &self.roots.sys,
+            index,
+        ) {
+            Ok(tap) => {
+                info!(
+                    "pcap {}: ifIndex {}, sampling 1 in {rate}, headerBytes {}{}",
+                    tap.port.name,
+                    tap.port.if_index,
+                    self.header_bytes,
+                    match owner {
+                        Owner::Container(_) => " (container)",
+                        Owner::Dev(_) => "",
+                    }
+                );
+                self.taps[index] = Some(tap);
+            }
+            Err((name, e)) if e.kind() == io::ErrorKind::PermissionDenied => {
+                self.no_permission = true;
+                warn!(
+                    "packet sampling needs CAP_NET_RAW, which csflowd lacks: no packet is \
+                     sampled; counters are sent as usual (pcap {name}: {e})"
+                );
+            }
+            Err((name, e)) => warn!("pcap {name}: cannot open a sampling socket: {e}"),
+        }
+    }
+
+    /// Opens the `pcap { dev }` taps that are not open, and re-opens those whose interface now
+    /// has another ifIndex.
+    fn check_devs(&mut self, poller: &Rc<polling::Poller>) {
+        for i in 0..self.devs.len() {
+            let (name, rate) = self.devs[i].clone();
+            let port = PortInfo::read(&self.roots.sys, &name);
+            let open = self
+                .taps
+                .iter()
+                .position(|t| t.as_ref().is_some_and(|t| t.owner == Owner::Dev(i)));
+            if let (Some(t), Some(p)) = (open, &port) {
+                let same = self.taps[t]
+                    .as_ref()
+                    .is_some_and(|t| t.port.if_index == p.if_index);
+                if same {
+                    continue;
+                }
+                info!("pcap {name}: ifIndex changed to {}; re-opened", p.if_index);
+                self.taps[t] = None;
+            }
+            let Some(port) = port else {
+                if !self.logged_missing[i] {
+                    self.logged_missing[i] = true;
+                    warn!("pcap {name}: no such interface; sampled when it appears");
+                }
+                if let Some(t) = open {
+                    self.taps[t] = None;
+                }
+                continue;
+            };
+            self.logged_missing[i] = false;
+            if port.arp_type != ARPHRD_ETHER {
+                if !self.logged_missing[i] {
+                    self.logged_missing[i] = true;
+                    warn!(
+                        "pcap {name}: not an Ethernet interface (type {}); not sampled",
+                        port.arp_type
+                    );
+                }
+                continue;
+            }
+            self.open_tap(poller, Owner::Dev(i), port, rate);
+        }
+    }
+
+    /// A container's process is known: its veths are looked for now and at every host poll.
+    pub fn attach(&mut self, poller: &Rc<polling::Poller>, slot: usize, pid: u32) {
+        if self.container_rate.is_none() {
+            return;
+        }
+        self.close_container_taps(slot);
+        if self.containers.len() <= slot {
+            self.containers.resize_with(slot + 1, || None);
+        }
+        self.containers[slot] = Some(Container {
+            pid,
+            ..Container::default()
+        });
+        self.check_containers(poller, Some(slot));
+    }
+
+    /// A container's sample went out: its data source index, and whether it ended.
+    pub fn sampled(&mut self, slot: usize, index: u32, last: bool) {
+        if last {
+            self.detach(slot);
+            return;
+        }
+        if let Some(Some(c)) = self.containers.get_mut(slot) {
+            if c.index != Some(index) {
+                c.index = Some(index);
+                let ds = DataSource {
+                    class: DS_CLASS_LOGICAL,
+                    index,
+                };
+                for tap in self.taps.iter_mut().flatten() {
+                    if tap.owner == Owner::Container(slot) {
+                        tap.state.entity = Some(ds);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A container's slot is forgotten: its taps close.
+    pub fn detach(&mut self, slot: usize) {
+        self.close_container_taps(slot);
+        if let Some(c) = self.containers.get_mut(slot) {
+            *c = None;
+        }
+    }
+
+    fn close_container_taps(&mut self, slot: usize) {
+        for t in &mut self.taps {
+            if t.as_ref()
+                .is_some_and(|t| t.owner == Owner::Container(slot))
+            {
+                *t = None;
+            }
+        }
+    }
+
+    /// Brings the containers' taps in line with their veths: all containers, or one.
+    fn check_containers(&mut self, poller: &Rc<polling::Poller>, only: Option<usize>) {
+        if self.no_permission || !self.containers.iter().any(Option::is_some) {
+            return;
+        }
+        let Some(finder) = &mut self.finder else {
+            return;
+        };
+        // The dump first: it makes the kernel give ids to the namespaces veths lead to.
+        let links = match finder.links() {
+            Ok(l) => l,
+            Err(e) => {
+                warn!("pcap {{ containers }}: cannot list interfaces: {e}");
+                return;
+            }
+        };
+        let proc_root = self.roots.proc.clone();
+        let mut wanted: Vec<(usize, PortInfo)> = Vec::new();
+        for (slot, c) in self.containers.iter_mut().enumerate() {
+            let Some(c) = c else { continue };
+            if only.is_some_and(|o| o != slot) {
+                continue;
+            }
+            if c.nsid.is_none() {
+                match finder.nsid_of(&proc_root, c.pid) {
+                    Ok(id) => c.nsid = id,
+                    Err(e) => {
+                        if !c.logged {
+                            c.logged = true;
+                            debug!("container pid {}: network namespace not read: {e}", c.pid);
+                        }
+                        continue;
+                    }
+                }
+            }
+            let Some(nsid) = c.nsid else { continue };
+            for l in veth::peers_in(&links, nsid) {
+                if let Some(p) = PortInfo::read(&self.roots.sys, &l.name) {
+                    if p.if_index == l.if_index {
+                        wanted.push((slot, p));
+                    }
+                }
+            }
+        }
+        // Close taps whose veth is gone (or now leads elsewhere); open the new ones.
+        for t in &mut self.taps {
+            let Some(tap) = t else { continue };
+            let Owner::Container(slot) = tap.owner else {
+                continue;
+            };
+            if only.is_some_and(|o| o != slot) {
+                continue;
+            }
+            if !wanted
+                .iter()
+                .any(|(s, p)| *s == slot && p.if_index == tap.port.if_index)
+            {
+                debug!(
+                    "pcap {}: the container's veth is gone; tap closed",
+                    tap.port.name
+                );
+                *t = None;
+            }
+        }
+        for (slot, port) in wanted {
+            let open = self
+                .taps
+                .iter()
+                .flatten()
+                .any(|t| t.owner == Owner::Container(slot) && t.port.if_index == port.if_index);
+            if !open {
+                let rate = self.container_rate.flatten();
+                self.open_tap(poller, Owner::Container(slot), port, rate);
+                let index = self
+                    .containers
+                    .get(slot)
+                    .and_then(|c| c.as_ref())
+                    .and_then(|c| c.index);
+                if let Some(index) = index {
+                    for tap in self.taps.iter_mut().flatten() {
+                        if tap.owner == Owner::Container(slot) {
+                            tap.state.entity = Some(DataSource {
+                                class: DS_CLASS_LOGICAL,
+                                index,
+                            });
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Reads up to [`BATCH`] samples from tap `index`, sends them, and re-arms the socket.
@@ -117,18 +404,36 @@ impl Taps {
                     }
                     tap.state.sequence = tap.state.sequence.wrapping_add(1);
                     let header = buf.get(..p.captured).unwrap_or_default();
-                    let records = [packet::sampled_header(p.original, header)];
+                    let mut records = [packet::sampled_header(p.original, header); 2];
+                    let mut n = 1;
+                    if let Some(ds) = tap.state.entity {
+                        let none = DataSource { class: 0, index: 0 };
+                        // Into the container when the host sent it on the veth.
+                        let (src, dst) = if p.pkttype == pkttype::OUTGOING {
+                            (none, ds)
+                        } else {
+                            (ds, none)
+                        };
+                        records[1] = FlowRecord::ExtendedEntities(ExtendedEntities { src, dst });
+                        n = 2;
+                    }
+                    let records = records.get(..n).unwrap_or_default();
                     let sample =
-                        packet::flow_sample(&tap.state, p.pkttype, pool.unwrap_or(0), &records);
+                        packet::flow_sample(&tap.state, p.pkttype, pool.unwrap_or(0), records);
                     sink.send_flow(&sample, now);
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    if !tap.failing {
-                        tap.failing = true;
-                        warn!("pcap {}: reading samples failed: {e}", tap.port.name);
+                    // The interface went away (ENETDOWN, ENXIO): the tap closes; a `pcap { dev }`
+                    // is re-opened when its interface is back.
+                    match tap.owner {
+                        Owner::Dev(_) => warn!("pcap {}: {e}; tap closed", tap.port.name),
+                        Owner::Container(_) => {
+                            debug!("pcap {}: {e}; tap closed", tap.port.name)
+                        }
                     }
-                    break;
+                    self.taps[index] = None;
+                    return;
                 }
             }
         }
@@ -141,10 +446,13 @@ impl Taps {
         }
     }
 
-    /// Sends a counter sample (`if_counters`, `port_name`) for every tapped interface.
-    pub fn poll_counters(&mut self, sink: &mut Sink, now: u64) {
+    /// At every host poll: re-checks the interfaces, then sends a counter sample (`if_counters`,
+    /// `port_name`) for every tapped interface.
+    pub fn poll(&mut self, poller: &Rc<polling::Poller>, sink: &mut Sink, now: u64) {
+        self.check_devs(poller);
+        self.check_containers(poller, None);
         for tap in self.taps.iter_mut().flatten() {
-            let counters = packet::if_counters(&self.sys, &tap.port);
+            let counters = packet::if_counters(&self.roots.sys, &tap.port);
             tap.counter_sequence = tap.counter_sequence.wrapping_add(1);
             let records = [
                 CounterRecord::IfCounters(counters),
@@ -165,44 +473,38 @@ impl Taps {
             );
         }
     }
-
-    /// Whether `new` taps other interfaces or at other settings than `old`.
-    pub fn changed(old: &Config, new: &Config) -> bool {
-        old.pcap != new.pcap || old.sampling != new.sampling
-    }
-
-    /// Closes every tap (before the configuration's new ones open).
-    pub fn close_all(&mut self) {
-        self.taps.clear();
-    }
 }
 
-fn open_tap(
+fn new_tap(
     poller: &Rc<polling::Poller>,
+    owner: Owner,
     port: PortInfo,
     rate: u32,
     snap: u32,
-    sys: &std::path::Path,
+    sys: &Path,
     index: usize,
-) -> io::Result<Tap> {
-    let socket = PacketSocket::open(port.if_index, rate, snap)?;
-    let pool = PoolCounter::open(sys, &port.name)?;
+) -> Result<Tap, (String, io::Error)> {
+    let fail = |e| (port.name.clone(), e);
+    let socket = PacketSocket::open(port.if_index, rate, snap).map_err(fail)?;
+    let pool = PoolCounter::open(sys, &port.name).map_err(fail)?;
     let socket = Watched::new(
         poller,
         socket,
         polling::Event::readable(Key::Tap(index).encode()),
-    )?;
+    )
+    .map_err(fail)?;
     Ok(Tap {
+        owner,
         state: TapState {
             if_index: port.if_index,
             rate,
             sequence: 0,
             drops: 0,
+            entity: None,
         },
         port,
         socket,
         pool,
         counter_sequence: 0,
-        failing: false,
     })
 }

@@ -22,6 +22,7 @@
 //! | `sampling.bps_ratio` | rate = interface speed / ratio (at least 1); 0 = off |
 //! | `headerBytes` | 1..=256 (128): bytes of each sampled packet sent |
 //! | `pcap { dev = NAME sampling = N }` | repeatable: sample packets on interface NAME |
+//! | `pcap { containers = on sampling = N }` | sample the host end of every container's veths |
 //!
 //! Numbers are decimal digits with an optional `K`/`M`/`G` multiplier (as the reference agent reads them);
 //! no sign, no hex. Settings the reference agent knows but csflowd does not implement (`nflog { }`,
@@ -200,6 +201,13 @@ pub struct Pcap {
     pub sampling: Option<u32>,
 }
 
+/// `pcap { containers = on }`: sample the host end of every tracked container's interfaces.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PcapContainers {
+    /// `sampling = N` of that block: the containers' own rate.
+    pub sampling: Option<u32>,
+}
+
 /// A complete, validated configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -225,6 +233,8 @@ pub struct Config {
     pub sampling: Sampling,
     /// Every `pcap { }` block with a `dev`, in file order.
     pub pcap: Vec<Pcap>,
+    /// A `pcap { containers = on }` block, when present.
+    pub pcap_containers: Option<PcapContainers>,
 }
 
 impl Default for Config {
@@ -245,6 +255,7 @@ impl Default for Config {
             docker: None,
             sampling: Sampling::default(),
             pcap: Vec::new(),
+            pcap_containers: None,
         }
     }
 }

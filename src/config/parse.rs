@@ -14,9 +14,9 @@ use std::path::Path;
 use super::error::{quote, ConfigError, ConfigErrorKind, Warning};
 use super::token::{Located, Token, TokenError, Tokenizer};
 use super::{
-    value, Collector, Config, Pcap, DEFAULT_COLLECTOR_PORT, MAX_DATAGRAM_BYTES, MAX_DEPTH,
-    MAX_FILE_BYTES, MAX_HEADER_BYTES, MAX_RELIST_SECONDS, MAX_SAMPLING_RATE, MAX_WARNINGS,
-    MIN_DATAGRAM_BYTES, MIN_RELIST_SECONDS,
+    value, Collector, Config, Pcap, PcapContainers, DEFAULT_COLLECTOR_PORT, MAX_DATAGRAM_BYTES,
+    MAX_DEPTH, MAX_FILE_BYTES, MAX_HEADER_BYTES, MAX_RELIST_SECONDS, MAX_SAMPLING_RATE,
+    MAX_WARNINGS, MIN_DATAGRAM_BYTES, MIN_RELIST_SECONDS,
 };
 
 /// A configuration read from a file, with the remarks made while reading it.
@@ -526,6 +526,7 @@ impl<'a, 'f> Parser<'a, 'f> {
         const DEPTH: usize = 2;
         let mut dev: Option<String> = None;
         let mut sampling: Option<u32> = None;
+        let mut containers = false;
         while let Some((word, line)) = self.next_key(open_line, "pcap")? {
             let key = word.to_ascii_lowercase();
             match key.as_str() {
@@ -543,6 +544,10 @@ impl<'a, 'f> Parser<'a, 'f> {
                 "sampling" => {
                     sampling = Some(self.u32_value(&word, line, 1, MAX_SAMPLING_RATE)?);
                 }
+                "containers" => {
+                    let (text, at) = self.value(&word, line)?;
+                    containers = value::switch(&text).map_err(|k| self.error(at, k, &text))?;
+                }
                 _ if IGNORED_IN_PCAP.contains(&key.as_str()) => {
                     self.ignore(format!("pcap.{key}"), &word, " in pcap", line);
                     self.skip_item(&word, DEPTH)?;
@@ -556,8 +561,18 @@ impl<'a, 'f> Parser<'a, 'f> {
                 }
             }
         }
+        if containers {
+            if self.config.pcap_containers.is_some() {
+                self.warn(
+                    keyword_line,
+                    "pcap { containers = on } given again: the last block wins".into(),
+                );
+            }
+            self.config.pcap_containers = Some(PcapContainers { sampling });
+        }
         match dev {
             Some(dev) => self.config.pcap.push(Pcap { dev, sampling }),
+            None if containers => {}
             None => {
                 self.warn(
                     keyword_line,
@@ -1151,6 +1166,16 @@ mod tests {
             let (_, kind, _) = fail(&format!("sflow {{ {bad} }}"));
             assert_eq!(kind, NumberOutOfRange, "{bad}");
         }
+        let c = config("sflow { pcap { containers = on sampling = 50 } }");
+        assert!(c.pcap.is_empty());
+        assert_eq!(
+            c.pcap_containers,
+            Some(crate::config::PcapContainers { sampling: Some(50) })
+        );
+        assert_eq!(
+            config("sflow { pcap { containers = off } }").pcap_containers,
+            None
+        );
         let parsed = ok("sflow {\n pcap { sampling = 5 } }");
         assert!(parsed.config.pcap.is_empty());
         assert_eq!(

@@ -5,6 +5,9 @@
 //! so it is tested with fixture trees. Nothing here panics on what sysfs holds: a missing or
 //! malformed attribute is an unknown value.
 
+pub mod netlink;
+pub mod veth;
+
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
@@ -142,6 +145,8 @@ pub struct TapState {
     pub sequence: u32,
     /// Packets lost by the kernel so far (the socket's drops).
     pub drops: u32,
+    /// The container at the far end of the tapped veth, for `extended_entities`.
+    pub entity: Option<DataSource>,
 }
 
 /// The `sampled_header` of an Ethernet frame: `header` is what the tap captured, `original` the
@@ -329,6 +334,7 @@ mod tests {
             rate: 400,
             sequence: 3,
             drops: 1,
+            entity: None,
         };
         let header = [0u8; 64];
         let records = [sampled_header(1062, &header)];

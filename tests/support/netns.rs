@@ -27,57 +27,81 @@ fn must(args: &[&str]) {
     ip(args).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// A veth pair: `host` in the host's namespace, `peer` in namespace `ns`.
+/// A veth pair: `host` in the host's namespace, `peer` in namespace `ns` (made by the test), or
+/// in the namespace of process `pid` (a container's).
 pub struct VethNs {
     pub ns: String,
+    pub pid: Option<u32>,
     pub host: String,
     pub peer: String,
     pub host_addr: Ipv6Addr,
     pub peer_addr: Ipv6Addr,
 }
 
-fn mac_of(ns: Option<&str>, dev: &str) -> String {
-    let path = format!("/sys/class/net/{dev}/address");
-    let text = match ns {
-        None => std::fs::read_to_string(&path).unwrap(),
-        Some(ns) => {
-            let out = Command::new("ip")
-                .args(["netns", "exec", ns, "cat", &path])
-                .output()
-                .unwrap();
-            String::from_utf8(out.stdout).unwrap()
+/// Runs `command` in the peer's namespace: `ip netns exec NS ...` or `nsenter -t PID -n ...`.
+fn in_ns(ns: &str, pid: Option<u32>, command: &[&str]) -> Result<String, String> {
+    let mut c = match pid {
+        None => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns]);
+            c
+        }
+        Some(pid) => {
+            let mut c = Command::new("nsenter");
+            c.args(["-t", &pid.to_string(), "-n", "--"]);
+            c
         }
     };
-    text.trim().to_string()
+    let out = c.args(command).output().map_err(|e| format!("{e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{command:?} in {ns}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
 impl VethNs {
     /// Makes the pair; `tag` (a few letters) and the test's pid make the names unique.
     /// `None` (with the reason on stderr) when this machine cannot (not root).
     pub fn create(tag: &str, subnet: u16) -> Option<VethNs> {
+        Self::create_in(tag, subnet, None)
+    }
+
+    /// Makes the pair with its peer in the network namespace of process `pid` (a container's).
+    pub fn into_process(tag: &str, subnet: u16, pid: u32) -> VethNs {
+        Self::create_in(tag, subnet, Some(pid)).expect("veth into a process")
+    }
+
+    fn create_in(tag: &str, subnet: u16, pid: Option<u32>) -> Option<VethNs> {
         let id = std::process::id() % 100_000;
         let v = VethNs {
             ns: format!("csfl-{tag}-{id}"),
+            pid,
             host: format!("cf{tag}{id}h"),
             peer: format!("cf{tag}{id}n"),
             host_addr: Ipv6Addr::new(0xfd00, 0xcf, subnet, 0, 0, 0, 0, 1),
             peer_addr: Ipv6Addr::new(0xfd00, 0xcf, subnet, 0, 0, 0, 0, 2),
         };
-        if let Err(e) = ip(&["netns", "add", &v.ns]) {
-            assert!(!super::in_ci(), "CI: {e}");
-            eprintln!("SKIPPED: {e}");
-            return None;
+        if pid.is_none() {
+            if let Err(e) = ip(&["netns", "add", &v.ns]) {
+                assert!(!super::in_ci(), "CI: {e}");
+                eprintln!("SKIPPED: {e}");
+                return None;
+            }
         }
         let ns = v.ns.clone();
         let exec = |args: &[&str]| {
-            let mut all = vec!["netns", "exec", ns.as_str(), "ip"];
+            let mut all = vec!["ip"];
             all.extend_from_slice(args);
-            must(&all);
+            in_ns(&ns, pid, &all).unwrap_or_else(|e| panic!("{e}"));
         };
         must(&[
             "link", "add", &v.host, "type", "veth", "peer", "name", &v.peer,
         ]);
-        must(&["link", "set", &v.peer, "netns", &v.ns]);
+        let target = pid.map_or(v.ns.clone(), |p| p.to_string());
+        must(&["link", "set", &v.peer, "netns", &target]);
         must(&["link", "set", &v.host, "addrgenmode", "none"]);
         exec(&["link", "set", &v.peer, "addrgenmode", "none"]);
         let host_cidr = format!("{}/64", v.host_addr);
@@ -87,8 +111,17 @@ impl VethNs {
         must(&["link", "set", &v.host, "up"]);
         exec(&["link", "set", &v.peer, "up"]);
         exec(&["link", "set", "lo", "up"]);
-        let host_mac = mac_of(None, &v.host);
-        let peer_mac = mac_of(Some(&v.ns), &v.peer);
+        let host_mac = std::fs::read_to_string(format!("/sys/class/net/{}/address", v.host))
+            .unwrap()
+            .trim()
+            .to_string();
+        // `ip -br link`: name, state, MAC (sysfs would show the host's namespace under nsenter).
+        let peer_mac = in_ns(&v.ns, pid, &["ip", "-br", "link", "show", "dev", &v.peer])
+            .unwrap_or_else(|e| panic!("{e}"))
+            .split_whitespace()
+            .nth(2)
+            .unwrap_or_default()
+            .to_string();
         let peer_addr = v.peer_addr.to_string();
         let host_addr = v.host_addr.to_string();
         must(&[
@@ -148,7 +181,10 @@ impl VethNs {
     /// A UDP socket bound on the namespace end: made by a thread that enters the namespace
     /// (setns affects only the calling thread); the socket stays in it.
     pub fn peer_socket(&self) -> UdpSocket {
-        let path = format!("/var/run/netns/{}", self.ns);
+        let path = match self.pid {
+            None => format!("/var/run/netns/{}", self.ns),
+            Some(pid) => format!("/proc/{pid}/ns/net"),
+        };
         let addr = SocketAddr::from((self.peer_addr, 0));
         std::thread::spawn(move || {
             let f = std::fs::File::open(&path).unwrap();
@@ -166,6 +202,8 @@ impl Drop for VethNs {
     fn drop(&mut self) {
         // Deleting the namespace deletes its end, and with it the pair.
         let _ = ip(&["link", "del", &self.host]);
-        let _ = ip(&["netns", "del", &self.ns]);
+        if self.pid.is_none() {
+            let _ = ip(&["netns", "del", &self.ns]);
+        }
     }
 }

@@ -1,0 +1,240 @@
+//! `pcap { containers = on }` with a real, private Docker engine: a container started with
+//! `--network none` gets a veth the test moves into its namespace; the agent finds the host end
+//! (no setns: the host's id for the container's namespace, and the veth whose link namespace is
+//! it), taps it, and names the container in `extended_entities`. Then 50 containers come and go,
+//! each with a veth, and the agent's descriptors end where they began.
+//!
+//! Needs root and the engine (see support): outside CI a test without them skips, saying why.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use flowparser_sflow::flow_records::FlowRecord as Flow;
+use flowparser_sflow::SflowSample;
+
+use support::agent::Agent;
+use support::containers::uuid_of;
+use support::netns::VethNs;
+use support::sflow::{decode, walk, Collector};
+
+const INTERNAL: u32 = 0x3FFF_FFFF;
+
+/// No network but `lo`, and IPv6 left on for the veth the test adds (the engine turns it off).
+const NET_NONE_WITH_IPV6: &[&str] = &[
+    "--network",
+    "none",
+    "--sysctl",
+    "net.ipv6.conf.all.disable_ipv6=0",
+    "--sysctl",
+    "net.ipv6.conf.default.disable_ipv6=0",
+];
+
+fn config(engine: &support::Engine, collector: std::net::SocketAddr, extra: &str) -> String {
+    format!(
+        "sflow {{\n  polling = 1\n  agentIP = 192.0.2.1\n  collector {{ ip = {} udpport = {} }}\n  \
+         docker {{ socket = \"{}\" }}\n  {extra}\n}}\n",
+        collector.ip(),
+        collector.port(),
+        engine.socket_path().display()
+    )
+}
+
+fn wait_until(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count()
+}
+
+/// The data source index of the container with this uuid, from its counter samples.
+fn container_index(collector: &Collector, uuid: [u8; 16], timeout: Duration) -> u32 {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline
+            .checked_duration_since(Instant::now())
+            .expect("no counter sample of the container");
+        let Some(d) = collector.recv(left) else {
+            continue;
+        };
+        let (_, samples) = walk(&d);
+        for s in samples {
+            if s.class != 3 {
+                continue;
+            }
+            if let Some(descr) = s.record(2000) {
+                let len = u32::from_be_bytes(descr[0..4].try_into().unwrap()) as usize;
+                let at = 4 + ((len + 3) & !3);
+                if descr[at..at + 16] == uuid {
+                    return s.index;
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_containers_veth_is_tapped_and_its_samples_name_the_container() {
+    let Some(engine) = support::docker() else {
+        return;
+    };
+    let collector = Collector::bind();
+    let agent = Agent::start(
+        "pcap-docker",
+        &config(
+            &engine,
+            collector.addr(),
+            "pcap { containers = on sampling = 4 }",
+        ),
+        &[],
+    );
+    let id = engine.run(NET_NONE_WITH_IPV6, &["sleep", "300"]);
+    let pid = engine.inspect_pid(&id);
+    let index = container_index(&collector, uuid_of(&id), Duration::from_secs(15));
+
+    let fds_before = open_fds(agent.pid());
+    // The veth comes after the container started: the agent finds it at a host poll.
+    let veth = VethNs::into_process("pd", 3, pid);
+    let if_index = veth.host_if_index();
+    let line = format!(
+        "pcap {}: ifIndex {if_index}, sampling 1 in 4, headerBytes 128 (container)",
+        veth.host
+    );
+    wait_until(&line, Duration::from_secs(10), || {
+        agent.stderr().contains(&line)
+    });
+
+    let host = veth.host_socket();
+    let peer = veth.peer_socket();
+    let (host_port, peer_port) = (host.local_addr().unwrap(), peer.local_addr().unwrap());
+    let mut buf = [0u8; 256];
+    for s in [&host, &peer] {
+        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    }
+    let n = 400u32;
+    for seq in 0..n {
+        let mut p = b"CSFLOWD-TEST>".to_vec();
+        p.extend_from_slice(&seq.to_be_bytes());
+        host.send_to(&p, peer_port).unwrap();
+        peer.recv(&mut buf).unwrap();
+        p[12] = b'<';
+        peer.send_to(&p, host_port).unwrap();
+        host.recv(&mut buf).unwrap();
+    }
+
+    let container = (3u32, index);
+    let none = (0u32, 0u32);
+    let (mut into, mut out_of) = (0, 0);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline {
+        let Some(d) = collector.recv(Duration::from_millis(200)) else {
+            continue;
+        };
+        walk(&d);
+        for s in decode(&d).samples {
+            let SflowSample::ExpandedFlow(f) = s else {
+                continue;
+            };
+            assert_eq!((f.source_id_type, f.source_id_index), (0, if_index));
+            assert_eq!(f.sampling_rate, 4);
+            assert_eq!(f.records.len(), 2, "sampled_header and extended_entities");
+            let Flow::RawPacketHeader(h) = &f.records[0] else {
+                panic!("{:?}", f.records[0]);
+            };
+            let Flow::ExtendedEntities(e) = &f.records[1] else {
+                panic!("{:?}", f.records[1]);
+            };
+            let (src, dst) = (
+                (e.src_ds_class, e.src_ds_index),
+                (e.dst_ds_class, e.dst_ds_index),
+            );
+            let Some(at) = h.header.windows(12).position(|w| w == b"CSFLOWD-TEST") else {
+                continue; // a frame of the link's setup
+            };
+            match h.header[at + 12] {
+                b'>' => {
+                    assert_eq!((src, dst), (none, container), "into the container");
+                    assert_eq!((f.input_value, f.output_value), (INTERNAL, if_index));
+                    into += 1;
+                }
+                b'<' => {
+                    assert_eq!((src, dst), (container, none), "out of the container");
+                    assert_eq!((f.input_value, f.output_value), (if_index, INTERNAL));
+                    out_of += 1;
+                }
+                other => panic!("direction {other}"),
+            }
+        }
+    }
+    // 400 packets each way at 1 in 4: 100 ± 8.7 expected; 6 standard deviations either side.
+    for (what, k) in [("into", into), ("out of", out_of)] {
+        assert!((48..=152).contains(&k), "{k} samples {what} the container");
+    }
+    // The test's socket in the container's namespace would keep it (and the veth) alive.
+    drop((host, peer));
+    engine.cli(&["rm", "-f", &id]);
+    let pid = agent.pid();
+    // The tap's descriptors close with the container (its counter files too, hence "at most").
+    wait_until("the tap to close", Duration::from_secs(10), || {
+        open_fds(pid) <= fds_before
+    });
+    drop(agent);
+}
+
+#[test]
+fn fifty_containers_with_veths_leave_the_descriptors_where_they_began() {
+    let Some(engine) = support::docker() else {
+        return;
+    };
+    let collector = Collector::bind();
+    let agent = Agent::start(
+        "pcap-churn",
+        &config(&engine, collector.addr(), "pcap { containers = on }"),
+        &[],
+    );
+    // Settled: the engine is connected and the first host sample is out.
+    collector
+        .recv_source(2, 1, Duration::from_secs(10))
+        .expect("host sample");
+    std::thread::sleep(Duration::from_millis(500));
+    let before = open_fds(agent.pid());
+    let mut opened = 0;
+    for round in 0..5u16 {
+        let mut batch = Vec::new();
+        for i in 0..10u16 {
+            let id = engine.run(NET_NONE_WITH_IPV6, &["sleep", "300"]);
+            let pid = engine.inspect_pid(&id);
+            let veth =
+                VethNs::into_process(&format!("c{}", round * 10 + i), 10 + round * 10 + i, pid);
+            batch.push((id, veth));
+        }
+        opened += 10;
+        wait_until("ten more container taps", Duration::from_secs(20), || {
+            agent.stderr().matches("(container)").count() >= opened
+        });
+        let during = open_fds(agent.pid());
+        assert!(
+            during >= before + 10 * 3,
+            "{during} descriptors with ten taps open"
+        );
+        for (id, veth) in batch {
+            engine.cli(&["rm", "-f", &id]);
+            drop(veth);
+        }
+    }
+    let pid = agent.pid();
+    wait_until(
+        "the descriptors to come back",
+        Duration::from_secs(20),
+        || open_fds(pid) <= before,
+    );
+    assert_eq!(open_fds(pid), before, "descriptors after 50 containers");
+    while collector.recv(Duration::from_millis(10)).is_some() {}
+}
