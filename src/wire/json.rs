@@ -26,6 +26,7 @@
 use core::fmt::{self, Write as _};
 
 use super::flow::{FlowRecord, FlowSample};
+use super::mib2_records::{Mib2Icmp, Mib2Ip, Mib2Tcp, Mib2Udp};
 use super::records::{
     Adapter, HostCpu, HostDescr, HostDiskIo, HostMemory, HostParent, IfCounters, NetIo, VirtCpu,
     VirtDiskIo, VirtMemory, VirtNode,
@@ -77,6 +78,10 @@ pub fn write_sample(out: &mut String, sample: &CounterSample<'_>) {
             CounterRecord::VirtNetIo(r) => records.object(name, r),
             CounterRecord::IfCounters(r) => records.object(name, r),
             CounterRecord::PortName(r) => records.str(name, cut_str(r.name, PORT_NAME_MAX)),
+            CounterRecord::Mib2Ip(r) => write_mib2(&mut records, name, &Mib2Ip::FIELDS, &r.0),
+            CounterRecord::Mib2Icmp(r) => write_mib2(&mut records, name, &Mib2Icmp::FIELDS, &r.0),
+            CounterRecord::Mib2Tcp(r) => write_mib2(&mut records, name, &Mib2Tcp::FIELDS, &r.0),
+            CounterRecord::Mib2Udp(r) => write_mib2(&mut records, name, &Mib2Udp::FIELDS, &r.0),
         }
     }
     records.close();
@@ -117,6 +122,16 @@ pub fn flow_sample_to_json(sample: &FlowSample<'_>) -> String {
     records.close();
     o.close();
     out
+}
+
+/// A MIB-II group as an object keyed by the kernel's column names.
+fn write_mib2(o: &mut ObjectWriter<'_>, name: &str, fields: &[&str], values: &[u32]) {
+    o.key(name);
+    let mut g = ObjectWriter::open(o.out);
+    for (f, v) in fields.iter().zip(values) {
+        g.integer(f, v);
+    }
+    g.close();
 }
 
 /// Bytes as lower-case hex digits.

@@ -34,6 +34,7 @@ mod datagram;
 mod flow;
 mod host_records;
 pub mod json;
+mod mib2_records;
 mod port_records;
 mod records;
 mod sample;
@@ -50,6 +51,7 @@ pub use flow::{
     MAX_SAMPLED_HEADER,
 };
 pub use host_records::NetIoKind;
+pub use mib2_records::{Mib2, Mib2Icmp, Mib2Ip, Mib2Tcp, Mib2Udp};
 pub use records::*;
 pub use xdr::{cut_str, string_len, Writer};
 
@@ -67,6 +69,14 @@ pub mod tag {
     pub const IF_COUNTERS: u32 = 1;
     /// 0:1005 `port_name` (a counter record).
     pub const PORT_NAME: u32 = 1005;
+    /// 0:2007 `mib2_ip_group`.
+    pub const MIB2_IP: u32 = 2007;
+    /// 0:2008 `mib2_icmp_group`.
+    pub const MIB2_ICMP: u32 = 2008;
+    /// 0:2009 `mib2_tcp_group`.
+    pub const MIB2_TCP: u32 = 2009;
+    /// 0:2010 `mib2_udp_group`.
+    pub const MIB2_UDP: u32 = 2010;
     /// 0:4 `counters_sample_expanded`.
     pub const COUNTERS_SAMPLE_EXPANDED: u32 = 4;
     /// 0:2000 `host_descr`.

@@ -376,6 +376,10 @@ pub enum CounterRecord<'a> {
     VirtNetIo(NetIo),
     IfCounters(IfCounters),
     PortName(PortName<'a>),
+    Mib2Ip(super::Mib2Ip),
+    Mib2Icmp(super::Mib2Icmp),
+    Mib2Tcp(super::Mib2Tcp),
+    Mib2Udp(super::Mib2Udp),
 }
 
 /// A data source: `class:index` (2:1 the physical host, 3:N a container).

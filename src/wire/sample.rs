@@ -23,6 +23,10 @@ impl CounterRecord<'_> {
             CounterRecord::VirtNetIo(_) => tag::VIRT_NET_IO,
             CounterRecord::IfCounters(_) => tag::IF_COUNTERS,
             CounterRecord::PortName(_) => tag::PORT_NAME,
+            CounterRecord::Mib2Ip(_) => tag::MIB2_IP,
+            CounterRecord::Mib2Icmp(_) => tag::MIB2_ICMP,
+            CounterRecord::Mib2Tcp(_) => tag::MIB2_TCP,
+            CounterRecord::Mib2Udp(_) => tag::MIB2_UDP,
         }
     }
 
@@ -43,6 +47,10 @@ impl CounterRecord<'_> {
             CounterRecord::VirtNetIo(_) => "virt_net_io",
             CounterRecord::IfCounters(_) => "if_counters",
             CounterRecord::PortName(_) => "port_name",
+            CounterRecord::Mib2Ip(_) => "mib2_ip_group",
+            CounterRecord::Mib2Icmp(_) => "mib2_icmp_group",
+            CounterRecord::Mib2Tcp(_) => "mib2_tcp_group",
+            CounterRecord::Mib2Udp(_) => "mib2_udp_group",
         }
     }
 
@@ -62,6 +70,10 @@ impl CounterRecord<'_> {
             CounterRecord::VirtDiskIo(r) => r.body_len(),
             CounterRecord::IfCounters(r) => r.body_len(),
             CounterRecord::PortName(r) => r.body_len(),
+            CounterRecord::Mib2Ip(r) => r.body_len(),
+            CounterRecord::Mib2Icmp(r) => r.body_len(),
+            CounterRecord::Mib2Tcp(r) => r.body_len(),
+            CounterRecord::Mib2Udp(r) => r.body_len(),
         }
     }
 
@@ -87,6 +99,10 @@ impl CounterRecord<'_> {
             CounterRecord::VirtNetIo(r) => r.emit(NetIoKind::Virt, w),
             CounterRecord::IfCounters(r) => r.emit(w),
             CounterRecord::PortName(r) => r.emit(w),
+            CounterRecord::Mib2Ip(r) => r.emit(w),
+            CounterRecord::Mib2Icmp(r) => r.emit(w),
+            CounterRecord::Mib2Tcp(r) => r.emit(w),
+            CounterRecord::Mib2Udp(r) => r.emit(w),
         }
     }
 }
