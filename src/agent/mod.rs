@@ -321,6 +321,7 @@ impl Agent {
                 self.host_due,
                 self.table.poll_timeout(),
                 self.wheel.next_deadline(),
+                self.taps.next_deadline(),
             ]
             .into_iter()
             .flatten()
@@ -384,6 +385,7 @@ impl Agent {
         }
         self.table.handle_timeout(now);
         self.take_actions(now);
+        self.taps.on_time(now, &mut self.sink);
     }
 
     fn poll_host(&mut self, now: u64) {

@@ -152,68 +152,6 @@ impl PacketSocket {
         Ok(PacketSocket { fd })
     }
 
-    /// Receives one packet into `buf` without waiting: `Ok(None)` when none is queued.
-    pub fn recv(&self, buf: &mut [u8]) -> io::Result<Option<PacketInfo>> {
-        // SAFETY: sockaddr_ll is plain data; all-zero is a valid value.
-        let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-        // Room for one cmsg holding a tpacket_auxdata, 8-byte aligned.
-        let mut control = [0u64; 8];
-        let mut iov = libc::iovec {
-            iov_base: buf.as_mut_ptr().cast(),
-            iov_len: buf.len(),
-        };
-        // SAFETY: msghdr is plain data; all-zero is a valid value (its padding on musl included).
-        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-        msg.msg_name = (&mut addr as *mut libc::sockaddr_ll).cast();
-        msg.msg_namelen = size_of::<libc::sockaddr_ll>() as libc::socklen_t;
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.as_mut_ptr().cast();
-        msg.msg_controllen = size_of::<[u64; 8]>() as _;
-        let n = loop {
-            // SAFETY: every pointer in `msg` points to memory of this frame (or `buf`) of the
-            // length given beside it, alive for the call.
-            let n = unsafe { libc::recvmsg(self.fd.as_raw_fd(), &mut msg, libc::MSG_DONTWAIT) };
-            if n >= 0 {
-                break n as usize;
-            }
-            let e = io::Error::last_os_error();
-            match e.kind() {
-                io::ErrorKind::Interrupted => continue,
-                io::ErrorKind::WouldBlock => return Ok(None),
-                _ => return Err(e),
-            }
-        };
-        let captured = n.min(buf.len());
-        let mut original = captured as u32;
-        // SAFETY: `msg` was filled in by recvmsg; CMSG_FIRSTHDR reads only its control fields.
-        let mut cmsg = unsafe { libc::CMSG_FIRSTHDR(&msg) };
-        while !cmsg.is_null() {
-            // SAFETY: CMSG_FIRSTHDR/CMSG_NXTHDR return null or a header inside `control`.
-            let header = unsafe { &*cmsg };
-            if header.cmsg_level == libc::SOL_PACKET
-                && header.cmsg_type == libc::PACKET_AUXDATA
-                && header.cmsg_len as usize
-                    >= size_of::<libc::cmsghdr>() + size_of::<libc::tpacket_auxdata>()
-            {
-                // SAFETY: the header says a whole tpacket_auxdata follows it, inside `control`;
-                // it may be unaligned, hence read_unaligned.
-                let aux: libc::tpacket_auxdata = unsafe {
-                    std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::tpacket_auxdata>())
-                };
-                original = aux.tp_len;
-            }
-            // SAFETY: `cmsg` is a header inside `msg`'s control buffer.
-            cmsg = unsafe { libc::CMSG_NXTHDR(&msg, cmsg) };
-        }
-        Ok(Some(PacketInfo {
-            captured,
-            original,
-            pkttype: addr.sll_pkttype,
-            if_index: u32::try_from(addr.sll_ifindex).unwrap_or(0),
-        }))
-    }
-
     /// Packets the kernel dropped since the last call (the count resets when read).
     pub fn take_drops(&self) -> io::Result<u32> {
         let mut stats = MaybeUninit::<libc::tpacket_stats>::zeroed();
@@ -230,6 +168,163 @@ impl PacketSocket {
         })?;
         // SAFETY: zero-initialised plain data, possibly overwritten by the kernel.
         Ok(unsafe { stats.assume_init() }.tp_drops)
+    }
+}
+
+/// Most packets one [`PacketSocket::recv_batch`] call takes.
+pub const BATCH: usize = 64;
+
+/// Bytes kept of each packet of a batch (the longest `headerBytes`).
+pub const SNAP_MAX: usize = 256;
+
+/// `struct mmsghdr` (linux/socket.h): a message header and the bytes the kernel received for it.
+#[repr(C)]
+struct MMsgHdr {
+    hdr: libc::msghdr,
+    len: libc::c_uint,
+}
+
+/// Buffers for [`PacketSocket::recv_batch`]: one per packet of a batch, owned once, reused.
+pub struct PacketBatch {
+    data: Box<[[u8; SNAP_MAX]; BATCH]>,
+    addrs: Box<[libc::sockaddr_ll; BATCH]>,
+    controls: Box<[[u64; 8]; BATCH]>,
+    iovs: Box<[libc::iovec; BATCH]>,
+    msgs: Box<[MMsgHdr; BATCH]>,
+    infos: [PacketInfo; BATCH],
+    count: usize,
+}
+
+impl std::fmt::Debug for PacketBatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PacketBatch({} packets)", self.count)
+    }
+}
+
+impl Default for PacketBatch {
+    fn default() -> Self {
+        // SAFETY: sockaddr_ll, iovec and msghdr are plain data; all-zero is a valid value of
+        // each (null pointers are filled in before every call).
+        let (addrs, iovs, msgs) = unsafe {
+            (
+                Box::new(std::mem::zeroed::<[libc::sockaddr_ll; BATCH]>()),
+                Box::new(std::mem::zeroed::<[libc::iovec; BATCH]>()),
+                Box::new(std::mem::zeroed::<[MMsgHdr; BATCH]>()),
+            )
+        };
+        PacketBatch {
+            data: Box::new([[0; SNAP_MAX]; BATCH]),
+            addrs,
+            controls: Box::new([[0; 8]; BATCH]),
+            iovs,
+            msgs,
+            infos: [PacketInfo {
+                captured: 0,
+                original: 0,
+                pkttype: 0,
+                if_index: 0,
+            }; BATCH],
+            count: 0,
+        }
+    }
+}
+
+impl PacketBatch {
+    /// The packets of the last [`PacketSocket::recv_batch`]: what the kernel said of each, and
+    /// its captured bytes.
+    pub fn packets(&self) -> impl Iterator<Item = (&PacketInfo, &[u8])> {
+        self.infos
+            .iter()
+            .zip(self.data.iter())
+            .take(self.count)
+            .map(|(i, d)| (i, d.get(..i.captured).unwrap_or_default()))
+    }
+}
+
+/// The original length of a packet from its `PACKET_AUXDATA` control message, if there is one.
+fn aux_len(msg: &libc::msghdr) -> Option<u32> {
+    // SAFETY: `msg` was filled in by the kernel; CMSG_FIRSTHDR reads only its control fields.
+    let mut cmsg = unsafe { libc::CMSG_FIRSTHDR(msg) };
+    while !cmsg.is_null() {
+        // SAFETY: CMSG_FIRSTHDR/CMSG_NXTHDR return null or a header inside the control buffer.
+        let header = unsafe { &*cmsg };
+        if header.cmsg_level == libc::SOL_PACKET
+            && header.cmsg_type == libc::PACKET_AUXDATA
+            && header.cmsg_len as usize
+                >= size_of::<libc::cmsghdr>() + size_of::<libc::tpacket_auxdata>()
+        {
+            // SAFETY: the header says a whole tpacket_auxdata follows it, inside the control
+            // buffer; it may be unaligned, hence read_unaligned.
+            let aux: libc::tpacket_auxdata = unsafe {
+                std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::tpacket_auxdata>())
+            };
+            return Some(aux.tp_len);
+        }
+        // SAFETY: `cmsg` is a header inside `msg`'s control buffer.
+        cmsg = unsafe { libc::CMSG_NXTHDR(msg, cmsg) };
+    }
+    None
+}
+
+impl PacketSocket {
+    /// Receives up to [`BATCH`] packets, each cut to `snap` bytes (at most [`SNAP_MAX`]), in one
+    /// `recvmmsg` without waiting; returns how many (0: none queued). They are read with
+    /// [`PacketBatch::packets`].
+    pub fn recv_batch(&self, batch: &mut PacketBatch, snap: usize) -> io::Result<usize> {
+        let snap = snap.min(SNAP_MAX);
+        batch.count = 0;
+        for i in 0..BATCH {
+            batch.iovs[i] = libc::iovec {
+                iov_base: batch.data[i].as_mut_ptr().cast(),
+                iov_len: snap,
+            };
+            let hdr = &mut batch.msgs[i].hdr;
+            hdr.msg_name = (&mut batch.addrs[i] as *mut libc::sockaddr_ll).cast();
+            hdr.msg_namelen = size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+            hdr.msg_iov = &mut batch.iovs[i];
+            hdr.msg_iovlen = 1;
+            hdr.msg_control = batch.controls[i].as_mut_ptr().cast();
+            hdr.msg_controllen = size_of::<[u64; 8]>() as _;
+            hdr.msg_flags = 0;
+            batch.msgs[i].len = 0;
+        }
+        let n = loop {
+            // SAFETY: `msgs` holds BATCH headers whose every pointer points into `batch`'s own
+            // boxed buffers, of the lengths given beside them, alive and unmoved for the call; the
+            // timeout pointer may be null. recvmmsg through syscall(2): the C library's wrapper is
+            // not bound for every target.
+            let n = unsafe {
+                libc::syscall(
+                    libc::SYS_recvmmsg,
+                    self.fd.as_raw_fd(),
+                    batch.msgs.as_mut_ptr(),
+                    BATCH as libc::c_uint,
+                    libc::MSG_DONTWAIT,
+                    std::ptr::null_mut::<libc::timespec>(),
+                )
+            };
+            if n >= 0 {
+                break n as usize;
+            }
+            let e = io::Error::last_os_error();
+            match e.kind() {
+                io::ErrorKind::Interrupted => continue,
+                io::ErrorKind::WouldBlock => return Ok(0),
+                _ => return Err(e),
+            }
+        };
+        let n = n.min(BATCH);
+        for i in 0..n {
+            let captured = (batch.msgs[i].len as usize).min(snap);
+            batch.infos[i] = PacketInfo {
+                captured,
+                original: aux_len(&batch.msgs[i].hdr).unwrap_or(captured as u32),
+                pkttype: batch.addrs[i].sll_pkttype,
+                if_index: u32::try_from(batch.addrs[i].sll_ifindex).unwrap_or(0),
+            };
+        }
+        batch.count = n;
+        Ok(n)
     }
 }
 
