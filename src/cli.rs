@@ -105,7 +105,7 @@ pub const HELP: &str = "\
 Usage: csflowd [OPTIONS]
 
 Exports sFlow v5 counter samples of this host and its containers over UDP, and packet
-samples of the interfaces named in pcap { dev } blocks (needs CAP_NET_RAW).
+samples: pcap { dev } and pcap { containers = on } (CAP_NET_RAW), nflog { group } (CAP_NET_ADMIN).
 
 Options:
   -f FILE                 configuration file (default /etc/csflowd.conf, else /etc/hsflowd.conf,

@@ -333,7 +333,7 @@ fn broken_configurations_stop_the_agent_with_status_78() {
 fn reference_agent_configuration_loads_with_warnings() {
     let collector = Collector::bind();
     let cfg = format!(
-        "# an hsflowd.conf\nsflow {{\n  polling = 1\n  nflog {{ group = 5 }}\n  dns-sd {{ domain = .example.com }}\n  frobnicate = 3\n  collector {{ ip = 127.0.0.1 udpport = {} }}\n}}\n",
+        "# an hsflowd.conf\nsflow {{\n  polling = 1\n  psample {{ group = 5 }}\n  dns-sd {{ domain = .example.com }}\n  frobnicate = 3\n  collector {{ ip = 127.0.0.1 udpport = {} }}\n}}\n",
         collector.addr().port()
     );
     let agent = Agent::start("ref", &cfg, &[]);
@@ -341,7 +341,7 @@ fn reference_agent_configuration_loads_with_warnings() {
         .recv(Duration::from_secs(10))
         .unwrap_or_else(|| panic!("no datagram; stderr:\n{}", agent.stderr()));
     let err = agent.stderr();
-    assert!(err.contains(":4:") && err.contains("nflog"), "{err}");
+    assert!(err.contains(":4:") && err.contains("psample"), "{err}");
     assert!(err.contains(":6:") && err.contains("frobnicate"), "{err}");
 }
 

@@ -105,6 +105,10 @@ fn a_real_reference_agent_file_loads_with_warnings_for_what_csflowd_ignores() {
                 sampling: None,
             }],
             pcap_containers: None,
+            nflog: Some(csflowd::config::Nflog {
+                group: 5,
+                rate: 400,
+            }),
         }
     );
     assert_eq!(
@@ -114,7 +118,6 @@ fn a_real_reference_agent_file_loads_with_warnings_for_what_csflowd_ignores() {
             "23: \"DNS-SD\" is not implemented by csflowd: ignored",
             "27: \"speed\" in pcap is not implemented by csflowd: ignored",
             "27: pcap without dev: no interface to sample, ignored",
-            "28: \"nflog\" is not implemented by csflowd: ignored",
             "29: \"psample\" is not implemented by csflowd: ignored",
             "30: \"dropmon\" is not implemented by csflowd: ignored",
             "31: \"json\" is not implemented by csflowd: ignored",

@@ -14,6 +14,7 @@ const STDOUT: usize = 2;
 const ENGINE: usize = 3;
 const COLLECTOR: usize = 4;
 const TAP: usize = 5;
+const NFLOG: usize = 6;
 
 /// What a poller event is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -28,6 +29,8 @@ pub enum Key {
     Collector(usize),
     /// A packet sampling socket, by its tap's index.
     Tap(usize),
+    /// The NFLOG netlink socket.
+    Nflog,
 }
 
 impl Key {
@@ -40,6 +43,7 @@ impl Key {
             Key::Engine(i) => (ENGINE, i),
             Key::Collector(i) => (COLLECTOR, i),
             Key::Tap(i) => (TAP, i),
+            Key::Nflog => (NFLOG, 0),
         };
         (kind << INDEX_BITS) | (index & INDEX_MASK)
     }
@@ -53,6 +57,7 @@ impl Key {
             ENGINE => Some(Key::Engine(index)),
             COLLECTOR => Some(Key::Collector(index)),
             TAP => Some(Key::Tap(index)),
+            NFLOG if index == 0 => Some(Key::Nflog),
             _ => None,
         }
     }
@@ -73,6 +78,7 @@ mod tests {
             Key::Collector(7),
             Key::Tap(0),
             Key::Tap(99),
+            Key::Nflog,
         ] {
             assert_eq!(Key::decode(key.encode()), Some(key));
         }

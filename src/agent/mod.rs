@@ -345,6 +345,10 @@ impl Agent {
                         let now = self.now_ms();
                         self.taps.on_ready(i, &mut self.sink, now);
                     }
+                    Some(Key::Nflog) => {
+                        let now = self.now_ms();
+                        self.taps.on_nflog(&mut self.sink, now);
+                    }
                     Some(Key::Engine(slot)) => {
                         let now = self.now_ms();
                         if let Some(e) = &mut self.engine {

@@ -33,11 +33,13 @@ use crate::config::Config;
 use crate::host::Roots;
 use crate::packet::veth::{self, VethFinder};
 use crate::packet::{self, pkttype, PoolCounter, PortInfo, TapState, ARPHRD_ETHER};
+use crate::packet::{netlink, nflog};
+use crate::sys::netlink::RouteSocket;
 use crate::sys::packet::{PacketBatch, PacketSocket};
 use crate::sys::Watched;
 use crate::wire::{
     CounterRecord, CounterSample, DataSource, ExtendedEntities, FlowRecord, PortName,
-    DS_CLASS_LOGICAL, MAX_SAMPLED_HEADER,
+    DS_CLASS_LOGICAL, IF_INTERNAL, MAX_SAMPLED_HEADER,
 };
 
 use super::keys::Key;
@@ -102,7 +104,32 @@ pub struct Taps {
     no_permission: bool,
     /// Names of `pcap { dev }` interfaces whose absence was logged.
     logged_missing: Vec<bool>,
+    /// `nflog { }`: the group's socket and its samplers.
+    nflog: Option<NflogReader>,
 }
+
+/// The NFLOG group's netlink socket, and per data source (the packet's interface) its flow
+/// sample sequence and estimated pool.
+struct NflogReader {
+    socket: Watched<RouteSocket>,
+    group: u16,
+    rate: u32,
+    /// (ifIndex, sequence, pool): the pool is estimated, `rate` per sample, as NFLOG gives no
+    /// count of the packets the rule saw.
+    samplers: Vec<(u32, u32, u32)>,
+    /// Gaps in the group's sequence numbers: packets the kernel could not deliver.
+    drops: u32,
+    last_seq: Option<u32>,
+    /// ENOBUFS was logged.
+    logged_overflow: bool,
+    buf: Box<[u8]>,
+}
+
+/// Receive queue of the NFLOG socket, as the reference agent's (8 MiB).
+const NFLOG_RCVBUF: i32 = 8 << 20;
+
+/// Most datagrams read from the NFLOG socket per wake-up (the kernel packs up to 64 packets in one).
+const NFLOG_READS: usize = 16;
 
 impl Taps {
     /// Opens a tap for each `pcap { dev }` of `config`, registered in `poller` under
@@ -124,7 +151,32 @@ impl Taps {
             finder: None,
             no_permission: false,
             logged_missing: vec![false; config.pcap.len()],
+            nflog: None,
         };
+        if let Some(n) = &config.nflog {
+            match open_nflog(poller, n.group, taps.header_bytes) {
+                Ok(socket) => {
+                    info!(
+                        "nflog group {}: sampling 1 in {} (the rule's probability), headerBytes {}",
+                        n.group, n.rate, taps.header_bytes
+                    );
+                    taps.nflog = Some(NflogReader {
+                        socket,
+                        group: n.group,
+                        rate: n.rate,
+                        samplers: Vec::new(),
+                        drops: 0,
+                        last_seq: None,
+                        logged_overflow: false,
+                        buf: vec![0u8; 1 << 16].into_boxed_slice(),
+                    });
+                }
+                Err(e) => warn!(
+                    "nflog group {}: cannot bind (needs CAP_NET_ADMIN): {e}; no NFLOG samples",
+                    n.group
+                ),
+            }
+        }
         if taps.container_rate.is_some() {
             match VethFinder::open() {
                 Ok(f) => taps.finder = Some(f),
@@ -140,6 +192,104 @@ impl Taps {
         old.pcap != new.pcap
             || old.sampling != new.sampling
             || old.pcap_containers != new.pcap_containers
+            || old.nflog != new.nflog
+    }
+
+    /// The NFLOG socket is readable: reads what the kernel logged (at most [`NFLOG_READS`]
+    /// datagrams), sends a flow sample of each packet, and re-arms.
+    pub fn on_nflog(&mut self, sink: &mut Sink, now: u64) {
+        let header_bytes = self.header_bytes as usize;
+        let Some(r) = &mut self.nflog else { return };
+        for _ in 0..NFLOG_READS {
+            let n = match r.socket.get().recv(&mut r.buf) {
+                Ok(Some(n)) => n,
+                Ok(None) => break,
+                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+                    // The queue overflowed: the sequence gaps count what was lost.
+                    if !r.logged_overflow {
+                        r.logged_overflow = true;
+                        warn!(
+                            "nflog group {}: receive queue overflowed; counted in drops",
+                            r.group
+                        );
+                    }
+                    continue;
+                }
+                Err(e) => {
+                    warn!("nflog group {}: {e}", r.group);
+                    break;
+                }
+            };
+            let NflogReader {
+                buf,
+                samplers,
+                drops,
+                last_seq,
+                rate,
+                group,
+                ..
+            } = r;
+            for m in netlink::messages(buf.get(..n).unwrap_or_default()) {
+                if m.kind != nflog::MSG_PACKET {
+                    continue;
+                }
+                let Some(l) = nflog::parse_packet(m.payload) else {
+                    continue;
+                };
+                if l.group != *group {
+                    continue;
+                }
+                if let (Some(seq), Some(last)) = (l.seq, *last_seq) {
+                    *drops = drops.wrapping_add(seq.wrapping_sub(last).wrapping_sub(1));
+                }
+                if l.seq.is_some() {
+                    *last_seq = l.seq;
+                }
+                let (Some(protocol), Some(length)) = (l.protocol(), l.ip_length()) else {
+                    continue; // not IP: nothing a collector could decode
+                };
+                let ds = l.in_if.or(l.out_if).unwrap_or(0);
+                let sampler = match samplers.iter_mut().position(|s| s.0 == ds) {
+                    Some(i) => &mut samplers[i],
+                    None => {
+                        samplers.push((ds, 0, 0));
+                        let last = samplers.len() - 1;
+                        &mut samplers[last]
+                    }
+                };
+                sampler.1 = sampler.1.wrapping_add(1);
+                sampler.2 = sampler.2.wrapping_add(*rate);
+                let header = l.payload.get(..header_bytes).unwrap_or(l.payload);
+                let records = [FlowRecord::SampledHeader(crate::wire::SampledHeader {
+                    protocol,
+                    frame_length: length,
+                    stripped: 0,
+                    header,
+                })];
+                sink.send_flow(
+                    &crate::wire::FlowSample {
+                        sequence: sampler.1,
+                        source: DataSource {
+                            class: 0,
+                            index: ds,
+                        },
+                        sampling_rate: *rate,
+                        sample_pool: sampler.2,
+                        drops: *drops,
+                        input: l.in_if.unwrap_or(IF_INTERNAL),
+                        output: l.out_if.unwrap_or(IF_INTERNAL),
+                        records: &records,
+                    },
+                    now,
+                );
+            }
+        }
+        if let Err(e) = r
+            .socket
+            .rearm(polling::Event::readable(Key::Nflog.encode()))
+        {
+            warn!("nflog group {}: cannot re-arm: {e}", r.group);
+        }
     }
 
     /// Closes every tap (before the configuration's new ones open).
@@ -524,6 +674,37 @@ fn send_batch(tap: &mut Tap, batch: &PacketBatch, sink: &mut Sink, now: u64) {
         let sample = packet::flow_sample(&tap.state, p.pkttype, pool, records);
         sink.send_flow(&sample, now);
     }
+}
+
+/// Opens the NFLOG socket, binds `group` and asks for packets cut to `copy` bytes with sequence
+/// numbers; each request is acknowledged before the next goes.
+fn open_nflog(
+    poller: &Rc<polling::Poller>,
+    group: u16,
+    copy: u32,
+) -> io::Result<Watched<RouteSocket>> {
+    let socket = RouteSocket::open_netfilter(NFLOG_RCVBUF)?;
+    let mut buf = [0u8; 4096];
+    for (i, m) in nflog::bind_messages(1, group, copy).iter().enumerate() {
+        socket.send(m)?;
+        // The kernel answers within the send: the acknowledgement is queued already.
+        let n = socket
+            .recv(&mut buf)?
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no acknowledgement"))?;
+        for a in netlink::messages(buf.get(..n).unwrap_or_default()) {
+            if a.seq == i as u32 + 1 && a.kind == netlink::NLMSG_ERROR {
+                match netlink::parse_error(a.payload) {
+                    Some(0) | None => {}
+                    Some(e) => return Err(io::Error::from_raw_os_error(-e)),
+                }
+            }
+        }
+    }
+    Watched::new(
+        poller,
+        socket,
+        polling::Event::readable(Key::Nflog.encode()),
+    )
 }
 
 fn new_tap(

@@ -23,9 +23,10 @@
 //! | `headerBytes` | 1..=256 (128): bytes of each sampled packet sent |
 //! | `pcap { dev = NAME sampling = N }` | repeatable: sample packets on interface NAME |
 //! | `pcap { containers = on sampling = N }` | sample the host end of every container's veths |
+//! | `nflog { group = G probability = P }` | read NFLOG group G (0..=65535), rate 1/P (0 < P <= 1) |
 //!
 //! Numbers are decimal digits with an optional `K`/`M`/`G` multiplier (as the reference agent reads them);
-//! no sign, no hex. Settings the reference agent knows but csflowd does not implement (`nflog { }`,
+//! no sign, no hex. Settings the reference agent knows but csflowd does not implement (`psample { }`,
 //! `sampling.<application>`, `pcap { speed dev.pattern }`, `dns-sd { }`, `collector { dev namespace }` ...) are skipped with one warning per keyword; unknown settings
 //! with one warning each. A setting given twice keeps the last value, with a warning.
 //!
@@ -208,6 +209,15 @@ pub struct PcapContainers {
     pub sampling: Option<u32>,
 }
 
+/// `nflog { group = G probability = P }`: read the packets an NFLOG rule logs to group G.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Nflog {
+    /// The log group.
+    pub group: u16,
+    /// One in `rate` (1/P, rounded): the rule's probability, as a sampling rate.
+    pub rate: u32,
+}
+
 /// A complete, validated configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -235,6 +245,8 @@ pub struct Config {
     pub pcap: Vec<Pcap>,
     /// A `pcap { containers = on }` block, when present.
     pub pcap_containers: Option<PcapContainers>,
+    /// The `nflog { }` block, when present.
+    pub nflog: Option<Nflog>,
 }
 
 impl Default for Config {
@@ -256,6 +268,7 @@ impl Default for Config {
             sampling: Sampling::default(),
             pcap: Vec::new(),
             pcap_containers: None,
+            nflog: None,
         }
     }
 }

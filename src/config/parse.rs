@@ -14,9 +14,9 @@ use std::path::Path;
 use super::error::{quote, ConfigError, ConfigErrorKind, Warning};
 use super::token::{Located, Token, TokenError, Tokenizer};
 use super::{
-    value, Collector, Config, Pcap, PcapContainers, DEFAULT_COLLECTOR_PORT, MAX_DATAGRAM_BYTES,
-    MAX_DEPTH, MAX_FILE_BYTES, MAX_HEADER_BYTES, MAX_RELIST_SECONDS, MAX_SAMPLING_RATE,
-    MAX_WARNINGS, MIN_DATAGRAM_BYTES, MIN_RELIST_SECONDS,
+    value, Collector, Config, Nflog, Pcap, PcapContainers, DEFAULT_COLLECTOR_PORT,
+    MAX_DATAGRAM_BYTES, MAX_DEPTH, MAX_FILE_BYTES, MAX_HEADER_BYTES, MAX_RELIST_SECONDS,
+    MAX_SAMPLING_RATE, MAX_WARNINGS, MIN_DATAGRAM_BYTES, MIN_RELIST_SECONDS,
 };
 
 /// A configuration read from a file, with the remarks made while reading it.
@@ -35,7 +35,6 @@ const IGNORED_IN_SFLOW: &[&str] = &[
     "samplingdirection",
     "epcap",
     "psample",
-    "nflog",
     "nfloggroup",
     "nflogprobability",
     "ulog",
@@ -359,6 +358,10 @@ impl<'a, 'f> Parser<'a, 'f> {
                     let open = self.open_block(&word, line, DEPTH + 1)?;
                     self.pcap(line, open)?;
                 }
+                "nflog" => {
+                    let open = self.open_block(&word, line, DEPTH + 1)?;
+                    self.nflog(line, open)?;
+                }
                 _ if IGNORED_IN_SFLOW.contains(&key.as_str())
                     || IGNORED_PREFIXES_IN_SFLOW.iter().any(|p| key.starts_with(p)) =>
                 {
@@ -578,6 +581,52 @@ impl<'a, 'f> Parser<'a, 'f> {
                     keyword_line,
                     "pcap without dev: no interface to sample, ignored".into(),
                 );
+            }
+        }
+        Ok(())
+    }
+
+    /// The body of `nflog {`, up to and including its `}`.
+    fn nflog(&mut self, keyword_line: u32, open_line: u32) -> Result<(), ConfigError> {
+        const DEPTH: usize = 2;
+        let mut group: Option<u16> = None;
+        let mut rate: Option<u32> = None;
+        while let Some((word, line)) = self.next_key(open_line, "nflog")? {
+            match word.to_ascii_lowercase().as_str() {
+                "group" => {
+                    let g = self.u32_value(&word, line, 0, u32::from(u16::MAX))?;
+                    group = u16::try_from(g).ok();
+                }
+                "probability" => {
+                    let (text, at) = self.value(&word, line)?;
+                    let r = crate::packet::nflog::rate_of_probability(&text)
+                        .ok_or_else(|| self.error(at, ConfigErrorKind::NumberOutOfRange, &text))?;
+                    rate = Some(r);
+                }
+                _ => {
+                    self.warn(
+                        line,
+                        format!("unknown setting {} in nflog: skipped", quote(&word)),
+                    );
+                    self.skip_item(&word, DEPTH)?;
+                }
+            }
+        }
+        match group {
+            Some(group) => {
+                if rate.is_none() {
+                    self.warn(
+                        keyword_line,
+                        "nflog without probability: samples are reported at rate 1".into(),
+                    );
+                }
+                self.config.nflog = Some(Nflog {
+                    group,
+                    rate: rate.unwrap_or(1),
+                });
+            }
+            None => {
+                self.warn(keyword_line, "nflog without group: ignored".into());
             }
         }
         Ok(())
@@ -1176,6 +1225,18 @@ mod tests {
             config("sflow { pcap { containers = off } }").pcap_containers,
             None
         );
+        let c = config("sflow { nflog { group = 5 probability = 0.0025 } }");
+        assert_eq!(
+            c.nflog,
+            Some(Nflog {
+                group: 5,
+                rate: 400
+            })
+        );
+        for bad in ["probability = 0", "probability = 2", "group = 65536"] {
+            let (_, kind, _) = fail(&format!("sflow {{ nflog {{ group = 1 {bad} }} }}"));
+            assert_eq!(kind, NumberOutOfRange, "{bad}");
+        }
         let parsed = ok("sflow {\n pcap { sampling = 5 } }");
         assert!(parsed.config.pcap.is_empty());
         assert_eq!(

@@ -6,6 +6,7 @@
 //! malformed attribute is an unknown value.
 
 pub mod netlink;
+pub mod nflog;
 pub mod veth;
 
 use std::fs::File;

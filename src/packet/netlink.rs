@@ -97,7 +97,7 @@ pub fn messages(buf: &[u8]) -> impl Iterator<Item = Message<'_>> {
 }
 
 /// The attributes (type, value) after `skip` bytes of fixed header.
-fn attributes(payload: &[u8], skip: usize) -> impl Iterator<Item = (u16, &[u8])> {
+pub(crate) fn attributes(payload: &[u8], skip: usize) -> impl Iterator<Item = (u16, &[u8])> {
     let mut rest = payload.get(skip..).unwrap_or_default();
     std::iter::from_fn(move || {
         let len = usize::from(u16_at(rest, 0)?);

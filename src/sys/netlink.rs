@@ -1,4 +1,5 @@
-//! A non-blocking `NETLINK_ROUTE` socket: send a request to the kernel, read its answers.
+//! Non-blocking netlink sockets: `NETLINK_ROUTE` (send a request to the kernel, read its answers)
+//! and `NETLINK_NETFILTER` (NFLOG's packets).
 //!
 //! The kernel answers a request (and produces each part of a dump) within the `sendmsg` or
 //! `recvmsg` call itself, so reading with `MSG_DONTWAIT` right after a request never waits; an
@@ -7,7 +8,7 @@
 
 use std::io;
 use std::mem::size_of;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 /// A route netlink socket.
 #[derive(Debug)]
@@ -18,12 +19,33 @@ pub struct RouteSocket {
 impl RouteSocket {
     /// Opens a non-blocking, close-on-exec `NETLINK_ROUTE` socket.
     pub fn open() -> io::Result<RouteSocket> {
+        Self::open_protocol(libc::NETLINK_ROUTE)
+    }
+
+    /// Opens a non-blocking, close-on-exec `NETLINK_NETFILTER` socket with a receive queue of
+    /// `rcvbuf` bytes (best effort: the system's limit may cap it).
+    pub fn open_netfilter(rcvbuf: libc::c_int) -> io::Result<RouteSocket> {
+        let s = Self::open_protocol(libc::NETLINK_NETFILTER)?;
+        // SAFETY: the option value is one c_int that outlives the call.
+        let _ = unsafe {
+            libc::setsockopt(
+                s.fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUF,
+                (&rcvbuf as *const libc::c_int).cast(),
+                size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        Ok(s)
+    }
+
+    fn open_protocol(protocol: libc::c_int) -> io::Result<RouteSocket> {
         // SAFETY: socket(2) has no memory-safety preconditions.
         let fd = unsafe {
             libc::socket(
                 libc::AF_NETLINK,
                 libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-                libc::NETLINK_ROUTE,
+                protocol,
             )
         };
         if fd < 0 {
@@ -86,5 +108,11 @@ impl RouteSocket {
                 _ => return Err(e),
             }
         }
+    }
+}
+
+impl AsFd for RouteSocket {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
     }
 }

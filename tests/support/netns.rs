@@ -181,11 +181,19 @@ impl VethNs {
     /// A UDP socket bound on the namespace end: made by a thread that enters the namespace
     /// (setns affects only the calling thread); the socket stays in it.
     pub fn peer_socket(&self) -> UdpSocket {
+        self.bind_in_ns(SocketAddr::from((self.peer_addr, 0)))
+    }
+
+    /// A UDP socket bound to `addr` (such as `127.0.0.1:0`) inside the namespace.
+    pub fn socket_in_ns(&self, addr: &str) -> UdpSocket {
+        self.bind_in_ns(addr.parse().unwrap())
+    }
+
+    fn bind_in_ns(&self, addr: SocketAddr) -> UdpSocket {
         let path = match self.pid {
             None => format!("/var/run/netns/{}", self.ns),
             Some(pid) => format!("/proc/{pid}/ns/net"),
         };
-        let addr = SocketAddr::from((self.peer_addr, 0));
         std::thread::spawn(move || {
             let f = std::fs::File::open(&path).unwrap();
             // SAFETY: a valid namespace descriptor; only this thread changes namespace.
