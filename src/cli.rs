@@ -63,6 +63,8 @@ pub struct Options {
     pub debug: u8,
     /// `-p FILE`: write the process id there.
     pub pid_file: Option<PathBuf>,
+    /// `-o FILE`: write the settings for application sub-agents there (`hsflowd.auto`).
+    pub output_file: Option<PathBuf>,
     /// `--print`: also write every sample sent as a JSON line on standard output.
     pub print: bool,
     /// `-t`, `--check`: check the configuration and exit.
@@ -112,6 +114,8 @@ Options:
                           else built-in: collector 127.0.0.1:6343, polling 30)
   -d                      stay in the foreground and log to stderr; -dd debug, -ddd trace
   -p FILE                 write the process id to FILE
+  -o FILE                 write the settings for application sub-agents to FILE, as the
+                          reference agent's /etc/hsflowd.auto (atomically, on every change)
   -u, --uuid UUID         the host's UUID (overrides the file's uuid)
   -t, --check             check the configuration, print the settings in effect, and exit
       --print             also write every sample sent as one JSON line on stdout
@@ -197,6 +201,7 @@ where
             "-v" | "--version" => return Ok(Command::Version),
             "-f" | "--config" => opts.config_path = Some(PathBuf::from(value(&name)?)),
             "-p" | "--pidfile" => opts.pid_file = Some(PathBuf::from(value(&name)?)),
+            "-o" | "--output" => opts.output_file = Some(PathBuf::from(value(&name)?)),
             "-u" | "--uuid" => {
                 let v = value(&name)?;
                 let uuid = config::parse_uuid(&v)
@@ -262,6 +267,10 @@ mod tests {
         assert_eq!(o.debug, 2);
         assert_eq!(o.config_path, Some(PathBuf::from("/x.conf")));
         assert_eq!(o.pid_file, Some(PathBuf::from("/run/c.pid")));
+        assert_eq!(
+            run(&["-o", "/etc/hsflowd.auto"]).output_file,
+            Some(PathBuf::from("/etc/hsflowd.auto"))
+        );
         assert_eq!(run(&["-d", "-d", "-ddd"]).debug, 3);
         assert_eq!(parse(["-v"]), Ok(Command::Version));
         assert_eq!(parse(["--help"]), Ok(Command::Help));

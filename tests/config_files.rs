@@ -109,12 +109,16 @@ fn a_real_reference_agent_file_loads_with_warnings_for_what_csflowd_ignores() {
                 group: 5,
                 rate: 400,
             }),
+            apps: vec![csflowd::config::AppSetting {
+                name: "http".into(),
+                sampling: Some(50),
+                polling: None,
+            }],
         }
     );
     assert_eq!(
         warnings(&parsed),
         [
-            "13: \"sampling.http\" is not implemented by csflowd: ignored",
             "23: \"DNS-SD\" is not implemented by csflowd: ignored",
             "27: \"speed\" in pcap is not implemented by csflowd: ignored",
             "27: pcap without dev: no interface to sample, ignored",
@@ -127,7 +131,7 @@ fn a_real_reference_agent_file_loads_with_warnings_for_what_csflowd_ignores() {
         ]
     );
     let shown = parsed.warnings[0].to_string();
-    assert!(shown.ends_with("tests/fixtures/config/hsflowd-real.conf:13: \"sampling.http\" is not implemented by csflowd: ignored"));
+    assert!(shown.ends_with("tests/fixtures/config/hsflowd-real.conf:23: \"DNS-SD\" is not implemented by csflowd: ignored"));
 }
 
 #[test]

@@ -19,6 +19,7 @@
 //! `sink.rs` takes every sample; `exporter.rs` packs samples into datagrams and sends them;
 //! `printer.rs` writes `--print` lines without blocking; `keys.rs` names the poller's keys.
 
+mod auto_file;
 mod container_counters;
 mod engine;
 mod exporter;
@@ -97,6 +98,8 @@ pub struct Settings {
     pub roots: Roots,
     /// `--print`.
     pub print: bool,
+    /// `-o FILE`: write `hsflowd.auto` there.
+    pub output_file: Option<PathBuf>,
 }
 
 /// A configuration ready to run, with what the file's parser had to say about it.
@@ -184,6 +187,8 @@ struct Agent {
     sink: Sink,
     /// Packet sampling sockets (`pcap { dev }`).
     taps: taps::Taps,
+    /// `-o FILE`: `hsflowd.auto`.
+    auto: Option<auto_file::AutoFile>,
     host: host_source::HostSource,
     start: Instant,
     rng: Rng,
@@ -237,6 +242,14 @@ pub fn run(settings: Settings, config: Config) -> io::Result<()> {
     let mut rng = Rng::new();
     let table = Table::new(interval, use_hostname, rng.next_u64());
     let taps = taps::Taps::open(&poller, &config, settings.roots.clone());
+    let mut auto = settings.output_file.clone().map(auto_file::AutoFile::new);
+    if let Some(a) = &mut auto {
+        a.update(
+            &config,
+            agent_ip,
+            &auto_file::hostname(&settings.roots.proc),
+        );
+    }
     let mut agent = Agent {
         engine,
         news: Vec::new(),
@@ -251,6 +264,7 @@ pub fn run(settings: Settings, config: Config) -> io::Result<()> {
         host_due: None,
         sink: Sink { exporter, printer },
         taps,
+        auto,
         host,
         start: Instant::now(),
         rng,
@@ -397,6 +411,13 @@ impl Agent {
             let agent = agent_address(&self.config);
             if agent != self.sink.exporter.agent() {
                 info!("agent address {} -> {agent}", self.sink.exporter.agent());
+                if let Some(a) = &mut self.auto {
+                    a.update(
+                        &self.config,
+                        agent,
+                        &auto_file::hostname(&self.settings.roots.proc),
+                    );
+                }
             }
             self.sink.exporter.reconfigure(
                 agent,
@@ -522,6 +543,10 @@ impl Agent {
                 e.start(&mut self.wheel, now);
                 self.engine = Some(e);
             }
+        }
+        if let Some(a) = &mut self.auto {
+            let proc_root = &self.settings.roots.proc;
+            a.update(&self.config, agent, &auto_file::hostname(proc_root));
         }
         info!("SIGHUP: configuration reloaded");
     }

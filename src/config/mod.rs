@@ -24,10 +24,11 @@
 //! | `pcap { dev = NAME sampling = N }` | repeatable: sample packets on interface NAME |
 //! | `pcap { containers = on sampling = N }` | sample the host end of every container's veths |
 //! | `nflog { group = G probability = P }` | read NFLOG group G (0..=65535), rate 1/P (0 < P <= 1) |
+//! | `sampling.<app>`, `polling.<app>` | for application sub-agents, written to `hsflowd.auto` (`-o`) |
 //!
 //! Numbers are decimal digits with an optional `K`/`M`/`G` multiplier (as the reference agent reads them);
 //! no sign, no hex. Settings the reference agent knows but csflowd does not implement (`psample { }`,
-//! `sampling.<application>`, `pcap { speed dev.pattern }`, `dns-sd { }`, `collector { dev namespace }` ...) are skipped with one warning per keyword; unknown settings
+//! `pcap { speed dev.pattern }`, `dns-sd { }`, `collector { dev namespace }` ...) are skipped with one warning per keyword; unknown settings
 //! with one warning each. A setting given twice keeps the last value, with a warning.
 //!
 //! Values start from [`Config::default`], except the collectors: the file's list replaces the default one,
@@ -218,6 +219,18 @@ pub struct Nflog {
     pub rate: u32,
 }
 
+/// `sampling.<application> = N` and `polling.<application> = S`: settings for the application
+/// sub-agents that read `hsflowd.auto` (such as `sampling.http` for Apache's mod_sflow).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppSetting {
+    /// The application's name (as written, lower case).
+    pub name: String,
+    /// `sampling.<name>`.
+    pub sampling: Option<u32>,
+    /// `polling.<name>`.
+    pub polling: Option<u32>,
+}
+
 /// A complete, validated configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -247,6 +260,8 @@ pub struct Config {
     pub pcap_containers: Option<PcapContainers>,
     /// The `nflog { }` block, when present.
     pub nflog: Option<Nflog>,
+    /// `sampling.<app>` and `polling.<app>`, in file order of their first setting.
+    pub apps: Vec<AppSetting>,
 }
 
 impl Default for Config {
@@ -269,6 +284,7 @@ impl Default for Config {
             pcap: Vec::new(),
             pcap_containers: None,
             nflog: None,
+            apps: Vec::new(),
         }
     }
 }

@@ -14,7 +14,7 @@ use std::path::Path;
 use super::error::{quote, ConfigError, ConfigErrorKind, Warning};
 use super::token::{Located, Token, TokenError, Tokenizer};
 use super::{
-    value, Collector, Config, Nflog, Pcap, PcapContainers, DEFAULT_COLLECTOR_PORT,
+    value, AppSetting, Collector, Config, Nflog, Pcap, PcapContainers, DEFAULT_COLLECTOR_PORT,
     MAX_DATAGRAM_BYTES, MAX_DEPTH, MAX_FILE_BYTES, MAX_HEADER_BYTES, MAX_RELIST_SECONDS,
     MAX_SAMPLING_RATE, MAX_WARNINGS, MIN_DATAGRAM_BYTES, MIN_RELIST_SECONDS,
 };
@@ -77,8 +77,8 @@ const IGNORED_IN_SFLOW: &[&str] = &[
     "forgetvms",
 ];
 
-/// Prefixes of the reference agent's per-application settings (`sampling.http = 100`, `polling.app = 20`).
-const IGNORED_PREFIXES_IN_SFLOW: &[&str] = &["sampling.", "polling."];
+/// Prefixes of settings csflowd accepts and ignores (none today).
+const IGNORED_PREFIXES_IN_SFLOW: &[&str] = &[];
 
 /// `collector { }` settings of the reference agent that csflowd accepts and ignores.
 const IGNORED_IN_COLLECTOR: &[&str] = &["dev", "namespace"];
@@ -357,6 +357,32 @@ impl<'a, 'f> Parser<'a, 'f> {
                 "pcap" => {
                     let open = self.open_block(&word, line, DEPTH + 1)?;
                     self.pcap(line, open)?;
+                }
+                _ if key.starts_with("sampling.") || key.starts_with("polling.") => {
+                    // `sampling.<app>` / `polling.<app>`: for the application sub-agents.
+                    let (kind, name) = key.split_once('.').unwrap_or_default();
+                    let n = if kind == "sampling" {
+                        self.u32_value(&word, line, 1, MAX_SAMPLING_RATE)?
+                    } else {
+                        self.u32_value(&word, line, 0, u32::MAX)?
+                    };
+                    let app = match self.config.apps.iter().position(|a| a.name == name) {
+                        Some(i) => &mut self.config.apps[i],
+                        None => {
+                            self.config.apps.push(AppSetting {
+                                name: name.to_string(),
+                                sampling: None,
+                                polling: None,
+                            });
+                            let last = self.config.apps.len() - 1;
+                            &mut self.config.apps[last]
+                        }
+                    };
+                    if kind == "sampling" {
+                        app.sampling = Some(n);
+                    } else {
+                        app.polling = Some(n);
+                    }
                 }
                 "nflog" => {
                     let open = self.open_block(&word, line, DEPTH + 1)?;
@@ -1154,7 +1180,6 @@ mod tests {
             m,
             [
                 "t.conf:4: \"speed\" in pcap is not implemented by csflowd: ignored",
-                "t.conf:5: \"sampling.http\" is not implemented by csflowd: ignored",
                 "t.conf:6: \"SAMPLING\" set again (previously on line 2): the last value wins",
                 "t.conf:8: \"dns-sd\" is not implemented by csflowd: ignored",
                 "t.conf:9: \"psample\" is not implemented by csflowd: ignored",
@@ -1162,6 +1187,14 @@ mod tests {
         );
         assert_eq!(parsed.config.sampling.rate, Some(1000));
         assert_eq!(parsed.config.pcap.len(), 2);
+        assert_eq!(
+            parsed.config.apps,
+            [AppSetting {
+                name: "http".into(),
+                sampling: Some(100),
+                polling: None
+            }]
+        );
     }
 
     #[test]
