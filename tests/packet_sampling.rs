@@ -343,3 +343,59 @@ fn without_cap_net_raw_one_warning_and_the_counters_go_on() {
         "one warning for both taps:\n{log}"
     );
 }
+
+#[test]
+fn a_tapped_veth_that_disappears_is_tapped_again_when_it_is_back_under_a_new_if_index() {
+    let Some(veth) = VethNs::create("pv", 3) else {
+        return;
+    };
+    let first = veth.host_if_index();
+    let collector = Collector::bind();
+    let config = config_for(
+        collector.addr(),
+        &format!("  pcap {{ dev = {} sampling = 1 }}", veth.host),
+    );
+    let agent = Agent::start("pcap-vanish", &config, &[]);
+    wait_log(
+        &agent,
+        &format!("pcap {}: ifIndex {first}, sampling 1 in 1", veth.host),
+    );
+    let name = veth.host.clone();
+    drop(veth);
+    wait_log(&agent, &format!("pcap {name}: no such interface"));
+    let Some(again) = VethNs::create("pv", 3) else {
+        panic!("the pair could not be made again");
+    };
+    let second = again.host_if_index();
+    assert_ne!(first, second);
+    wait_log(
+        &agent,
+        &format!("pcap {name}: ifIndex {second}, sampling 1 in 1"),
+    );
+    // Its samples and port counters come under the new ifIndex.
+    let host = again.host_socket();
+    let peer = again.peer_socket();
+    host.send_to(b"CSFLOWD-TEST>back", peer.local_addr().unwrap())
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut flow_seen = false;
+    let mut port_seen = false;
+    while Instant::now() < deadline && !(flow_seen && port_seen) {
+        let Some(d) = collector.recv(Duration::from_millis(200)) else {
+            continue;
+        };
+        for f in walk_flows(&d) {
+            flow_seen |= f.index == second;
+        }
+        for s in decode(&d).samples {
+            if let SflowSample::ExpandedCounter(c) = s {
+                port_seen |= c.source_id_type == 0 && c.source_id_index == second;
+            }
+        }
+    }
+    assert!(flow_seen && port_seen, "samples under ifIndex {second}");
+    assert!(
+        support::process::is_running(agent.pid()),
+        "the agent lives on"
+    );
+}

@@ -1,4 +1,4 @@
-//! `pcap { containers = on }` with a real, private Docker engine: a container started with
+//! `pcap { containers = on }` with real, private Docker and Podman engines: a container started with
 //! `--network none` gets a veth the test moves into its namespace; the agent finds the host end
 //! (no setns: the host's id for the container's namespace, and the veth whose link namespace is
 //! it), taps it, and names the container in `extended_entities`. Then 50 containers come and go,
@@ -95,15 +95,27 @@ fn container_index(collector: &Collector, uuid: [u8; 16], timeout: Duration) -> 
 }
 
 #[test]
-fn a_containers_veth_is_tapped_and_its_samples_name_the_container() {
+fn a_docker_containers_veth_is_tapped_and_its_samples_name_the_container() {
     let Some(engine) = support::docker() else {
         return;
     };
+    container_tap(&engine);
+}
+
+#[test]
+fn a_podman_containers_veth_is_tapped_and_its_samples_name_the_container() {
+    let Some(engine) = support::podman() else {
+        return;
+    };
+    container_tap(&engine);
+}
+
+fn container_tap(engine: &support::Engine) {
     let collector = Collector::bind();
     let agent = Agent::start(
         "pcap-docker",
         &config(
-            &engine,
+            engine,
             collector.addr(),
             "pcap { containers = on sampling = 4 }",
         ),
@@ -115,7 +127,12 @@ fn a_containers_veth_is_tapped_and_its_samples_name_the_container() {
 
     let fds_before = open_fds(agent.pid());
     // The veth comes after the container started: the agent finds it at a host poll.
-    let veth = VethNs::into_process("pd", 3, pid);
+    // Docker and Podman run side by side: their veths need names and subnets of their own.
+    let (tag, subnet) = match engine.kind() {
+        support::Kind::Docker => ("pd", 3),
+        _ => ("pp", 4),
+    };
+    let veth = VethNs::into_process(tag, subnet, pid);
     let if_index = veth.host_if_index();
     let line = format!(
         "pcap {}: ifIndex {if_index}, sampling 1 in 4, headerBytes 128 (container)",
