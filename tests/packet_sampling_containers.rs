@@ -298,3 +298,196 @@ fn fifty_containers_with_veths_leave_the_descriptors_where_they_began() {
     assert_eq!(open_fds(pid), before, "descriptors after 50 containers");
     while collector.recv(Duration::from_millis(10)).is_some() {}
 }
+
+/// Links the test makes in the host: deleted when dropped (also when the test fails).
+struct HostLinks(Vec<String>);
+
+impl Drop for HostLinks {
+    fn drop(&mut self) {
+        for l in &self.0 {
+            let _ = std::process::Command::new("ip")
+                .args(["link", "del", l])
+                .output();
+        }
+    }
+}
+
+fn ip(args: &[&str]) {
+    let out = std::process::Command::new("ip")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ip {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn nsenter(pid: u32, args: &[&str]) -> String {
+    let out = std::process::Command::new("nsenter")
+        .args(["-t", &pid.to_string(), "-n", "--"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A UDP socket bound to `addr` inside the network namespace of process `pid`.
+fn socket_in(pid: u32, addr: std::net::SocketAddr) -> std::net::UdpSocket {
+    std::thread::spawn(move || {
+        use std::os::fd::AsRawFd;
+        let f = std::fs::File::open(format!("/proc/{pid}/ns/net")).unwrap();
+        // SAFETY: a valid namespace descriptor; only this thread changes namespace.
+        let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+        std::net::UdpSocket::bind(addr).unwrap()
+    })
+    .join()
+    .unwrap()
+}
+
+#[test]
+fn traffic_between_two_containers_on_a_bridge_names_both_in_2210() {
+    let Some(engine) = support::docker() else {
+        return;
+    };
+    let collector = Collector::bind();
+    let agent = Agent::start(
+        "pcap-bridge",
+        &config(
+            &engine,
+            collector.addr(),
+            "pcap { containers = on sampling = 1 }",
+        ),
+        &[],
+    );
+    let ids = [
+        engine.run(NET_NONE_WITH_IPV6, &["sleep", "300"]),
+        engine.run(NET_NONE_WITH_IPV6, &["sleep", "300"]),
+    ];
+    let pids = [engine.inspect_pid(&ids[0]), engine.inspect_pid(&ids[1])];
+    let index = [
+        container_index(&collector, uuid_of(&ids[0]), Duration::from_secs(15)),
+        container_index(&collector, uuid_of(&ids[1]), Duration::from_secs(15)),
+    ];
+
+    // A bridge of the test's own, each container's veth a port of it, one subnet.
+    let id = std::process::id() % 100_000;
+    let bridge = format!("cfbr{id}");
+    let hosts = [format!("cfba{id}h"), format!("cfbb{id}h")];
+    let peers = [format!("cfba{id}n"), format!("cfbb{id}n")];
+    let _links = HostLinks(vec![hosts[0].clone(), hosts[1].clone(), bridge.clone()]);
+    ip(&["link", "add", &bridge, "type", "bridge"]);
+    ip(&["link", "set", &bridge, "addrgenmode", "none"]);
+    ip(&["link", "set", &bridge, "up"]);
+    let addrs: [std::net::Ipv6Addr; 2] = [
+        "fd00:cf:77::a".parse().unwrap(),
+        "fd00:cf:77::b".parse().unwrap(),
+    ];
+    let mut macs = Vec::new();
+    for i in 0..2 {
+        ip(&[
+            "link", "add", &hosts[i], "type", "veth", "peer", "name", &peers[i],
+        ]);
+        ip(&["link", "set", &peers[i], "netns", &pids[i].to_string()]);
+        ip(&["link", "set", &hosts[i], "addrgenmode", "none"]);
+        ip(&["link", "set", &hosts[i], "master", &bridge]);
+        ip(&["link", "set", &hosts[i], "up"]);
+        nsenter(
+            pids[i],
+            &["ip", "link", "set", &peers[i], "addrgenmode", "none"],
+        );
+        nsenter(
+            pids[i],
+            &[
+                "ip",
+                "addr",
+                "add",
+                &format!("{}/64", addrs[i]),
+                "dev",
+                &peers[i],
+                "nodad",
+            ],
+        );
+        nsenter(pids[i], &["ip", "link", "set", &peers[i], "up"]);
+        let mac = nsenter(pids[i], &["ip", "-br", "link", "show", "dev", &peers[i]]);
+        macs.push(mac.split_whitespace().nth(2).unwrap().to_string());
+    }
+    for i in 0..2 {
+        let j = 1 - i;
+        nsenter(
+            pids[i],
+            &[
+                "ip",
+                "neigh",
+                "replace",
+                &addrs[j].to_string(),
+                "lladdr",
+                &macs[j],
+                "dev",
+                &peers[i],
+                "nud",
+                "permanent",
+            ],
+        );
+    }
+    let if_index = |name: &str| -> u32 {
+        std::fs::read_to_string(format!("/sys/class/net/{name}/ifindex"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let taps = [if_index(&hosts[0]), if_index(&hosts[1])];
+
+    // A sends to B until both taps have sampled an A -> B frame naming both containers (the
+    // agent learns B's MAC from B's counters at its next poll).
+    let a = socket_in(pids[0], std::net::SocketAddr::from((addrs[0], 0)));
+    let b = socket_in(pids[1], std::net::SocketAddr::from((addrs[1], 0)));
+    let to = b.local_addr().unwrap();
+    let want = ((3u32, index[0]), (3u32, index[1]));
+    let mut named = [false, false];
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while named != [true, true] {
+        assert!(
+            Instant::now() < deadline,
+            "samples naming both containers: {named:?} (taps {taps:?}, containers {index:?})"
+        );
+        a.send_to(b"CSFLOWD-TEST-AB", to).unwrap();
+        while let Some(d) = collector.recv(Duration::from_millis(50)) {
+            walk(&d);
+            for s in decode(&d).samples {
+                let SflowSample::ExpandedFlow(f) = s else {
+                    continue;
+                };
+                let Flow::RawPacketHeader(h) = &f.records[0] else {
+                    continue;
+                };
+                if !h.header.windows(15).any(|w| w == b"CSFLOWD-TEST-AB") {
+                    continue;
+                }
+                let Some(Flow::ExtendedEntities(e)) = f.records.get(1) else {
+                    panic!("a frame between two containers without 2210: {f:?}");
+                };
+                let got = (
+                    (e.src_ds_class, e.src_ds_index),
+                    (e.dst_ds_class, e.dst_ds_index),
+                );
+                if let Some(t) = taps.iter().position(|&t| t == f.source_id_index) {
+                    named[t] |= got == want;
+                }
+            }
+        }
+    }
+    drop((a, b));
+    for id in &ids {
+        engine.cli(&["rm", "-f", id]);
+    }
+    drop(agent);
+}

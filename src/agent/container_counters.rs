@@ -207,6 +207,11 @@ impl ContainerCounterStore {
         kept.last_good.keep_read(&self.fresh, report.fields);
     }
 
+    /// The interfaces last read for `slot`'s container (its MACs, for packet sampling).
+    pub fn adapters(&self, slot: usize) -> &[Adapter] {
+        self.kept.get(slot).map_or(&[], |k| &k.adapters)
+    }
+
     /// Forgets what was kept for `slot` (its files close).
     pub fn drop_slot(&mut self, slot: usize) {
         if let Some(kept) = self.kept.get_mut(slot) {

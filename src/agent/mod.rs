@@ -461,7 +461,9 @@ impl Agent {
                     self.taps.detach(slot);
                 }
                 Action::Sample(sample) => {
-                    self.taps.sampled(sample.slot, sample.index, sample.last);
+                    let adapters = self.counters.adapters(sample.slot);
+                    self.taps
+                        .sampled(sample.slot, sample.index, sample.last, adapters);
                     let sink = &mut self.sink;
                     let sent = self
                         .counters

@@ -23,6 +23,7 @@
 //!
 //! Without `CAP_NET_RAW` no tap opens: one warning says so, and the counters go on.
 
+use std::collections::HashMap;
 use std::io;
 use std::path::Path;
 use std::rc::Rc;
@@ -38,7 +39,7 @@ use crate::sys::netlink::RouteSocket;
 use crate::sys::packet::{PacketBatch, PacketSocket};
 use crate::sys::Watched;
 use crate::wire::{
-    CounterRecord, CounterSample, DataSource, ExtendedEntities, FlowRecord, PortName,
+    Adapter, CounterRecord, CounterSample, DataSource, ExtendedEntities, FlowRecord, PortName,
     DS_CLASS_LOGICAL, IF_INTERNAL, MAX_SAMPLED_HEADER,
 };
 
@@ -83,6 +84,8 @@ struct Container {
     nsid: Option<i32>,
     /// The namespace could not be read: logged once.
     logged: bool,
+    /// The MACs of its interfaces, as its counters last read them.
+    macs: Vec<[u8; 6]>,
 }
 
 /// Every open tap, by its key's index.
@@ -106,6 +109,9 @@ pub struct Taps {
     logged_missing: Vec<bool>,
     /// `nflog { }`: the group's socket and its samplers.
     nflog: Option<NflogReader>,
+    /// Every tracked container's MACs, to its data source index: names the far end of a packet
+    /// in `extended_entities` when it is a container of this host.
+    macs: HashMap<[u8; 6], u32>,
 }
 
 /// The NFLOG group's netlink socket, and per data source (the packet's interface) its flow
@@ -152,6 +158,7 @@ impl Taps {
             no_permission: false,
             logged_missing: vec![false; config.pcap.len()],
             nflog: None,
+            macs: HashMap::new(),
         };
         if let Some(n) = &config.nflog {
             match open_nflog(poller, n.group, taps.header_bytes) {
@@ -410,11 +417,24 @@ impl Taps {
         self.check_containers(poller, Some(slot));
     }
 
-    /// A container's sample went out: its data source index, and whether it ended.
-    pub fn sampled(&mut self, slot: usize, index: u32, last: bool) {
+    /// A container's sample went out: its data source index, its interfaces, and whether it
+    /// ended.
+    pub fn sampled(&mut self, slot: usize, index: u32, last: bool, adapters: &[Adapter]) {
         if last {
             self.detach(slot);
             return;
+        }
+        if let Some(Some(c)) = self.containers.get_mut(slot) {
+            let macs = adapters.iter().filter_map(|a| a.mac);
+            if !c.macs.iter().copied().eq(macs.clone()) || c.index != Some(index) {
+                for m in &c.macs {
+                    self.macs.remove(m);
+                }
+                c.macs = macs.collect();
+                for m in &c.macs {
+                    self.macs.insert(*m, index);
+                }
+            }
         }
         if let Some(Some(c)) = self.containers.get_mut(slot) {
             if c.index != Some(index) {
@@ -436,7 +456,11 @@ impl Taps {
     pub fn detach(&mut self, slot: usize) {
         self.close_container_taps(slot);
         if let Some(c) = self.containers.get_mut(slot) {
-            *c = None;
+            if let Some(c) = c.take() {
+                for m in &c.macs {
+                    self.macs.remove(m);
+                }
+            }
         }
     }
 
@@ -600,7 +624,7 @@ impl Taps {
                 break;
             }
             got += n;
-            send_batch(tap, &self.batch, sink, now);
+            send_batch(tap, &self.batch, &self.macs, sink, now);
             if n < crate::sys::packet::BATCH {
                 break;
             }
@@ -648,8 +672,14 @@ impl Taps {
     }
 }
 
-/// Sends the samples of one batch from `tap`.
-fn send_batch(tap: &mut Tap, batch: &PacketBatch, sink: &mut Sink, now: u64) {
+/// Sends the samples of one batch from `tap`; `macs` names the containers of this host.
+fn send_batch(
+    tap: &mut Tap,
+    batch: &PacketBatch,
+    macs: &HashMap<[u8; 6], u32>,
+    sink: &mut Sink,
+    now: u64,
+) {
     // Once per batch, after its packets arrived: as close to them as one read gets.
     let pool = tap.pool.read().unwrap_or(0);
     if let Ok(d) = tap.socket.get().take_drops() {
@@ -659,15 +689,8 @@ fn send_batch(tap: &mut Tap, batch: &PacketBatch, sink: &mut Sink, now: u64) {
         tap.state.sequence = tap.state.sequence.wrapping_add(1);
         let mut records = [packet::sampled_header(p.original, header); 2];
         let mut n = 1;
-        if let Some(ds) = tap.state.entity {
-            let none = DataSource { class: 0, index: 0 };
-            // Into the container when the host sent it on the veth.
-            let (src, dst) = if p.pkttype == pkttype::OUTGOING {
-                (none, ds)
-            } else {
-                (ds, none)
-            };
-            records[1] = FlowRecord::ExtendedEntities(ExtendedEntities { src, dst });
+        if let Some(e) = entities(tap.state.entity, p.pkttype, header, macs) {
+            records[1] = FlowRecord::ExtendedEntities(e);
             n = 2;
         }
         let records = records.get(..n).unwrap_or_default();
@@ -707,6 +730,40 @@ fn open_nflog(
     )
 }
 
+/// The containers a frame goes between, when either is one of this host's: the tapped veth's own
+/// container by direction (a frame the host sent on it goes into the container), any end by its
+/// MAC address.
+fn entities(
+    tapped: Option<DataSource>,
+    pkttype: u8,
+    frame: &[u8],
+    macs: &HashMap<[u8; 6], u32>,
+) -> Option<ExtendedEntities> {
+    let none = DataSource { class: 0, index: 0 };
+    let by_mac = |at: usize| {
+        let mac: [u8; 6] = frame.get(at..at + 6)?.try_into().ok()?;
+        macs.get(&mac).map(|&index| DataSource {
+            class: DS_CLASS_LOGICAL,
+            index,
+        })
+    };
+    let (mut src, mut dst) = (by_mac(6), by_mac(0));
+    if let Some(ds) = tapped {
+        if pkttype == pkttype::OUTGOING {
+            dst = Some(ds);
+        } else {
+            src = Some(ds);
+        }
+    }
+    if src.is_none() && dst.is_none() {
+        return None;
+    }
+    Some(ExtendedEntities {
+        src: src.unwrap_or(none),
+        dst: dst.unwrap_or(none),
+    })
+}
+
 fn new_tap(
     poller: &Rc<polling::Poller>,
     owner: Owner,
@@ -740,4 +797,53 @@ fn new_tap(
         counter_sequence: 0,
         resume_at: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ds(index: u32) -> DataSource {
+        DataSource {
+            class: DS_CLASS_LOGICAL,
+            index,
+        }
+    }
+
+    #[test]
+    fn entities_by_direction_and_by_mac() {
+        let a = [2, 0, 0, 0, 0, 0xa];
+        let b = [2, 0, 0, 0, 0, 0xb];
+        let macs: HashMap<[u8; 6], u32> = [(a, 100_001), (b, 100_002)].into_iter().collect();
+        let none = DataSource { class: 0, index: 0 };
+        let frame = |dst: [u8; 6], src: [u8; 6]| {
+            let mut f = dst.to_vec();
+            f.extend_from_slice(&src);
+            f.extend_from_slice(&[0x86, 0xdd]);
+            f
+        };
+        let other = [2, 0, 0, 0, 0, 0xc];
+        // Neither end known, no tapped container: no record.
+        assert_eq!(
+            entities(None, pkttype::HOST, &frame(other, other), &macs),
+            None
+        );
+        // A to B seen on a bridge or a host NIC: both by MAC.
+        let e = entities(None, pkttype::OTHERHOST, &frame(b, a), &macs).unwrap();
+        assert_eq!((e.src, e.dst), (ds(100_001), ds(100_002)));
+        // On A's veth, a frame from A to an unknown host: A by direction.
+        let e = entities(
+            Some(ds(100_001)),
+            pkttype::HOST,
+            &frame(other, other),
+            &macs,
+        )
+        .unwrap();
+        assert_eq!((e.src, e.dst), (ds(100_001), none));
+        // On B's veth, sent into B: B by direction, A by MAC.
+        let e = entities(Some(ds(100_002)), pkttype::OUTGOING, &frame(b, a), &macs).unwrap();
+        assert_eq!((e.src, e.dst), (ds(100_001), ds(100_002)));
+        // A cut frame never panics.
+        assert_eq!(entities(None, pkttype::HOST, &[2, 0, 0], &macs), None);
+    }
 }
