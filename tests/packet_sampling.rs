@@ -399,3 +399,61 @@ fn a_tapped_veth_that_disappears_is_tapped_again_when_it_is_back_under_a_new_if_
         "the agent lives on"
     );
 }
+
+#[test]
+fn jumbo_frames_keep_their_length_and_send_only_header_bytes() {
+    let Some(veth) = VethNs::create("pj", 4) else {
+        return;
+    };
+    for (ns, dev) in [(None, &veth.host), (Some(&veth.ns), &veth.peer)] {
+        let mut c = std::process::Command::new("ip");
+        if let Some(ns) = ns {
+            c.args(["netns", "exec", ns, "ip"]);
+        }
+        let ok = c
+            .args(["link", "set", dev, "mtu", "9000"])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "mtu 9000 on {dev}");
+    }
+    let collector = Collector::bind();
+    let config = config_for(
+        collector.addr(),
+        &format!(
+            "  headerBytes = 64\n  pcap {{ dev = {} sampling = 1 }}",
+            veth.host
+        ),
+    );
+    let agent = Agent::start("pcap-jumbo", &config, &[]);
+    wait_log(&agent, "sampling 1 in 1, headerBytes 64");
+    let host = veth.host_socket();
+    let peer = veth.peer_socket();
+    let mut payload = MARK.to_vec();
+    payload.resize(8000, 0x77);
+    host.send_to(&payload, peer.local_addr().unwrap()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        assert!(Instant::now() < deadline, "no sample of the jumbo frame");
+        let Some(d) = collector.recv(Duration::from_millis(200)) else {
+            continue;
+        };
+        let found = decode(&d).samples.into_iter().find_map(|s| match s {
+            SflowSample::ExpandedFlow(f) => match &f.records[0] {
+                Flow::RawPacketHeader(h) if h.frame_length > 8000 => Some(h.clone()),
+                _ => None,
+            },
+            _ => None,
+        });
+        if let Some(h) = found {
+            assert_eq!(
+                h.frame_length,
+                14 + 40 + 8 + 8000 + 4,
+                "the whole frame, FCS included"
+            );
+            assert_eq!((h.stripped, h.header_length), (4, 64), "64 bytes sent");
+            walk_flows(&d);
+            break;
+        }
+    }
+}
