@@ -55,7 +55,7 @@ uninstall:
 # figures link the same library source with the release profile. Figures are medians; a missed
 # target prints MISSED in the table and does not fail the run (see BENCHMARKS.md).
 BENCH_RESULTS := $(CURDIR)/target/bench-results.tsv
-BENCHES := micro simulated real_engine real_containerd simulated_containerd
+BENCHES := micro simulated real_engine real_containerd simulated_containerd packet_sampling
 
 bench: build
 	@rm -f $(BENCH_RESULTS)

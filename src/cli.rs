@@ -68,6 +68,8 @@ pub struct Options {
     pub debug: u8,
     /// `-p FILE`: write the process id there.
     pub pid_file: Option<PathBuf>,
+    /// `-o FILE`: write the settings for application sub-agents there (`hsflowd.auto`).
+    pub output_file: Option<PathBuf>,
     /// `--print`: also write every sample sent as a JSON line on standard output.
     pub print: bool,
     /// `-t`, `--check`: check the configuration and exit.
@@ -109,7 +111,8 @@ impl std::error::Error for UsageError {}
 pub const HELP: &str = "\
 Usage: csflowd [OPTIONS]
 
-Exports sFlow v5 counter samples of this host over UDP.
+Exports sFlow v5 counter samples of this host and its containers over UDP, and packet
+samples: pcap { dev } and pcap { containers = on } (CAP_NET_RAW), nflog { group } (CAP_NET_ADMIN).
 
 Options:
   -f FILE                 configuration file (default /etc/csflowd.conf, else /etc/hsflowd.conf,
@@ -117,6 +120,8 @@ Options:
                           the Docker or Podman socket and containerd found on the host)
   -d                      stay in the foreground and log to stderr; -dd debug, -ddd trace
   -p FILE                 write the process id to FILE
+  -o FILE                 write the settings for application sub-agents to FILE, as the
+                          reference agent's /etc/hsflowd.auto (atomically, on every change)
   -u, --uuid UUID         the host's UUID (overrides the file's uuid)
   -t, --check             check the configuration, print the settings in effect, and exit
       --print             also write every sample sent as one JSON line on stdout
@@ -205,6 +210,7 @@ where
             "-v" | "--version" => return Ok(Command::Version),
             "-f" | "--config" => opts.config_path = Some(PathBuf::from(value(&name)?)),
             "-p" | "--pidfile" => opts.pid_file = Some(PathBuf::from(value(&name)?)),
+            "-o" | "--output" => opts.output_file = Some(PathBuf::from(value(&name)?)),
             "-u" | "--uuid" => {
                 let v = value(&name)?;
                 let uuid = config::parse_uuid(&v)
@@ -277,6 +283,10 @@ mod tests {
         assert_eq!(o.debug, 2);
         assert_eq!(o.config_path, Some(PathBuf::from("/x.conf")));
         assert_eq!(o.pid_file, Some(PathBuf::from("/run/c.pid")));
+        assert_eq!(
+            run(&["-o", "/etc/hsflowd.auto"]).output_file,
+            Some(PathBuf::from("/etc/hsflowd.auto"))
+        );
         assert_eq!(run(&["-d", "-d", "-ddd"]).debug, 3);
         assert_eq!(parse(["-v"]), Ok(Command::Version));
         assert_eq!(parse(["--help"]), Ok(Command::Help));

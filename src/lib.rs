@@ -9,6 +9,7 @@
 //! - [`containerd`]: containerd's tasks, followed through their bundle directories, without I/O of its own;
 //! - [`docker`]: the engine conversation: its documents and its rules, without I/O;
 //! - [`host`]: readers of /proc and /sys for the physical host;
+//! - [`packet`]: packet sampling's rules: tapped interfaces, flow samples and port counters;
 //! - [`cgroup`]: readers of a container's cgroup and procfs files for its counters;
 //! - [`timer`], [`schedule`]: the timer wheel of poll deadlines and the one grid they fall on;
 //! - [`config`]: the configuration file;
@@ -30,6 +31,7 @@ pub mod containerd;
 pub mod docker;
 pub mod host;
 pub mod http;
+pub mod packet;
 pub mod rng;
 pub mod schedule;
 pub mod sys;

@@ -38,6 +38,7 @@ fn main() -> ExitCode {
             etc: opts.etc_root.clone().unwrap_or(defaults.etc),
         },
         print: opts.print,
+        output_file: opts.output_file.clone(),
     };
     // The configuration is checked before anything else happens, so a broken file is reported on the
     // terminal (even when about to become a daemon) and nothing is ever sent with it.

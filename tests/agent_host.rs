@@ -32,6 +32,18 @@ fn proc_text(p: &str) -> String {
     std::fs::read_to_string(p).unwrap().trim().to_string()
 }
 
+/// A column of /proc/net/snmp by name, as the kernel prints it (-1 as all ones).
+fn snmp(group: &str, column: &str) -> u32 {
+    let text = std::fs::read_to_string("/proc/net/snmp").unwrap();
+    let prefix = format!("{group}:");
+    let mut lines = text.lines().filter(|l| l.starts_with(&prefix));
+    let names = lines.next().unwrap();
+    let values = lines.next().unwrap();
+    let at = names.split_whitespace().position(|n| n == column).unwrap();
+    let v: i64 = values.split_whitespace().nth(at).unwrap().parse().unwrap();
+    v as u32
+}
+
 #[test]
 fn host_sample_reaches_the_collector_with_this_machines_numbers() {
     let collector = Collector::bind();
@@ -45,7 +57,10 @@ fn host_sample_reaches_the_collector_with_this_machines_numbers() {
     let s = &walked[0];
     assert_eq!((s.class, s.index, s.sequence), (2, 1, 1));
     // Without a docker block, no virt_node.
-    assert_eq!(s.tags(), vec![2000, 2001, 2003, 2004, 2005, 2006]);
+    assert_eq!(
+        s.tags(),
+        vec![2000, 2001, 2003, 2004, 2005, 2006, 2007, 2008, 2009, 2010]
+    );
 
     let dg = decode(&d);
     assert_eq!(dg.version, 5);
@@ -87,10 +102,39 @@ fn host_sample_reaches_the_collector_with_this_machines_numbers() {
                 assert!(k.part_max_used <= 10000);
             }
             Decoded::HostNetIo(_) | Decoded::HostAdapters(_) => seen += 1,
+            // MIB-II, from /proc/net/snmp by column name: the constants of this kernel.
+            Decoded::Mib2IpGroup(ip) => {
+                seen += 1;
+                assert_eq!(ip.ip_default_ttl, snmp("Ip", "DefaultTTL"));
+                assert_eq!(ip.ip_forwarding, snmp("Ip", "Forwarding"));
+                assert!(ip.ip_in_receives > 0);
+            }
+            Decoded::Mib2TcpGroup(tcp) => {
+                seen += 1;
+                assert_eq!(
+                    [
+                        tcp.tcp_rto_algorithm,
+                        tcp.tcp_rto_min,
+                        tcp.tcp_rto_max,
+                        tcp.tcp_max_conn
+                    ],
+                    [
+                        snmp("Tcp", "RtoAlgorithm"),
+                        snmp("Tcp", "RtoMin"),
+                        snmp("Tcp", "RtoMax"),
+                        snmp("Tcp", "MaxConn")
+                    ]
+                );
+            }
+            Decoded::Mib2UdpGroup(udp) => {
+                seen += 1;
+                assert!(udp.udp_out_datagrams > 0, "the agent itself sends UDP");
+            }
             other => panic!("unexpected record {other:?}"),
         }
     }
-    assert_eq!(seen, 6);
+    // 2008 is checked by length only (`walk`): the decoder cannot read it.
+    assert_eq!(seen, 9);
 
     // The next poll one interval later carries the next sequence numbers.
     let t = Instant::now();
@@ -108,7 +152,10 @@ fn docker_block_adds_virt_node() {
     let _agent = Agent::start("vnode", &config_for(collector.addr(), "  docker { }"), &[]);
     let d = collector.recv(Duration::from_secs(10)).expect("datagram");
     let (_, w) = walk(&d);
-    assert_eq!(w[0].tags(), vec![2000, 2001, 2003, 2004, 2005, 2006, 2100]);
+    assert_eq!(
+        w[0].tags(),
+        vec![2000, 2001, 2003, 2004, 2005, 2006, 2007, 2008, 2009, 2010, 2100]
+    );
     let dg = decode(&d);
     let samples = decoded_samples(&dg);
     let node = samples[0].3.iter().find_map(|r| match r {
@@ -286,7 +333,7 @@ fn broken_configurations_stop_the_agent_with_status_78() {
 fn reference_agent_configuration_loads_with_warnings() {
     let collector = Collector::bind();
     let cfg = format!(
-        "# an hsflowd.conf\nsflow {{\n  polling = 1\n  sampling = 400\n  dns-sd {{ domain = .example.com }}\n  frobnicate = 3\n  collector {{ ip = 127.0.0.1 udpport = {} }}\n}}\n",
+        "# an hsflowd.conf\nsflow {{\n  polling = 1\n  psample {{ group = 5 }}\n  dns-sd {{ domain = .example.com }}\n  frobnicate = 3\n  collector {{ ip = 127.0.0.1 udpport = {} }}\n}}\n",
         collector.addr().port()
     );
     let agent = Agent::start("ref", &cfg, &[]);
@@ -294,7 +341,7 @@ fn reference_agent_configuration_loads_with_warnings() {
         .recv(Duration::from_secs(10))
         .unwrap_or_else(|| panic!("no datagram; stderr:\n{}", agent.stderr()));
     let err = agent.stderr();
-    assert!(err.contains(":4:") && err.contains("sampling"), "{err}");
+    assert!(err.contains(":4:") && err.contains("psample"), "{err}");
     assert!(err.contains(":6:") && err.contains("frobnicate"), "{err}");
 }
 

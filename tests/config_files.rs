@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use csflowd::config::{
     default_path, load, parse, relist_ms, AgentCidr, Collector, Config, ConfigErrorKind,
-    DockerConfig, Parsed, MAX_FILE_BYTES, MAX_TOKEN_BYTES,
+    DockerConfig, Parsed, Pcap, Sampling, MAX_FILE_BYTES, MAX_TOKEN_BYTES,
 };
 
 fn fixture(name: &str) -> PathBuf {
@@ -96,19 +96,34 @@ fn a_real_reference_agent_file_loads_with_warnings_for_what_csflowd_ignores() {
             }),
             containerd: None,
             k8s: None,
+            sampling: Sampling {
+                rate: Some(400),
+                by_speed: vec![(100_000_000, 100), (10_000_000_000, 10000)],
+                bps_ratio: None,
+                header_bytes: 128,
+            },
+            pcap: vec![Pcap {
+                dev: "docker0".into(),
+                sampling: None,
+            }],
+            pcap_containers: None,
+            nflog: Some(csflowd::config::Nflog {
+                group: 5,
+                rate: 400,
+            }),
+            apps: vec![csflowd::config::AppSetting {
+                name: "http".into(),
+                sampling: Some(50),
+                polling: None,
+            }],
         }
     );
     assert_eq!(
         warnings(&parsed),
         [
-            "10: \"sampling\" is not implemented by csflowd: ignored",
-            "11: \"sampling.100M\" is not implemented by csflowd: ignored",
-            "12: \"sampling.10G\" is not implemented by csflowd: ignored",
-            "13: \"sampling.http\" is not implemented by csflowd: ignored",
-            "14: \"headerBytes\" is not implemented by csflowd: ignored",
             "23: \"DNS-SD\" is not implemented by csflowd: ignored",
-            "26: \"pcap\" is not implemented by csflowd: ignored (2 times, first on this line)",
-            "28: \"nflog\" is not implemented by csflowd: ignored",
+            "27: \"speed\" in pcap is not implemented by csflowd: ignored",
+            "27: pcap without dev: no interface to sample, ignored",
             "29: \"psample\" is not implemented by csflowd: ignored",
             "30: \"dropmon\" is not implemented by csflowd: ignored",
             "31: \"json\" is not implemented by csflowd: ignored",
@@ -118,7 +133,7 @@ fn a_real_reference_agent_file_loads_with_warnings_for_what_csflowd_ignores() {
         ]
     );
     let shown = parsed.warnings[0].to_string();
-    assert!(shown.ends_with("tests/fixtures/config/hsflowd-real.conf:10: \"sampling\" is not implemented by csflowd: ignored"));
+    assert!(shown.ends_with("tests/fixtures/config/hsflowd-real.conf:23: \"DNS-SD\" is not implemented by csflowd: ignored"));
 }
 
 #[test]
@@ -203,10 +218,8 @@ fn keywords_in_any_case() {
             relist: None,
         })
     );
-    assert_eq!(
-        warnings(&parsed),
-        ["10: \"Sampling\" is not implemented by csflowd: ignored"]
-    );
+    assert_eq!(c.sampling.rate, Some(100));
+    assert!(warnings(&parsed).is_empty(), "{:?}", warnings(&parsed));
 }
 
 #[test]

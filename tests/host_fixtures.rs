@@ -242,10 +242,14 @@ fn complete_tree_sample_records_in_the_order_sent() {
             "HostMemory",
             "HostDiskIo",
             "HostNetIo",
+            "Mib2Ip",
+            "Mib2Icmp",
+            "Mib2Tcp",
+            "Mib2Udp",
             "VirtNode"
         ]
     );
-    match with_containers.as_slice()[6] {
+    match with_containers.as_slice()[10] {
         CounterRecord::VirtNode(node) => {
             assert_eq!(
                 node,
@@ -257,6 +261,11 @@ fn complete_tree_sample_records_in_the_order_sent() {
         }
         ref other => panic!("{other:?}"),
     }
+    // MIB-II from the tree's proc/net/snmp, by column name.
+    assert_eq!(snap.mib2.ip.0[..3], [2, 64, 50617]);
+    assert_eq!(snap.mib2.icmp.0[..4], [67, 1, 66, 2]);
+    assert_eq!(snap.mib2.tcp.0[3], u32::MAX, "MaxConn -1");
+    assert_eq!(snap.mib2.udp.0, [44675, 66, 52, 44969, 52, 0, 0]);
     match with_containers.as_slice()[1] {
         CounterRecord::HostAdapters(a) => assert_eq!(a.adapters, &snap.adapters[..]),
         ref other => panic!("{other:?}"),
@@ -271,7 +280,11 @@ fn complete_tree_sample_records_in_the_order_sent() {
             "HostCpu",
             "HostMemory",
             "HostDiskIo",
-            "HostNetIo"
+            "HostNetIo",
+            "Mib2Ip",
+            "Mib2Icmp",
+            "Mib2Tcp",
+            "Mib2Udp"
         ]
     );
     let sample = host_only.sample(9);

@@ -1,4 +1,4 @@
-//! Packs counter samples into sFlow datagrams and sends each datagram to every collector.
+//! Packs samples (counter and flow samples alike) into sFlow datagrams and sends each datagram to every collector.
 //!
 //! Contract:
 //! - A sample is encoded once, straight into the one datagram buffer, after room reserved for the
@@ -30,7 +30,7 @@ use log::{info, warn};
 
 use crate::config::{Collector, MAX_DATAGRAM_BYTES};
 use crate::sys::Watched;
-use crate::wire::{header_len_for, CounterSample, DatagramHeader, MAX_HEADER_LEN};
+use crate::wire::{header_len_for, DatagramHeader, Sample, MAX_HEADER_LEN};
 
 use super::keys::Key;
 
@@ -188,7 +188,7 @@ impl Exporter {
     /// not fit. A sample larger than the datagram limit goes out alone (see the module docs).
     /// Returns false when the sample could not be encoded at all (larger than
     /// [`MAX_DATAGRAM_BYTES`] with its header).
-    pub fn push(&mut self, sample: &CounterSample<'_>, now_ms: u64) -> bool {
+    pub fn push<S: Sample + ?Sized>(&mut self, sample: &S, now_ms: u64) -> bool {
         let len = sample.encoded_len();
         let header = self.header_len();
         if self.num_samples > 0 && header + (self.end - HEADER_ROOM) + len > self.limit {
@@ -320,8 +320,8 @@ fn open_socket(
 mod tests {
     use super::*;
     use crate::wire::{
-        Adapter, CounterRecord, DataSource, HostAdapters, HostDescr, HostParent, VirtCpu,
-        HEADER_LEN_IPV4,
+        Adapter, CounterRecord, CounterSample, DataSource, HostAdapters, HostDescr, HostParent,
+        VirtCpu, HEADER_LEN_IPV4,
     };
     use std::time::Duration;
 

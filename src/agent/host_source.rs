@@ -132,6 +132,10 @@ mod tests {
                 tag::HOST_MEMORY,
                 tag::HOST_DISK_IO,
                 tag::HOST_NET_IO,
+                tag::MIB2_IP,
+                tag::MIB2_ICMP,
+                tag::MIB2_TCP,
+                tag::MIB2_UDP,
                 tag::VIRT_NODE
             ]
         );
@@ -141,7 +145,7 @@ mod tests {
         // The first adapter: ifIndex 2, one MAC, 52:54:00:12:34:56.
         assert_eq!((be32(adapters, 4), be32(adapters, 8)), (2, 1));
         assert_eq!(&adapters[12..18], &[0x52, 0x54, 0x00, 0x12, 0x34, 0x56]);
-        assert_eq!(be32(recs[6].1, 24), 4, "virt_node num_domains");
+        assert_eq!(be32(recs[10].1, 24), 4, "virt_node num_domains");
         assert_eq!(sink.exporter.stats().datagrams, 1);
         assert_eq!(sink.exporter.stats().dropped_samples, 0);
     }

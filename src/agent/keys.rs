@@ -15,6 +15,8 @@ const ENGINE: usize = 3;
 const COLLECTOR: usize = 4;
 const INOTIFY: usize = 5;
 const TASK_EXIT: usize = 6;
+const TAP: usize = 7;
+const NFLOG: usize = 8;
 
 /// What a poller event is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -31,6 +33,10 @@ pub enum Key {
     Inotify,
     /// A containerd task's pidfd, by its token.
     TaskExit(usize),
+    /// A packet sampling socket, by its tap's index.
+    Tap(usize),
+    /// The NFLOG netlink socket.
+    Nflog,
 }
 
 impl Key {
@@ -44,6 +50,8 @@ impl Key {
             Key::Collector(i) => (COLLECTOR, i),
             Key::Inotify => (INOTIFY, 0),
             Key::TaskExit(i) => (TASK_EXIT, i),
+            Key::Tap(i) => (TAP, i),
+            Key::Nflog => (NFLOG, 0),
         };
         (kind << INDEX_BITS) | (index & INDEX_MASK)
     }
@@ -58,6 +66,8 @@ impl Key {
             COLLECTOR => Some(Key::Collector(index)),
             INOTIFY if index == 0 => Some(Key::Inotify),
             TASK_EXIT => Some(Key::TaskExit(index)),
+            TAP => Some(Key::Tap(index)),
+            NFLOG if index == 0 => Some(Key::Nflog),
             _ => None,
         }
     }
@@ -79,6 +89,9 @@ mod tests {
             Key::Inotify,
             Key::TaskExit(0),
             Key::TaskExit(9),
+            Key::Tap(0),
+            Key::Tap(99),
+            Key::Nflog,
         ] {
             assert_eq!(Key::decode(key.encode()), Some(key));
         }

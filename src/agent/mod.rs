@@ -19,6 +19,7 @@
 //! `sink.rs` takes every sample; `exporter.rs` packs samples into datagrams and sends them;
 //! `printer.rs` writes `--print` lines without blocking; `keys.rs` names the poller's keys.
 
+mod auto_file;
 mod container_counters;
 mod containerd_source;
 mod discover;
@@ -28,6 +29,7 @@ mod host_source;
 mod keys;
 mod printer;
 mod sink;
+mod taps;
 
 use std::io;
 use std::net::IpAddr;
@@ -100,6 +102,8 @@ pub struct Settings {
     pub roots: Roots,
     /// `--print`.
     pub print: bool,
+    /// `-o FILE`: write `hsflowd.auto` there.
+    pub output_file: Option<PathBuf>,
 }
 
 /// A configuration ready to run, with what the file's parser had to say about it.
@@ -208,6 +212,10 @@ struct Agent {
     /// The host's next poll, on its grid.
     host_due: Option<u64>,
     sink: Sink,
+    /// Packet sampling sockets (`pcap { dev }`).
+    taps: taps::Taps,
+    /// `-o FILE`: `hsflowd.auto`.
+    auto: Option<auto_file::AutoFile>,
     host: host_source::HostSource,
     start: Instant,
     rng: Rng,
@@ -260,6 +268,15 @@ pub fn run(settings: Settings, config: Config) -> io::Result<()> {
     let mut rng = Rng::new();
     let table = Table::new(interval, use_hostname, rng.next_u64());
     let containerd = containerd_source(&poller, &config, &settings.roots);
+    let taps = taps::Taps::open(&poller, &config, settings.roots.clone());
+    let mut auto = settings.output_file.clone().map(auto_file::AutoFile::new);
+    if let Some(a) = &mut auto {
+        a.update(
+            &config,
+            agent_ip,
+            &auto_file::hostname(&settings.roots.proc),
+        );
+    }
     let mut agent = Agent {
         engine,
         news: Vec::new(),
@@ -274,6 +291,8 @@ pub fn run(settings: Settings, config: Config) -> io::Result<()> {
         signals,
         host_due: None,
         sink: Sink { exporter, printer },
+        taps,
+        auto,
         host,
         start: Instant::now(),
         rng,
@@ -381,6 +400,7 @@ impl Agent {
                 self.table.poll_timeout(),
                 self.engine.as_ref().and_then(|e| e.next_deadline()),
                 self.containerd.as_ref().and_then(|c| c.next_deadline()),
+                self.taps.next_deadline(),
             ]
             .into_iter()
             .flatten()
@@ -399,6 +419,14 @@ impl Agent {
                     Some(Key::Collector(i)) => {
                         let now = self.now_ms();
                         self.sink.exporter.on_socket_event(i, now);
+                    }
+                    Some(Key::Tap(i)) => {
+                        let now = self.now_ms();
+                        self.taps.on_ready(i, &mut self.sink, now);
+                    }
+                    Some(Key::Nflog) => {
+                        let now = self.now_ms();
+                        self.taps.on_nflog(&mut self.sink, now);
                     }
                     Some(Key::Engine(slot)) => {
                         let now = self.now_ms();
@@ -458,6 +486,7 @@ impl Agent {
         self.table.handle_timeout(now);
         self.take_actions(now);
         self.handle_news(now);
+        self.taps.on_time(now, &mut self.sink);
     }
 
     fn poll_host(&mut self, now: u64) {
@@ -465,6 +494,13 @@ impl Agent {
             let agent = agent_address(&self.config);
             if agent != self.sink.exporter.agent() {
                 info!("agent address {} -> {agent}", self.sink.exporter.agent());
+                if let Some(a) = &mut self.auto {
+                    a.update(
+                        &self.config,
+                        agent,
+                        &auto_file::hostname(&self.settings.roots.proc),
+                    );
+                }
             }
             self.sink.exporter.reconfigure(
                 agent,
@@ -476,6 +512,7 @@ impl Agent {
         let tracking = self.config.docker.is_some() || self.containerd.is_some();
         let domains = tracking.then(|| self.table.alive());
         self.host.sample(domains, &mut self.sink, now);
+        self.taps.poll(&self.poller, &mut self.sink, now);
     }
 
     /// Hands the agent's own news, then the engine's, to the container table and takes its
@@ -519,13 +556,23 @@ impl Agent {
                 Action::Attach { slot, pid }
                     if self.containerd.as_ref().is_some_and(|c| c.is_pod_pid(pid)) =>
                 {
-                    self.counters.attach_pod(slot, pid, now)
+                    self.counters.attach_pod(slot, pid, now);
+                    self.taps.attach(&self.poller, slot, pid);
                 }
-                Action::Attach { slot, pid } => self.counters.attach(slot, pid, now),
+                Action::Attach { slot, pid } => {
+                    self.counters.attach(slot, pid, now);
+                    self.taps.attach(&self.poller, slot, pid);
+                }
                 Action::RefreshLimits { slot } => self.counters.refresh_limits(slot, now),
                 Action::ReadNow { slot } => self.counters.read_now(slot, self.host.part().capacity),
-                Action::Drop { slot } => self.counters.drop_slot(slot),
+                Action::Drop { slot } => {
+                    self.counters.drop_slot(slot);
+                    self.taps.detach(slot);
+                }
                 Action::Sample(sample) => {
+                    let adapters = self.counters.adapters(sample.slot);
+                    self.taps
+                        .sampled(sample.slot, sample.index, sample.last, adapters);
                     let sink = &mut self.sink;
                     let sent = self
                         .counters
@@ -586,7 +633,12 @@ impl Agent {
         let engine_changed = socket.as_deref() != self.engine.as_ref().map(|e| e.socket());
         let (old_containerd, old_k8s) =
             (self.config.containerd.is_some(), self.config.k8s.is_some());
+        let taps_changed = taps::Taps::changed(&self.config, &new);
         self.config = new;
+        if taps_changed {
+            self.taps.close_all();
+            self.taps = taps::Taps::open(&self.poller, &self.config, self.settings.roots.clone());
+        }
         if polling_changed {
             self.interval = Interval::from_secs(self.config.polling);
             self.schedule_host(now);
@@ -629,6 +681,10 @@ impl Agent {
                 c.start(now, &mut self.containerd_news);
             }
             self.handle_news(now);
+        }
+        if let Some(a) = &mut self.auto {
+            let proc_root = &self.settings.roots.proc;
+            a.update(&self.config, agent, &auto_file::hostname(proc_root));
         }
         info!("SIGHUP: configuration reloaded");
     }

@@ -1,11 +1,11 @@
 //! Where every sample goes: the exporter, and standard output with `--print`.
 //!
-//! The host and the containers hand their samples here and nowhere else, so what `--print` shows is
+//! The host, the containers and the packet taps hand their samples here and nowhere else, so what `--print` shows is
 //! exactly what the collectors get.
 
 use super::exporter::Exporter;
 use super::printer::Printer;
-use crate::wire::CounterSample;
+use crate::wire::{CounterSample, FlowSample};
 
 /// The one sink of samples.
 pub struct Sink {
@@ -23,6 +23,14 @@ impl Sink {
             if let Ok(line) = crate::wire::json::sample_to_json(sample) {
                 p.print(&line);
             }
+        }
+    }
+
+    /// Queues a flow sample for the collectors and prints it with `--print`.
+    pub fn send_flow(&mut self, sample: &FlowSample<'_>, now_ms: u64) {
+        self.exporter.push(sample, now_ms);
+        if let Some(p) = &mut self.printer {
+            p.print(&crate::wire::json::flow_sample_to_json(sample));
         }
     }
 }

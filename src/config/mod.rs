@@ -19,10 +19,18 @@
 //! | `docker { relist = SECONDS }` | 1..=3600 (120); read through [`relist_ms`] |
 //! | `containerd { state = PATH }` | containerd's tasks, one data source each; PATH absolute (`/run/containerd`) |
 //! | `k8s { state = PATH }` | Kubernetes pods from containerd's sandbox tasks, one data source each; the same `state` |
+//! | `sampling` (or `packetSamplingRate`) | 1..=10000000: one packet in N (default 400) |
+//! | `sampling.<speed>` | a rate for interfaces of that speed (`100M`, `1G`, `10G`: bits/s) |
+//! | `sampling.bps_ratio` | rate = interface speed / ratio (at least 1); 0 = off |
+//! | `headerBytes` | 1..=256 (128): bytes of each sampled packet sent |
+//! | `pcap { dev = NAME sampling = N }` | repeatable: sample packets on interface NAME |
+//! | `pcap { containers = on sampling = N }` | sample the host end of every container's veths |
+//! | `nflog { group = G probability = P }` | read NFLOG group G (0..=65535), rate 1/P (0 < P <= 1) |
+//! | `sampling.<app>`, `polling.<app>` | for application sub-agents, written to `hsflowd.auto` (`-o`) |
 //!
 //! Numbers are decimal digits with an optional `K`/`M`/`G` multiplier (as the reference agent reads them);
-//! no sign, no hex. Settings the reference agent knows but csflowd does not implement (`sampling`, `pcap { }`,
-//! `dns-sd { }`, `collector { dev namespace }` ...) are skipped with one warning per keyword; unknown settings
+//! no sign, no hex. Settings the reference agent knows but csflowd does not implement (`psample { }`,
+//! `pcap { speed dev.pattern }`, `dns-sd { }`, `collector { dev namespace }` ...) are skipped with one warning per keyword; unknown settings
 //! with one warning each. A setting given twice keeps the last value, with a warning.
 //!
 //! Values start from [`Config::default`], except the collectors: the file's list replaces the default one,
@@ -152,6 +160,103 @@ pub fn relist_ms(config: &Config) -> u64 {
     u64::from(seconds) * 1000
 }
 
+/// Default sampling rate: one packet in 400 (the reference agent's `SFL_DEFAULT_SAMPLING_RATE`).
+pub const DEFAULT_SAMPLING_RATE: u32 = 400;
+/// Largest sampling rate.
+pub const MAX_SAMPLING_RATE: u32 = 10_000_000;
+/// Default `headerBytes`.
+pub const DEFAULT_HEADER_BYTES: u32 = 128;
+/// Largest `headerBytes`.
+pub const MAX_HEADER_BYTES: u32 = 256;
+
+/// The packet sampling settings of the `sflow { }` level.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sampling {
+    /// `sampling = N`.
+    pub rate: Option<u32>,
+    /// `sampling.<speed> = N`: (speed in bits/s, rate), in file order.
+    pub by_speed: Vec<(u64, u32)>,
+    /// `sampling.bps_ratio = R`; 0 turns it off.
+    pub bps_ratio: Option<u32>,
+    /// `headerBytes`: bytes of each sampled packet sent.
+    pub header_bytes: u32,
+}
+
+impl Default for Sampling {
+    fn default() -> Self {
+        Sampling {
+            rate: None,
+            by_speed: Vec::new(),
+            bps_ratio: None,
+            header_bytes: DEFAULT_HEADER_BYTES,
+        }
+    }
+}
+
+impl Sampling {
+    /// The rate for an interface of `speed` bits/s (if known) tapped by a `pcap { }` block whose
+    /// own `sampling` is `own`, by the reference agent's precedence: the block's own rate, then
+    /// `sampling.<speed>`, then `sampling.bps_ratio`, then `sampling`, then
+    /// [`DEFAULT_SAMPLING_RATE`]. Always within 1..=[`MAX_SAMPLING_RATE`].
+    pub fn rate_for(&self, own: Option<u32>, speed: Option<u64>) -> u32 {
+        let by_speed = || {
+            let speed = speed?;
+            self.by_speed
+                .iter()
+                .rev()
+                .find(|(s, _)| *s == speed)
+                .map(|(_, r)| *r)
+        };
+        let by_ratio = || {
+            let ratio = self.bps_ratio.filter(|r| *r > 0)?;
+            let speed = speed.filter(|s| *s > 0)?;
+            Some(u32::try_from(speed / u64::from(ratio)).unwrap_or(u32::MAX))
+        };
+        own.or_else(by_speed)
+            .or_else(by_ratio)
+            .or(self.rate)
+            .unwrap_or(DEFAULT_SAMPLING_RATE)
+            .clamp(1, MAX_SAMPLING_RATE)
+    }
+}
+
+/// One `pcap { }` block: sample the packets of one interface.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pcap {
+    /// `dev = NAME`.
+    pub dev: String,
+    /// `sampling = N`: this interface's own rate.
+    pub sampling: Option<u32>,
+}
+
+/// `pcap { containers = on }`: sample the host end of every tracked container's interfaces.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PcapContainers {
+    /// `sampling = N` of that block: the containers' own rate.
+    pub sampling: Option<u32>,
+}
+
+/// `nflog { group = G probability = P }`: read the packets an NFLOG rule logs to group G.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Nflog {
+    /// The log group.
+    pub group: u16,
+    /// One in `rate` (1/P, rounded): the rule's probability, as a sampling rate.
+    pub rate: u32,
+}
+
+/// `sampling.<application> = N` and `polling.<application> = S`: settings for the application
+/// sub-agents that read `hsflowd.auto` (such as `sampling.http` for Apache's mod_sflow).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppSetting {
+    /// The application's name (as written, lower case).
+    pub name: String,
+    /// `sampling.<name>`.
+    pub sampling: Option<u32>,
+    /// `polling.<name>`.
+    pub polling: Option<u32>,
+}
+
 /// A complete, validated configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -177,6 +282,16 @@ pub struct Config {
     pub containerd: Option<RuntimeConfig>,
     /// The `k8s { }` block, when present.
     pub k8s: Option<RuntimeConfig>,
+    /// Packet sampling settings.
+    pub sampling: Sampling,
+    /// Every `pcap { }` block with a `dev`, in file order.
+    pub pcap: Vec<Pcap>,
+    /// A `pcap { containers = on }` block, when present.
+    pub pcap_containers: Option<PcapContainers>,
+    /// The `nflog { }` block, when present.
+    pub nflog: Option<Nflog>,
+    /// `sampling.<app>` and `polling.<app>`, in file order of their first setting.
+    pub apps: Vec<AppSetting>,
 }
 
 impl Default for Config {
@@ -197,6 +312,11 @@ impl Default for Config {
             docker: None,
             containerd: None,
             k8s: None,
+            sampling: Sampling::default(),
+            pcap: Vec::new(),
+            pcap_containers: None,
+            nflog: None,
+            apps: Vec::new(),
         }
     }
 }

@@ -1,4 +1,5 @@
-//! The grammar: one `sflow { ... }` block holding settings, `collector { }` and `docker { }` blocks.
+//! The grammar: one `sflow { ... }` block holding settings, `collector { }`, `docker { }` and
+//! `pcap { }` blocks.
 //!
 //! Every setting takes exactly one value (the next word), as in the reference agent. Settings the reference
 //! agent knows but csflowd does not implement are skipped (a block with its balanced braces) with one
@@ -14,8 +15,9 @@ use super::error::{quote, ConfigError, ConfigErrorKind, Warning};
 use super::token::{Located, Token, TokenError, Tokenizer};
 use super::RuntimeConfig;
 use super::{
-    value, Collector, Config, DEFAULT_COLLECTOR_PORT, MAX_DATAGRAM_BYTES, MAX_DEPTH,
-    MAX_FILE_BYTES, MAX_RELIST_SECONDS, MAX_WARNINGS, MIN_DATAGRAM_BYTES, MIN_RELIST_SECONDS,
+    value, AppSetting, Collector, Config, Nflog, Pcap, PcapContainers, DEFAULT_COLLECTOR_PORT,
+    MAX_DATAGRAM_BYTES, MAX_DEPTH, MAX_FILE_BYTES, MAX_HEADER_BYTES, MAX_RELIST_SECONDS,
+    MAX_SAMPLING_RATE, MAX_WARNINGS, MIN_DATAGRAM_BYTES, MIN_RELIST_SECONDS,
 };
 
 /// A configuration read from a file, with the remarks made while reading it.
@@ -31,14 +33,9 @@ pub struct Parsed {
 /// (lower case; from hsflowd 2.1.25's token table and parser).
 const IGNORED_IN_SFLOW: &[&str] = &[
     // packet sampling and its sources
-    "sampling",
-    "packetsamplingrate",
-    "headerbytes",
     "samplingdirection",
-    "pcap",
     "epcap",
     "psample",
-    "nflog",
     "nfloggroup",
     "nflogprobability",
     "ulog",
@@ -79,11 +76,14 @@ const IGNORED_IN_SFLOW: &[&str] = &[
     "forgetvms",
 ];
 
-/// Prefixes of the reference agent's per-application settings (`sampling.http = 100`, `polling.app = 20`).
-const IGNORED_PREFIXES_IN_SFLOW: &[&str] = &["sampling.", "polling."];
+/// Prefixes of settings csflowd accepts and ignores (none today).
+const IGNORED_PREFIXES_IN_SFLOW: &[&str] = &[];
 
 /// `collector { }` settings of the reference agent that csflowd accepts and ignores.
 const IGNORED_IN_COLLECTOR: &[&str] = &["dev", "namespace"];
+
+/// `pcap { }` settings of the reference agent that csflowd accepts and ignores.
+const IGNORED_IN_PCAP: &[&str] = &["dev.pattern", "speed", "promisc", "vport", "dynamic"];
 
 /// `docker { }` settings of the reference agent that csflowd accepts and ignores.
 const IGNORED_IN_DOCKER: &[&str] = &["refreshvms", "forgetvms", "marktraffic"];
@@ -103,9 +103,12 @@ enum Scalar {
     DockerRelist,
     ContainerdState,
     K8sState,
+    Sampling,
+    BpsRatio,
+    HeaderBytes,
 }
 
-const SCALAR_COUNT: usize = 12;
+const SCALAR_COUNT: usize = 15;
 
 /// `containerd { }` and `k8s { }` settings of the reference agent that csflowd accepts and ignores.
 const IGNORED_IN_RUNTIME: &[&str] = &["unixsock", "marktraffic", "eof", "refreshvms", "forgetvms"];
@@ -341,6 +344,66 @@ impl<'a, 'f> Parser<'a, 'f> {
                     let block = self.runtime("k8s", Scalar::K8sState, block, open)?;
                     self.config.k8s = Some(block);
                 }
+                "sampling" | "packetsamplingrate" => {
+                    let rate = self.u32_value(&word, line, 1, MAX_SAMPLING_RATE)?;
+                    self.mark_set(Scalar::Sampling, &word, line);
+                    self.config.sampling.rate = Some(rate);
+                }
+                "sampling.bps_ratio" => {
+                    let ratio = self.u32_value(&word, line, 0, u32::MAX)?;
+                    self.mark_set(Scalar::BpsRatio, &word, line);
+                    self.config.sampling.bps_ratio = Some(ratio);
+                }
+                "headerbytes" => {
+                    let n = self.u32_value(&word, line, 1, MAX_HEADER_BYTES)?;
+                    self.mark_set(Scalar::HeaderBytes, &word, line);
+                    self.config.sampling.header_bytes = n;
+                }
+                _ if key
+                    .strip_prefix("sampling.")
+                    .is_some_and(|speed| value::number(speed).is_ok()) =>
+                {
+                    let speed = key
+                        .strip_prefix("sampling.")
+                        .and_then(|s| value::number(s).ok())
+                        .unwrap_or(0);
+                    let rate = self.u32_value(&word, line, 1, MAX_SAMPLING_RATE)?;
+                    self.config.sampling.by_speed.push((speed, rate));
+                }
+                "pcap" => {
+                    let open = self.open_block(&word, line, DEPTH + 1)?;
+                    self.pcap(line, open)?;
+                }
+                _ if key.starts_with("sampling.") || key.starts_with("polling.") => {
+                    // `sampling.<app>` / `polling.<app>`: for the application sub-agents.
+                    let (kind, name) = key.split_once('.').unwrap_or_default();
+                    let n = if kind == "sampling" {
+                        self.u32_value(&word, line, 1, MAX_SAMPLING_RATE)?
+                    } else {
+                        self.u32_value(&word, line, 0, u32::MAX)?
+                    };
+                    let app = match self.config.apps.iter().position(|a| a.name == name) {
+                        Some(i) => &mut self.config.apps[i],
+                        None => {
+                            self.config.apps.push(AppSetting {
+                                name: name.to_string(),
+                                sampling: None,
+                                polling: None,
+                            });
+                            let last = self.config.apps.len() - 1;
+                            &mut self.config.apps[last]
+                        }
+                    };
+                    if kind == "sampling" {
+                        app.sampling = Some(n);
+                    } else {
+                        app.polling = Some(n);
+                    }
+                }
+                "nflog" => {
+                    let open = self.open_block(&word, line, DEPTH + 1)?;
+                    self.nflog(line, open)?;
+                }
                 _ if IGNORED_IN_SFLOW.contains(&key.as_str())
                     || IGNORED_PREFIXES_IN_SFLOW.iter().any(|p| key.starts_with(p)) =>
                 {
@@ -534,6 +597,115 @@ impl<'a, 'f> Parser<'a, 'f> {
             }
         }
         Ok(block)
+    }
+
+    /// The body of `pcap {`, up to and including its `}`. A block without `dev` samples nothing
+    /// (csflowd picks no interface by speed or pattern), with a warning.
+    fn pcap(&mut self, keyword_line: u32, open_line: u32) -> Result<(), ConfigError> {
+        const DEPTH: usize = 2;
+        let mut dev: Option<String> = None;
+        let mut sampling: Option<u32> = None;
+        let mut containers = false;
+        while let Some((word, line)) = self.next_key(open_line, "pcap")? {
+            let key = word.to_ascii_lowercase();
+            match key.as_str() {
+                "dev" => {
+                    let (text, at) = self.value(&word, line)?;
+                    let name = value::interface(&text).map_err(|k| self.error(at, k, &text))?;
+                    if dev.is_some() {
+                        self.warn(
+                            line,
+                            "\"dev\" set again in pcap: the last value wins".into(),
+                        );
+                    }
+                    dev = Some(name);
+                }
+                "sampling" => {
+                    sampling = Some(self.u32_value(&word, line, 1, MAX_SAMPLING_RATE)?);
+                }
+                "containers" => {
+                    let (text, at) = self.value(&word, line)?;
+                    containers = value::switch(&text).map_err(|k| self.error(at, k, &text))?;
+                }
+                _ if IGNORED_IN_PCAP.contains(&key.as_str()) => {
+                    self.ignore(format!("pcap.{key}"), &word, " in pcap", line);
+                    self.skip_item(&word, DEPTH)?;
+                }
+                _ => {
+                    self.warn(
+                        line,
+                        format!("unknown setting {} in pcap: skipped", quote(&word)),
+                    );
+                    self.skip_item(&word, DEPTH)?;
+                }
+            }
+        }
+        if containers {
+            if self.config.pcap_containers.is_some() {
+                self.warn(
+                    keyword_line,
+                    "pcap { containers = on } given again: the last block wins".into(),
+                );
+            }
+            self.config.pcap_containers = Some(PcapContainers { sampling });
+        }
+        match dev {
+            Some(dev) => self.config.pcap.push(Pcap { dev, sampling }),
+            None if containers => {}
+            None => {
+                self.warn(
+                    keyword_line,
+                    "pcap without dev: no interface to sample, ignored".into(),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The body of `nflog {`, up to and including its `}`.
+    fn nflog(&mut self, keyword_line: u32, open_line: u32) -> Result<(), ConfigError> {
+        const DEPTH: usize = 2;
+        let mut group: Option<u16> = None;
+        let mut rate: Option<u32> = None;
+        while let Some((word, line)) = self.next_key(open_line, "nflog")? {
+            match word.to_ascii_lowercase().as_str() {
+                "group" => {
+                    let g = self.u32_value(&word, line, 0, u32::from(u16::MAX))?;
+                    group = u16::try_from(g).ok();
+                }
+                "probability" => {
+                    let (text, at) = self.value(&word, line)?;
+                    let r = crate::packet::nflog::rate_of_probability(&text)
+                        .ok_or_else(|| self.error(at, ConfigErrorKind::NumberOutOfRange, &text))?;
+                    rate = Some(r);
+                }
+                _ => {
+                    self.warn(
+                        line,
+                        format!("unknown setting {} in nflog: skipped", quote(&word)),
+                    );
+                    self.skip_item(&word, DEPTH)?;
+                }
+            }
+        }
+        match group {
+            Some(group) => {
+                if rate.is_none() {
+                    self.warn(
+                        keyword_line,
+                        "nflog without probability: samples are reported at rate 1".into(),
+                    );
+                }
+                self.config.nflog = Some(Nflog {
+                    group,
+                    rate: rate.unwrap_or(1),
+                });
+            }
+            None => {
+                self.warn(keyword_line, "nflog without group: ignored".into());
+            }
+        }
+        Ok(())
     }
 
     /// Consumes the `{` after a block name, which opens a block at `depth`; returns the `{`'s line.
@@ -1057,12 +1229,102 @@ mod tests {
         assert_eq!(
             m,
             [
-                "t.conf:2: \"sampling\" is not implemented by csflowd: ignored (2 times, first on this line)",
-                "t.conf:3: \"pcap\" is not implemented by csflowd: ignored (2 times, first on this line)",
-                "t.conf:5: \"sampling.http\" is not implemented by csflowd: ignored",
+                "t.conf:4: \"speed\" in pcap is not implemented by csflowd: ignored",
+                "t.conf:6: \"SAMPLING\" set again (previously on line 2): the last value wins",
                 "t.conf:8: \"dns-sd\" is not implemented by csflowd: ignored",
                 "t.conf:9: \"psample\" is not implemented by csflowd: ignored",
             ]
+        );
+        assert_eq!(parsed.config.sampling.rate, Some(1000));
+        assert_eq!(parsed.config.pcap.len(), 2);
+        assert_eq!(
+            parsed.config.apps,
+            [AppSetting {
+                name: "http".into(),
+                sampling: Some(100),
+                polling: None
+            }]
+        );
+    }
+
+    #[test]
+    fn packet_sampling_settings() {
+        let c = config(
+            "sflow { sampling = 1000 sampling.10G = 5000 sampling.1G=200 sampling.bps_ratio = 0 \
+             headerBytes = 64 pcap { dev = veth1 sampling = 10 } pcap { DEV = eth0 } }",
+        );
+        assert_eq!(c.sampling.rate, Some(1000));
+        assert_eq!(
+            c.sampling.by_speed,
+            [(10_000_000_000, 5000), (1_000_000_000, 200)]
+        );
+        assert_eq!(c.sampling.bps_ratio, Some(0));
+        assert_eq!(c.sampling.header_bytes, 64);
+        assert_eq!(
+            c.pcap,
+            [
+                Pcap {
+                    dev: "veth1".into(),
+                    sampling: Some(10)
+                },
+                Pcap {
+                    dev: "eth0".into(),
+                    sampling: None
+                }
+            ]
+        );
+        // Precedence: the block's own rate, sampling.<speed>, bps_ratio, sampling, 400.
+        let s = &c.sampling;
+        assert_eq!(s.rate_for(Some(10), Some(10_000_000_000)), 10);
+        assert_eq!(s.rate_for(None, Some(10_000_000_000)), 5000);
+        assert_eq!(s.rate_for(None, Some(1_000_000_000)), 200);
+        assert_eq!(s.rate_for(None, Some(100_000_000)), 1000, "ratio 0 is off");
+        assert_eq!(s.rate_for(None, None), 1000);
+        let mut s = s.clone();
+        s.bps_ratio = Some(1_000_000);
+        assert_eq!(s.rate_for(None, Some(100_000_000)), 100);
+        assert_eq!(s.rate_for(None, Some(1)), 1, "at least 1");
+        assert_eq!(
+            crate::config::Sampling::default().rate_for(None, Some(10_000_000_000)),
+            400
+        );
+        assert_eq!(config("sflow { }").sampling.header_bytes, 128);
+        for bad in [
+            "headerBytes = 257",
+            "headerBytes = 0",
+            "sampling = 0",
+            "sampling = 10000001",
+        ] {
+            let (_, kind, _) = fail(&format!("sflow {{ {bad} }}"));
+            assert_eq!(kind, NumberOutOfRange, "{bad}");
+        }
+        let c = config("sflow { pcap { containers = on sampling = 50 } }");
+        assert!(c.pcap.is_empty());
+        assert_eq!(
+            c.pcap_containers,
+            Some(crate::config::PcapContainers { sampling: Some(50) })
+        );
+        assert_eq!(
+            config("sflow { pcap { containers = off } }").pcap_containers,
+            None
+        );
+        let c = config("sflow { nflog { group = 5 probability = 0.0025 } }");
+        assert_eq!(
+            c.nflog,
+            Some(Nflog {
+                group: 5,
+                rate: 400
+            })
+        );
+        for bad in ["probability = 0", "probability = 2", "group = 65536"] {
+            let (_, kind, _) = fail(&format!("sflow {{ nflog {{ group = 1 {bad} }} }}"));
+            assert_eq!(kind, NumberOutOfRange, "{bad}");
+        }
+        let parsed = ok("sflow {\n pcap { sampling = 5 } }");
+        assert!(parsed.config.pcap.is_empty());
+        assert_eq!(
+            parsed.warnings[0].to_string(),
+            "t.conf:2: pcap without dev: no interface to sample, ignored"
         );
     }
 

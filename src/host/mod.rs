@@ -52,6 +52,7 @@ mod memory;
 mod mounts;
 pub(crate) mod net;
 pub(crate) mod parse;
+pub mod snmp;
 mod space;
 mod uuid;
 
@@ -127,6 +128,8 @@ pub struct HostSnapshot {
     pub net: wire::NetIo,
     /// `virt_node`; `num_domains` is left unknown by the reader for the caller to set.
     pub node: wire::VirtNode,
+    /// The MIB-II groups of `/proc/net/snmp` (2007 to 2010).
+    pub mib2: wire::Mib2,
 }
 
 impl Default for HostSnapshot {
@@ -144,6 +147,7 @@ impl Default for HostSnapshot {
             disk: wire::HostDiskIo::UNKNOWN,
             net: wire::NetIo::UNKNOWN,
             node: wire::VirtNode::UNKNOWN,
+            mib2: wire::Mib2::UNKNOWN,
         }
     }
 }
@@ -161,7 +165,8 @@ impl HostSnapshot {
     }
 
     /// The records of the host's counter sample (data source 2:1), in the order they are sent:
-    /// `host_descr`, `host_adapters`, `host_cpu`, `host_memory`, `host_disk_io`, `host_net_io`, then
+    /// `host_descr`, `host_adapters`, `host_cpu`, `host_memory`, `host_disk_io`, `host_net_io`,
+    /// the MIB-II groups (`mib2_ip_group`, `mib2_icmp_group`, `mib2_tcp_group`, `mib2_udp_group`), then
     /// `virt_node` with `num_domains` set when container tracking is on (`Some`, the number of
     /// containers tracked), no `virt_node` at all when it is off (`None`).
     ///
@@ -182,6 +187,10 @@ impl HostSnapshot {
                 CounterRecord::HostMemory(self.memory),
                 CounterRecord::HostDiskIo(self.disk),
                 CounterRecord::HostNetIo(self.net),
+                CounterRecord::Mib2Ip(self.mib2.ip),
+                CounterRecord::Mib2Icmp(self.mib2.icmp),
+                CounterRecord::Mib2Tcp(self.mib2.tcp),
+                CounterRecord::Mib2Udp(self.mib2.udp),
                 CounterRecord::VirtNode(node),
             ],
             with_node: num_domains.is_some(),
@@ -198,7 +207,7 @@ pub const HOST_DATA_SOURCE: wire::DataSource = wire::DataSource {
 /// The records of one host counter sample, from [`HostSnapshot::sample_records`].
 #[derive(Debug, Clone, Copy)]
 pub struct HostRecords<'a> {
-    records: [CounterRecord<'a>; 7],
+    records: [CounterRecord<'a>; 11],
     /// Whether the last record, `virt_node`, is sent.
     with_node: bool,
 }
@@ -243,6 +252,7 @@ pub struct HostReader {
     memory_files: memory::MemoryFiles,
     disk_files: disk::DiskFiles,
     net_dev: kept::KeptFile,
+    net_snmp: kept::KeptFile,
     interfaces: interfaces::Interfaces,
     hostname: kept::KeptFile,
     rare: RareFigures,
@@ -272,6 +282,7 @@ impl HostReader {
             memory_files: memory::MemoryFiles::new(&roots),
             disk_files: disk::DiskFiles::new(&roots),
             net_dev: kept::KeptFile::new(roots.proc.join("net/dev")),
+            net_snmp: kept::KeptFile::new(roots.proc.join("net/snmp")),
             interfaces: interfaces::Interfaces::default(),
             hostname: kept::KeptFile::new(roots.proc.join("sys/kernel/hostname")),
             rare: RareFigures::default(),
@@ -304,6 +315,7 @@ impl HostReader {
             memory_files,
             disk_files,
             net_dev,
+            net_snmp,
             interfaces,
             hostname,
             rare,
@@ -336,6 +348,11 @@ impl HostReader {
         if let Some(text) = net_dev.read(files, file::Extent::Whole, now) {
             let (net, adapters) = (&mut out.net, &mut out.adapters);
             interfaces.read(text, attributes, paths, roots, now, net, adapters);
+        }
+
+        out.mib2 = wire::Mib2::UNKNOWN;
+        if let Some(text) = net_snmp.read(files, file::Extent::Whole, now) {
+            snmp::parse_snmp(text, &mut out.mib2);
         }
 
         out.node = wire::VirtNode {

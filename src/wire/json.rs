@@ -28,8 +28,10 @@ use core::fmt;
 
 use serde::ser::{Serialize, SerializeMap, SerializeStruct, Serializer};
 
+use super::flow::{FlowRecord, FlowSample};
+use super::mib2_records::{Mib2Icmp, Mib2Ip, Mib2Tcp, Mib2Udp};
 use super::xdr::cut_str;
-use super::{CounterRecord, CounterSample, HOSTNAME_MAX, OS_RELEASE_MAX};
+use super::{CounterRecord, CounterSample, HOSTNAME_MAX, OS_RELEASE_MAX, PORT_NAME_MAX};
 
 /// Renders `sample` as one JSON object on one line.
 ///
@@ -73,9 +75,114 @@ impl Serialize for Records<'_, '_> {
                 CounterRecord::VirtMemory(r) => map.serialize_entry(name, r),
                 CounterRecord::VirtDiskIo(r) => map.serialize_entry(name, r),
                 CounterRecord::VirtNetIo(r) => map.serialize_entry(name, r),
+                CounterRecord::IfCounters(r) => map.serialize_entry(name, r),
+                CounterRecord::PortName(r) => {
+                    map.serialize_entry(name, cut_str(r.name, PORT_NAME_MAX))
+                }
+                CounterRecord::Mib2Ip(r) => map.serialize_entry(name, &Mib2(&Mib2Ip::FIELDS, &r.0)),
+                CounterRecord::Mib2Icmp(r) => {
+                    map.serialize_entry(name, &Mib2(&Mib2Icmp::FIELDS, &r.0))
+                }
+                CounterRecord::Mib2Tcp(r) => {
+                    map.serialize_entry(name, &Mib2(&Mib2Tcp::FIELDS, &r.0))
+                }
+                CounterRecord::Mib2Udp(r) => {
+                    map.serialize_entry(name, &Mib2(&Mib2Udp::FIELDS, &r.0))
+                }
             }?;
         }
         map.end()
+    }
+}
+
+/// A MIB-II group as an object keyed by the kernel's column names.
+struct Mib2<'a>(&'a [&'a str], &'a [u32]);
+
+impl Serialize for Mib2<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len().min(self.1.len())))?;
+        for (field, value) in self.0.iter().zip(self.1) {
+            map.serialize_entry(field, value)?;
+        }
+        map.end()
+    }
+}
+
+/// Renders a flow sample as one JSON object on one line: the sampler's data source, the sample's
+/// fields, and its records keyed by structure name (`sampled_header` with the header in hex).
+pub fn flow_sample_to_json(sample: &FlowSample<'_>) -> String {
+    serde_json::to_string(&Flow(sample)).unwrap_or_default()
+}
+
+/// A flow sample's object.
+struct Flow<'s, 'a>(&'s FlowSample<'a>);
+
+impl Serialize for Flow<'_, '_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let f = self.0;
+        let mut o = serializer.serialize_struct("FlowSample", 8)?;
+        o.serialize_field("source", &Source(f.source.class, f.source.index))?;
+        o.serialize_field("sequence", &f.sequence)?;
+        o.serialize_field("sampling_rate", &f.sampling_rate)?;
+        o.serialize_field("sample_pool", &f.sample_pool)?;
+        o.serialize_field("drops", &f.drops)?;
+        o.serialize_field("input", &f.input)?;
+        o.serialize_field("output", &f.output)?;
+        o.serialize_field("records", &FlowRecords(f.records))?;
+        o.end()
+    }
+}
+
+/// A flow sample's records, keyed by their sFlow names.
+struct FlowRecords<'s, 'a>(&'s [FlowRecord<'a>]);
+
+impl Serialize for FlowRecords<'_, '_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for record in self.0 {
+            map.serialize_entry(record.name(), &FlowRecordJson(record))?;
+        }
+        map.end()
+    }
+}
+
+struct FlowRecordJson<'s, 'a>(&'s FlowRecord<'a>);
+
+impl Serialize for FlowRecordJson<'_, '_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            FlowRecord::SampledHeader(h) => {
+                let mut o = serializer.serialize_struct("sampled_header", 4)?;
+                o.serialize_field("header_protocol", &h.protocol)?;
+                o.serialize_field("frame_length", &h.frame_length)?;
+                o.serialize_field("stripped", &h.stripped)?;
+                o.serialize_field("header", &Hex(h.header))?;
+                o.end()
+            }
+            FlowRecord::ExtendedEntities(e) => {
+                let mut o = serializer.serialize_struct("extended_entities", 2)?;
+                o.serialize_field("src", &Source(e.src.class, e.src.index))?;
+                o.serialize_field("dst", &Source(e.dst.class, e.dst.index))?;
+                o.end()
+            }
+        }
+    }
+}
+
+/// Bytes as lower-case hex digits.
+struct Hex<'a>(&'a [u8]);
+
+impl Serialize for Hex<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&HexText(self.0))
+    }
+}
+
+struct HexText<'a>(&'a [u8]);
+
+impl fmt::Display for HexText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
     }
 }
 
@@ -323,5 +430,60 @@ mod tests {
             text.contains(r#""load_one":1e-7,"load_five":1.5e+13,"load_fifteen":null,"#),
             "{text}"
         );
+    }
+    #[test]
+    fn flow_samples_mib2_and_port_records() {
+        use crate::wire::flow::{ExtendedEntities, SampledHeader};
+        use crate::wire::PortName;
+        let records = [
+            FlowRecord::SampledHeader(SampledHeader {
+                protocol: 1,
+                frame_length: 64,
+                stripped: 4,
+                header: &[0x00, 0xab, 0xff],
+            }),
+            FlowRecord::ExtendedEntities(ExtendedEntities {
+                src: DataSource {
+                    class: 3,
+                    index: 100_001,
+                },
+                dst: DataSource { class: 0, index: 0 },
+            }),
+        ];
+        let sample = FlowSample {
+            sequence: 9,
+            source: DataSource { class: 0, index: 7 },
+            sampling_rate: 400,
+            sample_pool: 4000,
+            drops: 1,
+            input: 7,
+            output: 0x3FFF_FFFF,
+            records: &records,
+        };
+        let text = flow_sample_to_json(&sample);
+        assert!(!text.contains('\n'));
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["source"], "0:7");
+        assert_eq!(v["sampling_rate"], 400);
+        assert_eq!(v["output"], 0x3FFF_FFFF);
+        assert_eq!(v["records"]["sampled_header"]["header"], "00abff");
+        assert_eq!(v["records"]["sampled_header"]["stripped"], 4);
+        assert_eq!(v["records"]["extended_entities"]["src"], "3:100001");
+
+        let mut udp = [0u32; Mib2Udp::FIELDS.len()];
+        udp[0] = 5;
+        let counters = [
+            CounterRecord::PortName(PortName { name: "veth1" }),
+            CounterRecord::Mib2Udp(Mib2Udp(udp)),
+        ];
+        let v = render(&CounterSample {
+            sequence: 1,
+            source: DataSource { class: 0, index: 7 },
+            records: &counters,
+        });
+        let names: Vec<&String> = v["records"].as_object().unwrap().keys().collect();
+        assert_eq!(names.len(), 2, "{v}");
+        let udp_json = &v["records"][CounterRecord::Mib2Udp(Mib2Udp(udp)).name()];
+        assert_eq!(udp_json[Mib2Udp::FIELDS[0]], 5);
     }
 }

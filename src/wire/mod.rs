@@ -1,4 +1,4 @@
-//! sFlow version 5 wire format: counter records, counter samples and datagram headers.
+//! sFlow version 5 wire format: counter records, counter samples, flow samples and datagram headers.
 //!
 //! This is the bottom layer of the agent. It turns plain-data representations (one struct per
 //! counter record such as [`HostDescr`], the [`CounterSample`] and the [`DatagramHeader`]) into the
@@ -31,8 +31,11 @@
 //! encoder, it allocates.
 
 mod datagram;
+mod flow;
 mod host_records;
 pub mod json;
+mod mib2_records;
+mod port_records;
 mod records;
 mod sample;
 #[cfg(test)]
@@ -43,7 +46,12 @@ mod xdr;
 pub use datagram::{
     header_len_for, DatagramHeader, HEADER_LEN_IPV4, HEADER_LEN_IPV6, MAX_HEADER_LEN, SFLOW_VERSION,
 };
+pub use flow::{
+    header_protocol, ExtendedEntities, FlowRecord, FlowSample, SampledHeader, IF_INTERNAL,
+    MAX_SAMPLED_HEADER,
+};
 pub use host_records::NetIoKind;
+pub use mib2_records::{Mib2, Mib2Icmp, Mib2Ip, Mib2Tcp, Mib2Udp};
 pub use records::*;
 pub use xdr::{cut_str, string_len, Writer};
 
@@ -51,6 +59,24 @@ use core::fmt;
 
 /// Data format tags (`enterprise << 12 | format`; all standard structures, so enterprise 0).
 pub mod tag {
+    /// 0:3 `flow_sample_expanded`.
+    pub const FLOW_SAMPLE_EXPANDED: u32 = 3;
+    /// 0:1 `sampled_header` (a flow record).
+    pub const SAMPLED_HEADER: u32 = 1;
+    /// 0:2210 `extended_entities` (a flow record).
+    pub const EXTENDED_ENTITIES: u32 = 2210;
+    /// 0:1 `if_counters` (a counter record).
+    pub const IF_COUNTERS: u32 = 1;
+    /// 0:1005 `port_name` (a counter record).
+    pub const PORT_NAME: u32 = 1005;
+    /// 0:2007 `mib2_ip_group`.
+    pub const MIB2_IP: u32 = 2007;
+    /// 0:2008 `mib2_icmp_group`.
+    pub const MIB2_ICMP: u32 = 2008;
+    /// 0:2009 `mib2_tcp_group`.
+    pub const MIB2_TCP: u32 = 2009;
+    /// 0:2010 `mib2_udp_group`.
+    pub const MIB2_UDP: u32 = 2010;
     /// 0:4 `counters_sample_expanded`.
     pub const COUNTERS_SAMPLE_EXPANDED: u32 = 4;
     /// 0:2000 `host_descr`.
@@ -77,6 +103,32 @@ pub mod tag {
     pub const VIRT_DISK_IO: u32 = 2103;
     /// 0:2104 `virt_net_io`.
     pub const VIRT_NET_IO: u32 = 2104;
+}
+
+/// A sample the exporter can pack into a datagram: a counter sample or a flow sample.
+pub trait Sample {
+    /// Bytes on the wire.
+    fn encoded_len(&self) -> usize;
+    /// Writes the sample at the start of `buf` and returns the bytes written.
+    fn emit(&self, buf: &mut [u8]) -> Result<usize, Error>;
+}
+
+impl Sample for CounterSample<'_> {
+    fn encoded_len(&self) -> usize {
+        CounterSample::encoded_len(self)
+    }
+    fn emit(&self, buf: &mut [u8]) -> Result<usize, Error> {
+        CounterSample::emit(self, buf)
+    }
+}
+
+impl Sample for FlowSample<'_> {
+    fn encoded_len(&self) -> usize {
+        FlowSample::encoded_len(self)
+    }
+    fn emit(&self, buf: &mut [u8]) -> Result<usize, Error> {
+        FlowSample::emit(self, buf)
+    }
 }
 
 /// Bytes of the tag and length words in front of every record and sample body.

@@ -325,6 +325,44 @@ impl VirtDiskIo {
     };
 }
 
+/// Longest `port_name` (bytes).
+pub const PORT_NAME_MAX: usize = 255;
+
+/// 0:1 `if_counters`: a network interface's generic counters (RFC 2233 names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[allow(missing_docs)]
+pub struct IfCounters {
+    pub if_index: u32,
+    pub if_type: u32,
+    /// Bits per second.
+    pub if_speed: u64,
+    /// 0 unknown, 1 full duplex, 2 half duplex, 3 in, 4 out.
+    pub if_direction: u32,
+    /// Bit 0 admin up, bit 1 oper up.
+    pub if_status: u32,
+    pub in_octets: u64,
+    pub in_ucast_pkts: u32,
+    pub in_multicast_pkts: u32,
+    pub in_broadcast_pkts: u32,
+    pub in_discards: u32,
+    pub in_errors: u32,
+    pub in_unknown_protos: u32,
+    pub out_octets: u64,
+    pub out_ucast_pkts: u32,
+    pub out_multicast_pkts: u32,
+    pub out_broadcast_pkts: u32,
+    pub out_discards: u32,
+    pub out_errors: u32,
+    pub promiscuous_mode: u32,
+}
+
+/// 0:1005 `port_name`: the interface's name (at most [`PORT_NAME_MAX`] bytes on the wire).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortName<'a> {
+    /// The name.
+    pub name: &'a str,
+}
+
 /// One counter record of a counter sample.
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[allow(missing_docs)]
@@ -341,6 +379,12 @@ pub enum CounterRecord<'a> {
     VirtMemory(VirtMemory),
     VirtDiskIo(VirtDiskIo),
     VirtNetIo(NetIo),
+    IfCounters(IfCounters),
+    PortName(PortName<'a>),
+    Mib2Ip(super::Mib2Ip),
+    Mib2Icmp(super::Mib2Icmp),
+    Mib2Tcp(super::Mib2Tcp),
+    Mib2Udp(super::Mib2Udp),
 }
 
 /// A data source: `class:index` (2:1 the physical host, 3:N a container).

@@ -5,8 +5,8 @@ use super::xdr::{len_u32, Writer};
 use super::{tag, CounterRecord, CounterSample, Error, RECORD_HEADER_LEN};
 
 impl CounterRecord<'_> {
-    /// The record's tag (`enterprise << 12 | format`; enterprise 0, so the format: 2000..=2006 or
-    /// 2100..=2104).
+    /// The record's tag (`enterprise << 12 | format`; enterprise 0, so the format: 1, 1005,
+    /// 2000..=2006 or 2100..=2104).
     pub const fn tag(&self) -> u32 {
         match self {
             CounterRecord::HostDescr(_) => tag::HOST_DESCR,
@@ -21,6 +21,12 @@ impl CounterRecord<'_> {
             CounterRecord::VirtMemory(_) => tag::VIRT_MEMORY,
             CounterRecord::VirtDiskIo(_) => tag::VIRT_DISK_IO,
             CounterRecord::VirtNetIo(_) => tag::VIRT_NET_IO,
+            CounterRecord::IfCounters(_) => tag::IF_COUNTERS,
+            CounterRecord::PortName(_) => tag::PORT_NAME,
+            CounterRecord::Mib2Ip(_) => tag::MIB2_IP,
+            CounterRecord::Mib2Icmp(_) => tag::MIB2_ICMP,
+            CounterRecord::Mib2Tcp(_) => tag::MIB2_TCP,
+            CounterRecord::Mib2Udp(_) => tag::MIB2_UDP,
         }
     }
 
@@ -39,6 +45,12 @@ impl CounterRecord<'_> {
             CounterRecord::VirtMemory(_) => "virt_memory",
             CounterRecord::VirtDiskIo(_) => "virt_disk_io",
             CounterRecord::VirtNetIo(_) => "virt_net_io",
+            CounterRecord::IfCounters(_) => "if_counters",
+            CounterRecord::PortName(_) => "port_name",
+            CounterRecord::Mib2Ip(_) => "mib2_ip_group",
+            CounterRecord::Mib2Icmp(_) => "mib2_icmp_group",
+            CounterRecord::Mib2Tcp(_) => "mib2_tcp_group",
+            CounterRecord::Mib2Udp(_) => "mib2_udp_group",
         }
     }
 
@@ -56,6 +68,12 @@ impl CounterRecord<'_> {
             CounterRecord::VirtCpu(r) => r.body_len(),
             CounterRecord::VirtMemory(r) => r.body_len(),
             CounterRecord::VirtDiskIo(r) => r.body_len(),
+            CounterRecord::IfCounters(r) => r.body_len(),
+            CounterRecord::PortName(r) => r.body_len(),
+            CounterRecord::Mib2Ip(r) => r.body_len(),
+            CounterRecord::Mib2Icmp(r) => r.body_len(),
+            CounterRecord::Mib2Tcp(r) => r.body_len(),
+            CounterRecord::Mib2Udp(r) => r.body_len(),
         }
     }
 
@@ -79,6 +97,12 @@ impl CounterRecord<'_> {
             CounterRecord::VirtMemory(r) => r.emit(w),
             CounterRecord::VirtDiskIo(r) => r.emit(w),
             CounterRecord::VirtNetIo(r) => r.emit(NetIoKind::Virt, w),
+            CounterRecord::IfCounters(r) => r.emit(w),
+            CounterRecord::PortName(r) => r.emit(w),
+            CounterRecord::Mib2Ip(r) => r.emit(w),
+            CounterRecord::Mib2Icmp(r) => r.emit(w),
+            CounterRecord::Mib2Tcp(r) => r.emit(w),
+            CounterRecord::Mib2Udp(r) => r.emit(w),
         }
     }
 }

@@ -32,6 +32,7 @@ pub mod engine;
 pub mod fake_engine;
 pub mod http;
 pub mod image;
+pub mod netns;
 pub mod podman;
 pub mod process;
 pub mod record;

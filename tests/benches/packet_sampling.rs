@@ -1,0 +1,446 @@
+//! Packet sampling: what a tap costs the agent and the traffic.
+//!
+//! A veth pair into a namespace the benchmark makes (IPv6 ULA, a quiet link), a UDP sender in this
+//! process on the host end and a receiver in the namespace, the static agent tapping the host end,
+//! and a loopback collector in a thread of its own that stamps nothing and counts: flow samples,
+//! their sequence gaps and the largest `drops`, and the `uptime` of every datagram carrying the
+//! host's counter sample.
+//!
+//! - **CPU per sampled packet**: `sampling = 1` and 20,000 packets a second for 10 s (bursts of 200
+//!   every 10 ms), so 20,000 samples a second; the agent's CPU (`schedstat`) over the window divided
+//!   by the flow samples received in it, then the same less a window of the idle agent (its host
+//!   and port polls). Three repeats. Loss: samples received against packets sent, sequence gaps,
+//!   and the kernel's `drops`.
+//! - **Counter-poll lateness** in the same windows (polling 1 s): polls fall on whole seconds of the
+//!   agent's uptime, so the `uptime` of the datagram holding the host sample, modulo 1000 ms, is how
+//!   late the poll went out (its reading and encoding included).
+//! - **RSS with 100 tapped veths**: 100 pairs (one namespace holds every peer), 100 `pcap { dev }`
+//!   blocks at 1 in 400, some traffic on each, `VmHWM` after 5 s.
+//! - **What the tap costs the traffic**: a sender's packets per second over the veth (64-byte UDP
+//!   payloads, as fast as it can for 3 s, counted by the receiver), without the agent and with it at
+//!   1 in 400, alternating, three pairs, side by side.
+
+#[path = "common.rs"]
+mod common;
+#[allow(unused_imports)]
+#[path = "../support/mod.rs"]
+mod support;
+
+use std::net::UdpSocket;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{median, report, section, spread, Verdict};
+use support::netns::VethNs;
+
+/// What the collector thread saw.
+#[derive(Default)]
+struct Seen {
+    flow_samples: AtomicU64,
+    gaps: AtomicU64,
+    max_drops: AtomicU64,
+    datagrams: AtomicU64,
+    /// `uptime` (ms) of each datagram holding the host sample.
+    host_uptimes: Mutex<Vec<u32>>,
+}
+
+fn be32(d: &[u8], at: usize) -> u32 {
+    d.get(at..at + 4)
+        .map_or(0, |b| u32::from_be_bytes(b.try_into().unwrap()))
+}
+
+struct Collector {
+    addr: std::net::SocketAddr,
+    seen: Arc<Seen>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Collector {
+    fn start() -> Collector {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        set_rcvbuf(&socket, 8 << 20);
+        socket
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let addr = socket.local_addr().unwrap();
+        let seen = Arc::new(Seen::default());
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (seen, stop) = (seen.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; 65536];
+                let mut last_seq: Option<u32> = None;
+                while !stop.load(Ordering::Relaxed) {
+                    let Ok(n) = socket.recv(&mut buf) else {
+                        continue;
+                    };
+                    let d = &buf[..n];
+                    seen.datagrams.fetch_add(1, Ordering::Relaxed);
+                    let uptime = be32(d, 20);
+                    let mut off = 28;
+                    for _ in 0..be32(d, 24) {
+                        let (tag, len) = (be32(d, off), be32(d, off + 4) as usize);
+                        let body = off + 8;
+                        if tag == 3 {
+                            seen.flow_samples.fetch_add(1, Ordering::Relaxed);
+                            let seq = be32(d, body);
+                            if let Some(l) = last_seq {
+                                if seq != l.wrapping_add(1) {
+                                    seen.gaps.fetch_add(1, Ordering::Relaxed);
+                                }
+                            }
+                            last_seq = Some(seq);
+                            seen.max_drops
+                                .fetch_max(u64::from(be32(d, body + 20)), Ordering::Relaxed);
+                        } else if tag == 4 && be32(d, body + 4) == 2 && be32(d, body + 8) == 1 {
+                            seen.host_uptimes.lock().unwrap().push(uptime);
+                        }
+                        off = body + len;
+                    }
+                }
+            })
+        };
+        Collector {
+            addr,
+            seen,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn set_rcvbuf(socket: &UdpSocket, bytes: i32) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: one c_int option value that outlives the call.
+    unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            (&bytes as *const i32).cast(),
+            4,
+        );
+    }
+}
+
+fn start_agent(bin: &std::path::Path, dir: &std::path::Path, conf: &str) -> Child {
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join("csflowd.conf");
+    std::fs::write(&path, conf).unwrap();
+    let child = Command::new(bin)
+        .arg("-d")
+        .arg("-f")
+        .arg(&path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("stderr.log")).unwrap())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    child
+}
+
+fn stop(mut child: Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn config(collector: std::net::SocketAddr, pcap: &str) -> String {
+    format!(
+        "sflow {{\n  polling = 1\n  agentIP = 192.0.2.1\n  collector {{ ip = {} udpport = {} }}\n{pcap}\n}}\n",
+        collector.ip(),
+        collector.port()
+    )
+}
+
+/// Sends `pps` packets a second for `secs` seconds (bursts every 10 ms); returns the count sent.
+fn paced(sender: &UdpSocket, to: std::net::SocketAddr, pps: u64, secs: u64) -> u64 {
+    let payload = [0x5au8; 64];
+    let per_tick = pps / 100;
+    let start = Instant::now();
+    let mut sent = 0;
+    for tick in 0..secs * 100 {
+        for _ in 0..per_tick {
+            if sender.send_to(&payload, to).is_ok() {
+                sent += 1;
+            }
+        }
+        let next = start + Duration::from_millis(10 * (tick + 1));
+        if let Some(wait) = next.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+    }
+    sent
+}
+
+/// Drains `socket` in a thread until `stop`; returns the count received.
+fn drain(socket: UdpSocket, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
+    std::thread::spawn(move || {
+        socket
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        set_rcvbuf(&socket, 8 << 20);
+        let mut buf = [0u8; 2048];
+        let mut n = 0;
+        while !stop.load(Ordering::Relaxed) {
+            if socket.recv(&mut buf).is_ok() {
+                n += 1;
+            }
+        }
+        n
+    })
+}
+
+fn main() {
+    let bin = common::require_static_binary();
+    let Some(veth) = VethNs::create("bn", 40) else {
+        eprintln!("packet sampling benchmarks need root (netns, veth)");
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("csflowd-bench-pcap-{}", std::process::id()));
+    cpu_and_lateness(&bin, &dir, &veth);
+    traffic_cost(&bin, &dir, &veth);
+    drop(veth);
+    rss_with_100_taps(&bin, &dir);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn cpu_and_lateness(bin: &std::path::Path, dir: &std::path::Path, veth: &VethNs) {
+    section("CPU per sampled packet at 20,000 samples/s, loss, counter-poll lateness");
+    const PPS: u64 = 20_000;
+    const SECS: u64 = 10;
+    let (mut per_sample, mut net_per_sample, mut lateness_p99) =
+        (Vec::new(), Vec::new(), Vec::new());
+    let (mut lost, mut gaps, mut drops, mut sent_all, mut got_all) = (0u64, 0u64, 0u64, 0u64, 0u64);
+    let mut late_all: Vec<f64> = Vec::new();
+    for repeat in 0..3 {
+        let collector = Collector::start();
+        let agent = start_agent(
+            bin,
+            &dir.join(format!("cpu{repeat}")),
+            &config(
+                collector.addr,
+                &format!("  pcap {{ dev = {} sampling = 1 }}", veth.host),
+            ),
+        );
+        let pid = agent.id();
+        let sender = veth.host_socket();
+        let receiver = veth.peer_socket();
+        let to = receiver.local_addr().unwrap();
+        let stop_rx = Arc::new(AtomicBool::new(false));
+        let rx = drain(receiver, stop_rx.clone());
+
+        // The idle agent: host and port polls only.
+        let idle_cpu0 = common::process_cpu_ns(pid).unwrap();
+        let idle_t0 = Instant::now();
+        std::thread::sleep(Duration::from_secs(5));
+        let idle_ns_per_s = (common::process_cpu_ns(pid).unwrap() - idle_cpu0) as f64
+            / idle_t0.elapsed().as_secs_f64();
+
+        let uptimes_before = collector.seen.host_uptimes.lock().unwrap().len();
+        let samples0 = collector.seen.flow_samples.load(Ordering::Relaxed);
+        let cpu0 = common::process_cpu_ns(pid).unwrap();
+        let t0 = Instant::now();
+        let sent = paced(&sender, to, PPS, SECS);
+        // The samples of the last burst reach the collector.
+        std::thread::sleep(Duration::from_millis(300));
+        let cpu = common::process_cpu_ns(pid).unwrap() - cpu0;
+        let secs = t0.elapsed().as_secs_f64();
+        let samples = collector.seen.flow_samples.load(Ordering::Relaxed) - samples0;
+        stop_rx.store(true, Ordering::Relaxed);
+        let _ = rx.join();
+        per_sample.push(cpu as f64 / samples as f64 / 1000.0);
+        net_per_sample.push((cpu as f64 - idle_ns_per_s * secs) / samples as f64 / 1000.0);
+        let uptimes = collector.seen.host_uptimes.lock().unwrap().clone();
+        let mut late: Vec<f64> = uptimes[uptimes_before..]
+            .iter()
+            .map(|u| f64::from(u % 1000))
+            .collect();
+        late.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        if let Some(p) = late.get(((late.len() as f64 * 0.99).ceil() as usize).saturating_sub(1)) {
+            lateness_p99.push(*p);
+        }
+        late_all.extend(&late);
+        sent_all += sent;
+        got_all += samples;
+        lost += sent.saturating_sub(samples);
+        gaps += collector.seen.gaps.load(Ordering::Relaxed);
+        drops += collector.seen.max_drops.load(Ordering::Relaxed);
+        eprintln!(
+            "    repeat {repeat}: {sent} sent, {samples} samples, {:.2} µs/sample ({:.2} net of \
+             idle {:.0} µs/s), host polls {} late by {:?} ms",
+            per_sample[repeat],
+            net_per_sample[repeat],
+            idle_ns_per_s / 1000.0,
+            late.len(),
+            late
+        );
+        stop(agent);
+    }
+    report(
+        "agent CPU per sampled packet, 20,000 samples/s (encoding, sending, polls included)",
+        &format!("{:.2} µs ({})", median(&per_sample), spread(&per_sample, 2)),
+        "<= 2 µs",
+        Verdict::of(median(&per_sample) <= 2.0),
+    );
+    report(
+        "  the same, less the idle agent's host and port polls",
+        &format!(
+            "{:.2} µs ({})",
+            median(&net_per_sample),
+            spread(&net_per_sample, 2)
+        ),
+        "-",
+        Verdict::Info,
+    );
+    report(
+        "samples lost in user space at 20,000/s (sent - received; sequence gaps; kernel drops)",
+        &format!("{lost} of {sent_all} ({got_all} received); {gaps}; {drops}"),
+        "0",
+        Verdict::of(lost == 0 && gaps == 0 && drops == 0),
+    );
+    late_all.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let p99 = late_all
+        .get(((late_all.len() as f64 * 0.99).ceil() as usize).saturating_sub(1))
+        .copied()
+        .unwrap_or(f64::NAN);
+    report(
+        "counter-poll lateness p99 while sampling 20,000/s (host sample's uptime mod 1 s)",
+        &format!(
+            "{p99:.0} ms over {} polls (median {:.0} ms, max {:.0} ms)",
+            late_all.len(),
+            median(&late_all),
+            late_all.last().copied().unwrap_or(f64::NAN)
+        ),
+        "<= 10 ms",
+        Verdict::of(p99 <= 10.0),
+    );
+}
+
+fn traffic_cost(bin: &std::path::Path, dir: &std::path::Path, veth: &VethNs) {
+    section("sender throughput over the veth, without and with the agent at 1 in 400");
+    let (mut without, mut with) = (Vec::new(), Vec::new());
+    let blast = |secs: u64| -> f64 {
+        let sender = veth.host_socket();
+        let receiver = veth.peer_socket();
+        let to = receiver.local_addr().unwrap();
+        let stop_rx = Arc::new(AtomicBool::new(false));
+        let rx = drain(receiver, stop_rx.clone());
+        let payload = [0x5au8; 64];
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(secs) {
+            for _ in 0..256 {
+                let _ = sender.send_to(&payload, to);
+            }
+        }
+        let elapsed = t0.elapsed().as_secs_f64();
+        std::thread::sleep(Duration::from_millis(100));
+        stop_rx.store(true, Ordering::Relaxed);
+        rx.join().unwrap() as f64 / elapsed
+    };
+    for repeat in 0..3 {
+        without.push(blast(3));
+        let collector = Collector::start();
+        let agent = start_agent(
+            bin,
+            &dir.join(format!("cost{repeat}")),
+            &config(
+                collector.addr,
+                &format!("  pcap {{ dev = {} sampling = 400 }}", veth.host),
+            ),
+        );
+        with.push(blast(3));
+        stop(agent);
+        eprintln!(
+            "    pair {repeat}: {:.0} pps without, {:.0} pps with the agent",
+            without[repeat], with[repeat]
+        );
+    }
+    report(
+        "packets/s received over the veth (64-byte UDP), without the agent",
+        &format!("{:.0} ({})", median(&without), spread(&without, 0)),
+        "-",
+        Verdict::Info,
+    );
+    let ratio = median(&with) / median(&without);
+    report(
+        "  with the agent tapping the veth at 1 in 400",
+        &format!(
+            "{:.0} ({}), {:+.1} %",
+            median(&with),
+            spread(&with, 0),
+            (ratio - 1.0) * 100.0
+        ),
+        "within noise",
+        Verdict::Info,
+    );
+}
+
+fn rss_with_100_taps(bin: &std::path::Path, dir: &std::path::Path) {
+    section("peak RSS with 100 tapped veths");
+    let id = std::process::id() % 100_000;
+    let ns = format!("csfl-bench100-{id}");
+    let batch = dir.join("links.batch");
+    std::fs::create_dir_all(dir).unwrap();
+    let mut text = format!("netns add {ns}\n");
+    for i in 0..100 {
+        text.push_str(&format!(
+            "link add cft{i}x{id} type veth peer name cft{i}y{id}\nlink set cft{i}y{id} netns {ns}\nlink set cft{i}x{id} addrgenmode none\nlink set cft{i}x{id} up\n"
+        ));
+    }
+    std::fs::write(&batch, text).unwrap();
+    let ok = Command::new("ip")
+        .arg("-batch")
+        .arg(&batch)
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        let collector = Collector::start();
+        let pcap: String = (0..100)
+            .map(|i| format!("  pcap {{ dev = cft{i}x{id} sampling = 400 }}\n"))
+            .collect();
+        let agent = start_agent(bin, &dir.join("rss"), &config(collector.addr, &pcap));
+        std::thread::sleep(Duration::from_secs(4));
+        let hwm = common::status_kib(agent.id(), "VmHWM").unwrap_or(0);
+        let fds = std::fs::read_dir(format!("/proc/{}/fd", agent.id()))
+            .map(|d| d.count())
+            .unwrap_or(0);
+        let log = std::fs::read_to_string(dir.join("rss/stderr.log")).unwrap_or_default();
+        let taps = log.matches("sampling 1 in 400").count();
+        stop(agent);
+        report(
+            "peak RSS (VmHWM), 100 tapped veths",
+            &format!(
+                "{} ({taps} taps open, {fds} descriptors)",
+                common::mib_of_kib(hwm as f64)
+            ),
+            "<= 2 MiB",
+            Verdict::of(hwm <= 2048 && taps == 100),
+        );
+    } else {
+        eprintln!("    could not create the veths");
+    }
+    let mut cleanup = String::new();
+    for i in 0..100 {
+        cleanup.push_str(&format!("link del cft{i}x{id}\n"));
+    }
+    cleanup.push_str(&format!("netns del {ns}\n"));
+    std::fs::write(&batch, cleanup).unwrap();
+    let _ = Command::new("ip")
+        .arg("-force")
+        .arg("-batch")
+        .arg(&batch)
+        .status();
+}
