@@ -843,5 +843,9 @@ fn a_large_scan_is_read_in_batches() {
 #[test]
 fn a_task_record_stays_small() {
     // Tens of thousands of them live in one map: 32 bytes of key and this.
-    assert!(std::mem::size_of::<Task>() <= 24, "{}", std::mem::size_of::<Task>());
+    assert!(
+        std::mem::size_of::<Task>() <= 24,
+        "{}",
+        std::mem::size_of::<Task>()
+    );
 }
