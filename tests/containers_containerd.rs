@@ -227,3 +227,38 @@ fn a_task_paused_and_resumed_while_tracked_is_seen_by_the_rescan() {
         .is_some());
     assert_eq!(finals(&watch, &task), 0);
 }
+
+#[test]
+fn a_containerd_restart_loses_no_task_and_ends_none() {
+    let Some(mut ctrd) = support::containerd() else {
+        return;
+    };
+    let task = ctrd.run("steady", &[], &["sleep", "300"]);
+    let (mut watch, agent) = rig(&ctrd, "");
+    let s = first_sample(&mut watch, &agent, &task, 0);
+    let index = index_of(&task);
+    ctrd.restart()
+        .unwrap_or_else(|e| panic!("restarting containerd: {e}"));
+    // The task runs on under its shim: sampled on, never ended, never reported twice.
+    let mark = watch.mark();
+    watch.pump_for(Duration::from_millis(2500));
+    assert!(watch.samples()[mark..].iter().any(|x| x.is_of(index)));
+    assert_eq!(finals(&watch, &task), 0, "{}", watch.recent(20));
+    // One life: its sequence carries on from its first sample.
+    assert_eq!(s.sequence, 1);
+    assert_eq!(
+        watch.of(index).iter().filter(|x| x.sequence == 1).count(),
+        1
+    );
+    // The restarted containerd's tasks are found, and ended, as before.
+    let mark = watch.mark();
+    let after = ctrd.run("afterrestart", &[], &["sleep", "300"]);
+    first_sample(&mut watch, &agent, &after, mark);
+    ctrd.kill(&task);
+    let i = index_of(&task);
+    watch
+        .wait(mark, PROMPT, |x| x.is_of(i) && x.is_final())
+        .unwrap_or_else(|| panic!("no final sample after the restart\n{}", watch.recent(20)));
+    watch.pump_for(Duration::from_secs(1));
+    assert_eq!(finals(&watch, &task), 1);
+}

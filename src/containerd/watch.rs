@@ -244,6 +244,8 @@ pub struct TaskWatcher {
     namespaces: HashMap<Ns, Option<i32>>,
     /// Task ids that are not their 64-hex container id (`ctr run` names), by container id.
     names: HashMap<ContainerId, Box<str>>,
+    /// The sandbox processes of the pods reported alive (their counters are the pod's cgroup's).
+    pod_pids: HashMap<u32, ContainerId>,
     /// Tasks listed and not read yet ([`TaskState::Listed`]), in listing order.
     queue: VecDeque<ContainerId>,
     wds: HashMap<i32, Target>,
@@ -282,6 +284,7 @@ impl TaskWatcher {
             root_wd: None,
             namespaces: HashMap::new(),
             names: HashMap::new(),
+            pod_pids: HashMap::new(),
             queue: VecDeque::new(),
             wds: HashMap::new(),
             tasks: HashMap::new(),
@@ -311,9 +314,7 @@ impl TaskWatcher {
     /// Whether `pid` is the sandbox process of a pod reported alive: its counters are the pod's
     /// cgroup's (the parent of its own).
     pub fn is_pod_pid(&self, pid: u32) -> bool {
-        self.tasks
-            .values()
-            .any(|t| matches!(t.state, TaskState::Alive { pid: p, pod: true, .. } if p == pid))
+        self.pod_pids.contains_key(&pid)
     }
 
     /// A task's id in its namespace.
@@ -905,6 +906,9 @@ impl TaskWatcher {
         if let Some(t) = exit {
             self.exits.insert(t, id);
         }
+        if pod {
+            self.pod_pids.insert(pid, id);
+        }
         self.set_state(
             host,
             id,
@@ -1058,9 +1062,12 @@ impl TaskWatcher {
         let Some(t) = self.tasks.get_mut(&id) else {
             return;
         };
-        if let TaskState::Alive { exit, .. } = t.state {
+        if let TaskState::Alive { exit, pid, .. } = t.state {
             if let Some(kept) = exit {
                 self.exits.remove(&token_of(kept));
+            }
+            if self.pod_pids.get(&pid) == Some(&id) {
+                self.pod_pids.remove(&pid);
             }
             t.state = TaskState::Ended;
             news.push(News::Ending(id));
@@ -1081,7 +1088,10 @@ impl TaskWatcher {
                     self.wds.remove(&wd);
                 }
             }
-            TaskState::Alive { exit, .. } => {
+            TaskState::Alive { exit, pid, .. } => {
+                if self.pod_pids.get(&pid) == Some(&id) {
+                    self.pod_pids.remove(&pid);
+                }
                 if let Some(kept) = exit {
                     host.unwatch_exit(token_of(kept));
                     self.exits.remove(&token_of(kept));

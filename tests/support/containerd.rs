@@ -119,6 +119,35 @@ impl Containerd {
         }
     }
 
+    /// Stops containerd (SIGTERM, by pid) and starts it again on the same root, state and socket;
+    /// the tasks' shims live on meanwhile, as on a host whose containerd restarts.
+    pub fn restart(&mut self) -> Result<(), String> {
+        process::terminate(&mut self.child, Duration::from_secs(10));
+        let config = self.dir.join("config.toml");
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.dir.join("containerd.log"))
+            .map_err(|e| e.to_string())?;
+        self.child = Command::new("containerd")
+            .arg("--config")
+            .arg(&config)
+            .arg("--log-level")
+            .arg("warn")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().map_err(|e| e.to_string())?)
+            .stderr(log)
+            .spawn()
+            .map_err(|e| format!("containerd: cannot spawn: {e}"))?;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.ctr(&["version"]).is_err() {
+            if Instant::now() > deadline {
+                return Err(format!("containerd did not come back: {}", self.log_tail()));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(())
+    }
+
     /// The last lines of containerd's log, for failure messages.
     pub fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(self.dir.join("containerd.log")).unwrap_or_default();

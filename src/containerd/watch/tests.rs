@@ -788,6 +788,16 @@ fn pods_are_reported_through_their_sandbox_under_k8s() {
         [News::Ending(id), News::Ended(id, EndState::Exited)]
     );
     assert!(!r.w.is_pod_pid(200));
+    // A pod whose bundle goes while it runs is no pod any more either.
+    let mut r = pod_rig(Report {
+        containers: false,
+        pods: true,
+    });
+    r.start();
+    assert!(r.w.is_pod_pid(200));
+    r.host.rmdir_all(&bundle("k8s.io", "s"));
+    assert_eq!(r.deliver(), [News::Removed(id)]);
+    assert!(!r.w.is_pod_pid(200));
 }
 
 #[test]
