@@ -1,12 +1,14 @@
 //! The agent: one thread, one [`polling::Poller`], and the state machines it feeds.
 //!
 //! The loop owns every descriptor and the clock; the rules live below it. It waits until the next
-//! deadline (the host's poll, the container table's next poll, the engine's next timer; polls fall
-//! on the one grid of [`crate::schedule`]) or until a descriptor is ready: the signalfd, the engine's
-//! connections, a collector socket, standard output. It hands the engine's news to the container
-//! table ([`crate::container::Table`]) and does what the table asks, in order: describe a container
-//! (the engine), attach, read or drop its counters (`container_counters.rs`), send a sample (the one
-//! sink, `sink.rs`, for the collectors and `--print` alike). Before it waits again it sends what the
+//! deadline (the host's poll, the container table's next poll, the engine's and containerd's next
+//! timers, a busy packet tap's next read; polls fall on the one grid of [`crate::schedule`]) or until
+//! a descriptor is ready: the signalfd, the engine's connections, containerd's inotify and task
+//! pidfds, the packet taps, a collector socket, standard output. It hands the news of the container
+//! sources (containerd's, then the engine's) to the container table ([`crate::container::Table`])
+//! and does what the table asks, in order: describe a container (its source), attach, read or drop
+//! its counters and its taps (`container_counters.rs`, `taps.rs`), send a sample (the one sink,
+//! `sink.rs`, for the collectors and `--print` alike). Before it waits again it sends what the
 //! wake-up queued. Nothing in it blocks: sockets are non-blocking, files under /proc and /sys are
 //! small and local, and standard output is written through a non-blocking queue.
 //!
@@ -14,10 +16,13 @@
 //! it): SIGTERM and SIGINT send what is queued and end [`run`]; SIGHUP re-reads the configuration and
 //! applies it without losing sequence numbers, or keeps the running one and logs why.
 //!
-//! The files: `mod.rs` is the loop; `engine.rs` the engine's sockets; `container_counters.rs` reads
-//! each container's counters and maps them to records; `host_source.rs` does the same for the host;
-//! `sink.rs` takes every sample; `exporter.rs` packs samples into datagrams and sends them;
-//! `printer.rs` writes `--print` lines without blocking; `keys.rs` names the poller's keys.
+//! The files: `mod.rs` is the loop; `engine.rs` the engine's sockets; `containerd_source.rs`
+//! containerd's descriptors (inotify, pidfds) around its task watcher; `discover.rs` which runtimes
+//! the embedded default tracks; `container_counters.rs` reads each container's counters and maps them
+//! to records; `host_source.rs` does the same for the host; `taps.rs` samples packets and sends the
+//! tapped ports' counters; `sink.rs` takes every sample; `exporter.rs` packs samples into datagrams
+//! and sends them; `printer.rs` writes `--print` lines without blocking; `auto_file.rs` writes
+//! `hsflowd.auto`; `keys.rs` names the poller's keys.
 
 mod auto_file;
 mod container_counters;
@@ -466,7 +471,8 @@ impl Agent {
         Ok(())
     }
 
-    /// Everything due at `now`: the host's poll, the engine's timers, the containers' polls.
+    /// Everything due at `now`: the host's poll, the engine's and containerd's timers, the
+    /// containers' polls, the busy taps.
     fn on_time(&mut self, now: u64) {
         if let (Some(due), Some(interval)) = (self.host_due, self.interval) {
             if due <= now {
@@ -515,8 +521,8 @@ impl Agent {
         self.taps.poll(&self.poller, &mut self.sink, now);
     }
 
-    /// Hands the agent's own news, then the engine's, to the container table and takes its
-    /// actions, one piece of news at a time, until neither has anything left (an engine may
+    /// Hands containerd's news, the agent's own, then the engine's, to the container table and
+    /// takes its actions, one piece of news at a time, until none has anything left (a source may
     /// answer a description at once).
     fn handle_news(&mut self, now: u64) {
         loop {
