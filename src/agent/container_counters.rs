@@ -8,8 +8,10 @@
 //! [`Action::RefreshLimits`](crate::container::Action::RefreshLimits) (the engine's `update`), and
 //! every [`LIMITS_REFRESH_MS`] for a change made behind the engine's back.
 //!
-//! Each container's sample also carries the MIB-II groups (2007 to 2010) of its own network
-//! namespace, from `/proc/<pid>/net/snmp` (kept open from `Attach` to the final sample).
+//! A container's sample carries no MIB-II groups (2007 to 2010) of its own network namespace yet:
+//! reading `/proc/<pid>/net/snmp` at every sample tripled the CPU of a container sample, and keeping
+//! it open and its last values cost a descriptor outside the counter files' budget and ~300 bytes
+//! per container (see BENCHMARKS.md, 2026-12-04 20:13 UTC). The host's sample carries them.
 //!
 //! A sample whose files are all gone although they were read before is not sent: the container is
 //! ending and its final sample follows with the last values; a sample of unknowns would show a gap
@@ -24,33 +26,9 @@ use crate::cgroup::{
 use crate::container::Sample;
 use crate::host::Roots;
 use crate::wire::{
-    Adapter, CounterRecord, CounterSample, DataSource, HostAdapters, HostDescr, HostParent, Mib2,
+    Adapter, CounterRecord, CounterSample, DataSource, HostAdapters, HostDescr, HostParent,
     DS_CLASS_LOGICAL, DS_CLASS_PHYSICAL,
 };
-
-/// Room for a `net/snmp` file (about 1.7 KB on Linux 6.x).
-const SNMP_TEXT: usize = 8192;
-
-/// Reads `f` from its start into `buf` (whole, up to [`SNMP_TEXT`] bytes): false when it cannot
-/// be read (the namespace is gone). Reuses `buf`'s capacity.
-fn read_at_start(f: &std::fs::File, buf: &mut Vec<u8>) -> bool {
-    use std::os::unix::fs::FileExt;
-    buf.clear();
-    buf.resize(SNMP_TEXT, 0);
-    let mut len = 0;
-    while len < buf.len() {
-        match f.read_at(&mut buf[len..], len as u64) {
-            Ok(0) => break,
-            Ok(n) => len += n,
-            Err(_) => {
-                buf.clear();
-                return false;
-            }
-        }
-    }
-    buf.truncate(len);
-    len > 0
-}
 
 /// A container's limits are read again at least this often (ms), besides at every `update` event:
 /// for a change made behind the engine's back. Not more often: at 10,000 containers a refresh a
@@ -82,11 +60,6 @@ struct Kept {
     adapters: Vec<Adapter>,
     /// Some counter was read from its files in this process's life.
     ever_read: bool,
-    /// `/proc/<pid>/net/snmp`: its network namespace's MIB-II counters, kept open like the
-    /// counter files (and closed with them: an open file keeps the namespace alive).
-    snmp: Option<std::fs::File>,
-    /// The MIB-II groups last read.
-    mib2: Mib2,
 }
 
 impl Default for Kept {
@@ -97,8 +70,6 @@ impl Default for Kept {
             last_good: ContainerCounters::UNKNOWN,
             adapters: Vec::new(),
             ever_read: false,
-            snmp: None,
-            mib2: Mib2::UNKNOWN,
         }
     }
 }
@@ -110,15 +81,11 @@ pub struct ContainerCounterStore {
     reader: Option<ContainerReader>,
     fresh: ContainerCounters,
     checked_controllers: bool,
-    proc_root: std::path::PathBuf,
-    /// The text of a `net/snmp` file, reused.
-    snmp_text: Vec<u8>,
 }
 
 impl ContainerCounterStore {
     /// A store reading under `roots`.
     pub fn new(roots: Roots) -> ContainerCounterStore {
-        let proc_root = roots.proc.clone();
         let reader = match CgroupMounts::discover(&roots) {
             Ok(m) => {
                 debug!("cgroup hierarchies: {:?}", m.mode());
@@ -134,8 +101,6 @@ impl ContainerCounterStore {
             reader,
             fresh: ContainerCounters::UNKNOWN,
             checked_controllers: false,
-            proc_root,
-            snmp_text: Vec::with_capacity(SNMP_TEXT),
         }
     }
 
@@ -161,10 +126,6 @@ impl ContainerCounterStore {
 
     fn attach_with(&mut self, slot: usize, pid: u32, now: u64, pod: bool) {
         *self.kept_mut(slot) = Kept::default();
-        let snmp = std::fs::File::open(self.proc_root.join(format!("{pid}/net/snmp")));
-        if let Some(kept) = self.kept.get_mut(slot) {
-            kept.snmp = snmp.ok();
-        }
         let Some(reader) = &mut self.reader else {
             return;
         };
@@ -273,11 +234,6 @@ impl ContainerCounterStore {
                 kept.adapters.shrink_to_fit();
             }
         }
-        if let Some(f) = &kept.snmp {
-            if read_at_start(f, &mut self.snmp_text) {
-                crate::host::snmp::parse_snmp(&self.snmp_text, &mut kept.mib2);
-            }
-        }
         let counters = if sample.last {
             kept.last_good
         } else {
@@ -305,10 +261,6 @@ impl ContainerCounterStore {
             CounterRecord::VirtMemory(counters.memory),
             CounterRecord::VirtDiskIo(counters.disk),
             CounterRecord::VirtNetIo(counters.net),
-            CounterRecord::Mib2Ip(kept.mib2.ip),
-            CounterRecord::Mib2Icmp(kept.mib2.icmp),
-            CounterRecord::Mib2Tcp(kept.mib2.tcp),
-            CounterRecord::Mib2Udp(kept.mib2.udp),
         ];
         send(&CounterSample {
             sequence: sample.sequence,
@@ -321,7 +273,6 @@ impl ContainerCounterStore {
         if sample.last {
             // Close its counter files: an open file would keep a removed cgroup alive in the kernel.
             kept.files = None;
-            kept.snmp = None;
             kept.ever_read = false;
         }
         true

@@ -23,9 +23,7 @@ use super::sflow::{decode, decoded_samples, walk, Collector, Decoded, Walked};
 use super::{Engine, Kind};
 
 /// The records of every container sample (sflow_host.txt §3), sorted.
-pub const CONTAINER_TAGS: [u32; 11] = [
-    2000, 2001, 2002, 2007, 2008, 2009, 2010, 2101, 2102, 2103, 2104,
-];
+pub const CONTAINER_TAGS: [u32; 7] = [2000, 2001, 2002, 2101, 2102, 2103, 2104];
 /// The records of the host sample with container tracking on, sorted.
 pub const HOST_TAGS: [u32; 11] = [
     2000, 2001, 2003, 2004, 2005, 2006, 2007, 2008, 2009, 2010, 2100,
