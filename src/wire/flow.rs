@@ -164,11 +164,10 @@ impl FlowSample<'_> {
 
     /// Body bytes: 44 plus every record with its tag and length.
     pub fn body_len(&self) -> usize {
-        self.records
-            .iter()
-            .fold(Self::HEADER_LEN - RECORD_HEADER_LEN, |len, r| {
-                len.saturating_add(r.encoded_len())
-            })
+        super::sample::sample_body_len(
+            Self::HEADER_LEN,
+            self.records.iter().map(|r| r.encoded_len()),
+        )
     }
 
     /// Bytes on the wire.

@@ -107,6 +107,15 @@ impl CounterRecord<'_> {
     }
 }
 
+/// Body bytes of a sample (counter or flow) whose fixed part, tag and length included, is
+/// `header_len`: the rest of that part plus every record with its tag and length.
+pub(super) fn sample_body_len(
+    header_len: usize,
+    record_lens: impl Iterator<Item = usize>,
+) -> usize {
+    record_lens.fold(header_len - RECORD_HEADER_LEN, usize::saturating_add)
+}
+
 impl CounterSample<'_> {
     /// Bytes of the sample before its records: tag, length, sequence, source class, source index
     /// and the record count.
@@ -114,11 +123,10 @@ impl CounterSample<'_> {
 
     /// Body bytes: 16, plus every record with its tag and length.
     pub fn body_len(&self) -> usize {
-        self.records
-            .iter()
-            .fold(Self::HEADER_LEN - RECORD_HEADER_LEN, |len, r| {
-                len.saturating_add(r.encoded_len())
-            })
+        sample_body_len(
+            Self::HEADER_LEN,
+            self.records.iter().map(|r| r.encoded_len()),
+        )
     }
 
     /// Bytes on the wire: 24 plus every record with its tag and length.
