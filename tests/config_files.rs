@@ -116,6 +116,7 @@ fn a_real_reference_agent_file_loads_with_warnings_for_what_csflowd_ignores() {
                 sampling: Some(50),
                 polling: None,
             }],
+            mib2_containers: false,
         }
     );
     assert_eq!(

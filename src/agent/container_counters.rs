@@ -8,10 +8,11 @@
 //! [`Action::RefreshLimits`](crate::container::Action::RefreshLimits) (the engine's `update`), and
 //! every [`LIMITS_REFRESH_MS`] for a change made behind the engine's back.
 //!
-//! A container's sample carries no MIB-II groups (2007 to 2010) of its own network namespace yet:
-//! reading `/proc/<pid>/net/snmp` at every sample tripled the CPU of a container sample, and keeping
-//! it open and its last values cost a descriptor outside the counter files' budget and ~300 bytes
-//! per container (see BENCHMARKS.md, 2026-12-04 20:13 UTC). The host's sample carries them.
+//! With `mib2.containers = on` a container's sample also carries the MIB-II groups (2007 to 2010)
+//! of its own network namespace, from [`NamespaceMib2`] (one read per namespace and poll, its
+//! descriptor within the counter files' budget). Off (the default), nothing of it exists: reading
+//! `/proc/<pid>/net/snmp` at every sample more than doubles the CPU of a container sample (see
+//! BENCHMARKS.md).
 //!
 //! A sample whose files are all gone although they were read before is not sent: the container is
 //! ending and its final sample follows with the last values; a sample of unknowns would show a gap
@@ -19,6 +20,7 @@
 
 use log::{debug, warn};
 
+use super::container_mib2::NamespaceMib2;
 use crate::cgroup::{
     missing_v2_controllers, CgroupMounts, ContainerCounters, ContainerFiles, ContainerReader,
     Fields, HostCapacity,
@@ -26,7 +28,7 @@ use crate::cgroup::{
 use crate::container::Sample;
 use crate::host::Roots;
 use crate::wire::{
-    Adapter, CounterRecord, CounterSample, DataSource, HostAdapters, HostDescr, HostParent,
+    Adapter, CounterRecord, CounterSample, DataSource, HostAdapters, HostDescr, HostParent, Mib2,
     DS_CLASS_LOGICAL, DS_CLASS_PHYSICAL,
 };
 
@@ -81,11 +83,15 @@ pub struct ContainerCounterStore {
     reader: Option<ContainerReader>,
     fresh: ContainerCounters,
     checked_controllers: bool,
+    proc_root: std::path::PathBuf,
+    /// `Some` with `mib2.containers = on` only.
+    mib2: Option<NamespaceMib2>,
 }
 
 impl ContainerCounterStore {
     /// A store reading under `roots`.
     pub fn new(roots: Roots) -> ContainerCounterStore {
+        let proc_root = roots.proc.clone();
         let reader = match CgroupMounts::discover(&roots) {
             Ok(m) => {
                 debug!("cgroup hierarchies: {:?}", m.mode());
@@ -101,6 +107,18 @@ impl ContainerCounterStore {
             reader,
             fresh: ContainerCounters::UNKNOWN,
             checked_controllers: false,
+            proc_root,
+            mib2: None,
+        }
+    }
+
+    /// `mib2.containers`: on, samples carry their namespace's MIB-II groups (containers attached
+    /// before are looked up at their next sample); off, every namespace descriptor closes.
+    pub fn set_mib2(&mut self, on: bool) {
+        match (on, self.mib2.is_some()) {
+            (true, false) => self.mib2 = Some(NamespaceMib2::new(self.proc_root.clone())),
+            (false, true) => self.mib2 = None,
+            _ => {}
         }
     }
 
@@ -126,6 +144,9 @@ impl ContainerCounterStore {
 
     fn attach_with(&mut self, slot: usize, pid: u32, now: u64, pod: bool) {
         *self.kept_mut(slot) = Kept::default();
+        if let Some(m) = &mut self.mib2 {
+            m.join(slot, pid);
+        }
         let Some(reader) = &mut self.reader else {
             return;
         };
@@ -182,6 +203,10 @@ impl ContainerCounterStore {
         self.fresh = ContainerCounters::UNKNOWN;
         let report = reader.read(files, capacity, &mut self.fresh);
         kept.last_good.keep_read(&self.fresh, report.fields);
+        if let Some(m) = &mut self.mib2 {
+            // A time no poll has: the namespace is read now, whatever was read at this poll.
+            m.groups(slot, u64::MAX, true);
+        }
     }
 
     /// The interfaces last read for `slot`'s container (its MACs, for packet sampling).
@@ -193,6 +218,9 @@ impl ContainerCounterStore {
     pub fn drop_slot(&mut self, slot: usize) {
         if let Some(kept) = self.kept.get_mut(slot) {
             *kept = Kept::default();
+        }
+        if let Some(m) = &mut self.mib2 {
+            m.leave(slot);
         }
     }
 
@@ -239,6 +267,18 @@ impl ContainerCounterStore {
         } else {
             self.fresh
         };
+        let mib2 = match &mut self.mib2 {
+            Some(m) => {
+                if m.needs_join(sample.slot) {
+                    if let Some(files) = &kept.files {
+                        m.join(sample.slot, files.pid());
+                    }
+                }
+                m.groups(sample.slot, now, !sample.last)
+            }
+            None => None,
+        };
+        let groups = mib2.unwrap_or(Mib2::UNKNOWN);
         let records = [
             CounterRecord::HostDescr(HostDescr {
                 hostname: sample.name.as_str(),
@@ -261,19 +301,29 @@ impl ContainerCounterStore {
             CounterRecord::VirtMemory(counters.memory),
             CounterRecord::VirtDiskIo(counters.disk),
             CounterRecord::VirtNetIo(counters.net),
+            CounterRecord::Mib2Ip(groups.ip),
+            CounterRecord::Mib2Icmp(groups.icmp),
+            CounterRecord::Mib2Tcp(groups.tcp),
+            CounterRecord::Mib2Udp(groups.udp),
         ];
+        // The MIB-II groups only when the container has some.
+        let len = if mib2.is_some() { records.len() } else { 7 };
         send(&CounterSample {
             sequence: sample.sequence,
             source: DataSource {
                 class: DS_CLASS_LOGICAL,
                 index: sample.index,
             },
-            records: &records,
+            records: records.get(..len).unwrap_or_default(),
         });
         if sample.last {
-            // Close its counter files: an open file would keep a removed cgroup alive in the kernel.
+            // Close its counter files: an open file would keep a removed cgroup alive in the kernel
+            // (and its namespace's `net/snmp`, a namespace, when it was the last one in it).
             kept.files = None;
             kept.ever_read = false;
+            if let Some(m) = &mut self.mib2 {
+                m.leave(sample.slot);
+            }
         }
         true
     }

@@ -26,6 +26,7 @@
 
 mod auto_file;
 mod container_counters;
+mod container_mib2;
 mod containerd_source;
 mod discover;
 mod engine;
@@ -179,7 +180,7 @@ pub fn summary(c: &Config) -> String {
         .map(|k| std::net::SocketAddr::new(k.ip, k.port).to_string())
         .collect();
     format!(
-        "polling {} s, datagramBytes {}, subAgentId {}, collectors [{}]{}{}{}",
+        "polling {} s, datagramBytes {}, subAgentId {}, collectors [{}]{}{}{}{}",
         c.polling,
         c.datagram_bytes,
         c.sub_agent_id,
@@ -194,7 +195,12 @@ pub fn summary(c: &Config) -> String {
         } else {
             ""
         },
-        if c.k8s.is_some() { ", k8s on" } else { "" }
+        if c.k8s.is_some() { ", k8s on" } else { "" },
+        if c.mib2_containers {
+            ", mib2.containers on"
+        } else {
+            ""
+        }
     )
 }
 
@@ -303,6 +309,7 @@ pub fn run(settings: Settings, config: Config) -> io::Result<()> {
         rng,
         stop: false,
     };
+    agent.counters.set_mib2(agent.config.mib2_containers);
     let now = agent.now_ms();
     agent.schedule_host(now);
     if let Some(e) = &mut agent.engine {
@@ -640,6 +647,7 @@ impl Agent {
         let (old_containerd, old_k8s) =
             (self.config.containerd.is_some(), self.config.k8s.is_some());
         let taps_changed = taps::Taps::changed(&self.config, &new);
+        self.counters.set_mib2(new.mib2_containers);
         self.config = new;
         if taps_changed {
             self.taps.close_all();

@@ -18,7 +18,8 @@
 //!    time, memory use, disk bytes and requests, `net/dev`) into the reader's one buffer and parses the
 //!    bytes into [`ContainerCounters`], the limits taken as last read. Each file is opened once and kept
 //!    open in its [`ContainerFiles`] (re-read with one `pread` from offset 0, which regenerates a kernel
-//!    file's text), within a process-wide budget of `RLIMIT_NOFILE` less [`RESERVED_DESCRIPTORS`];
+//!    file's text), within a process-wide budget of `RLIMIT_NOFILE` less [`RESERVED_DESCRIPTORS`]
+//!    (shared with the agent's `net/snmp` descriptors of `mib2.containers`, through [`may_keep`]);
 //!    past it, files are opened each poll, with one `openat` below a descriptor the reader keeps of
 //!    their hierarchy's mount point (or of the proc root). Dropping a
 //!    `ContainerFiles` closes its files, so a removed cgroup is never kept alive. No directory listing

@@ -26,6 +26,7 @@
 //! | `pcap { dev = NAME sampling = N }` | repeatable: sample packets on interface NAME |
 //! | `pcap { containers = on sampling = N }` | sample the host end of every container's veths |
 //! | `nflog { group = G probability = P }` | read NFLOG group G (0..=65535), rate 1/P (0 < P <= 1) |
+//! | `mib2.containers` | on/off (off): each container's sample carries its network namespace's MIB-II groups |
 //! | `sampling.<app>`, `polling.<app>` | for application sub-agents, written to `hsflowd.auto` (`-o`) |
 //!
 //! Numbers are decimal digits with an optional `K`/`M`/`G` multiplier (as the reference agent reads them);
@@ -292,6 +293,10 @@ pub struct Config {
     pub nflog: Option<Nflog>,
     /// `sampling.<app>` and `polling.<app>`, in file order of their first setting.
     pub apps: Vec<AppSetting>,
+    /// `mib2.containers = on`: each container's sample carries the MIB-II groups (2007 to 2010) of
+    /// its own network namespace. Off by default: the kernel writes the whole `net/snmp` text at
+    /// every read, which costs more than all of a container's other counters.
+    pub mib2_containers: bool,
 }
 
 impl Default for Config {
@@ -317,6 +322,7 @@ impl Default for Config {
             pcap_containers: None,
             nflog: None,
             apps: Vec::new(),
+            mib2_containers: false,
         }
     }
 }

@@ -106,9 +106,10 @@ enum Scalar {
     Sampling,
     BpsRatio,
     HeaderBytes,
+    Mib2Containers,
 }
 
-const SCALAR_COUNT: usize = 15;
+const SCALAR_COUNT: usize = 16;
 
 /// `containerd { }` and `k8s { }` settings of the reference agent that csflowd accepts and ignores.
 const IGNORED_IN_RUNTIME: &[&str] = &["unixsock", "marktraffic", "eof", "refreshvms", "forgetvms"];
@@ -358,6 +359,12 @@ impl<'a, 'f> Parser<'a, 'f> {
                     let n = self.u32_value(&word, line, 1, MAX_HEADER_BYTES)?;
                     self.mark_set(Scalar::HeaderBytes, &word, line);
                     self.config.sampling.header_bytes = n;
+                }
+                "mib2.containers" => {
+                    let (text, at) = self.value(&word, line)?;
+                    let on = value::switch(&text).map_err(|k| self.error(at, k, &text))?;
+                    self.mark_set(Scalar::Mib2Containers, &word, line);
+                    self.config.mib2_containers = on;
                 }
                 _ if key
                     .strip_prefix("sampling.")
@@ -1308,6 +1315,15 @@ mod tests {
             config("sflow { pcap { containers = off } }").pcap_containers,
             None
         );
+        assert!(!config("sflow { }").mib2_containers, "off by default");
+        assert!(config("sflow { MIB2.Containers = on }").mib2_containers);
+        assert!(!config("sflow { mib2.containers = on\n mib2.containers = off }").mib2_containers);
+        assert_eq!(
+            fail("sflow {\n mib2.containers = sometimes }"),
+            (2, BadSwitch, "sometimes".into())
+        );
+        let e = parse("sflow { mib2.containers = x }", Path::new("/etc/c.conf")).unwrap_err();
+        assert!(e.to_string().contains("/etc/c.conf:1"), "{e}");
         let c = config("sflow { nflog { group = 5 probability = 0.0025 } }");
         assert_eq!(
             c.nflog,
