@@ -1,7 +1,8 @@
 //! A Kubernetes-like pod on a real, private containerd: a sandbox task and two containers that
 //! join its network namespace, with the CRI annotations and a `kubepods` cgroup path, as the CRI
 //! plugin would make them. Under `containerd { }` each container is reported (the sandbox is not);
-//! under `k8s { }` the pod is, with the counters of the pod's cgroup.
+//! under `k8s { }` the pod is, with the counters of the pod's cgroup; with `mib2.containers = on`
+//! the pod and its containers share one `net/snmp` read and descriptor.
 //!
 //! Under CI this test fails when containerd cannot start; elsewhere it skips, saying so.
 
@@ -196,6 +197,47 @@ fn a_pod_is_reported_per_container_and_per_pod() {
     ) / 1_000_000;
     assert!(u64::from(cpu_ms) >= app_ms, "the pod counts its containers");
     assert_eq!(seen.len(), 3, "{seen:?}");
+
+    // mib2.containers = on: the pod and its two containers are in one network namespace, read
+    // through one descriptor, and carry the same MIB-II groups.
+    drop(agent);
+    let collector = Collector::bind();
+    let config = config_for(
+        collector.addr(),
+        &format!("  containerd {{ state = {state} }}\n  k8s {{ }}\n  mib2.containers = on"),
+    );
+    let agent = Agent::start("k8s-mib2", &config, &[]);
+    let mut groups: HashMap<u32, Vec<Vec<u8>>> = HashMap::new();
+    let deadline = Instant::now() + Duration::from_millis(3500);
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        let Some(d) = collector.recv(left) else { break };
+        for s in walk(&d).1 {
+            if s.class == 3 {
+                let g: Vec<Vec<u8>> = (2007..=2010)
+                    .map(|t| s.record(t).expect("MIB-II group").to_vec())
+                    .collect();
+                groups.insert(s.index, g);
+            }
+        }
+    }
+    assert_eq!(groups.len(), 3, "{:?}", groups.keys());
+    assert_eq!(groups[&app_index], groups[&pod_index], "app and pod");
+    assert_eq!(
+        groups[&sidecar_index], groups[&pod_index],
+        "sidecar and pod"
+    );
+    let snmp_descriptors = std::fs::read_dir(format!("/proc/{}/fd", agent.pid()))
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.unwrap().path()).ok())
+        .filter(|l| l.ends_with("net/snmp"))
+        .collect::<Vec<_>>();
+    // The host's own /proc/net/snmp (the agent's namespace) and the pod's.
+    let own = std::path::PathBuf::from(format!("/proc/{}/net/snmp", agent.pid()));
+    assert_eq!(
+        snmp_descriptors.iter().filter(|l| **l != own).count(),
+        1,
+        "one net/snmp for the pod's namespace: {snmp_descriptors:?}"
+    );
 
     // k8s { } alone: the pod only.
     drop(agent);
