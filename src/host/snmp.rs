@@ -48,10 +48,22 @@ fn words(text: &[u8]) -> impl Iterator<Item = &[u8]> {
 
 /// Sets each of `out` whose name in `fields` is a column of `names` to that column of `numbers`.
 fn fill(names: &[u8], numbers: &[u8], fields: &[&str], out: &mut [u32]) {
+    // The kernel prints the columns in the structure's order, give or take the ones it added: each
+    // name is looked for from just after the last one found, and only then before it (per
+    // container and poll with `mib2.containers`, so a linear pass, not a quadratic one).
+    let mut next = 0;
     for (name, number) in words(names).zip(words(numbers)) {
-        let Some(i) = fields.iter().position(|f| f.as_bytes() == name) else {
+        let is = |f: &&str| f.as_bytes() == name;
+        let after = fields.get(next..).unwrap_or_default();
+        let Some(i) = after
+            .iter()
+            .position(is)
+            .map(|i| i + next)
+            .or_else(|| fields.get(..next)?.iter().position(is))
+        else {
             continue;
         };
+        next = i + 1;
         if let (Some(slot), Some(v)) = (out.get_mut(i), parse_counter(number)) {
             *slot = v;
         }
@@ -134,6 +146,16 @@ UdpLite: 1 2 3 4 5 6 7 8 9
             ]
         );
         assert_eq!(m.udp.0, [44675, 66, 52, 44969, 52, 0, 0], "not UdpLite's");
+    }
+
+    #[test]
+    fn columns_out_of_order_are_found() {
+        let mut m = Mib2::UNKNOWN;
+        parse_snmp(
+            b"Udp: OutDatagrams Extra InDatagrams SndbufErrors NoPorts\nUdp: 4 9 1 6 2\n",
+            &mut m,
+        );
+        assert_eq!(&m.udp.0[..6], &[1, 2, UNKNOWN_U32, 4, UNKNOWN_U32, 6]);
     }
 
     #[test]
