@@ -20,7 +20,7 @@
 
 use log::{debug, warn};
 
-use super::container_mib2::NamespaceMib2;
+use super::container_mib2::{NamespaceMib2, Read};
 use crate::cgroup::{
     missing_v2_controllers, CgroupMounts, ContainerCounters, ContainerFiles, ContainerReader,
     Fields, HostCapacity,
@@ -204,8 +204,7 @@ impl ContainerCounterStore {
         let report = reader.read(files, capacity, &mut self.fresh);
         kept.last_good.keep_read(&self.fresh, report.fields);
         if let Some(m) = &mut self.mib2 {
-            // A time no poll has: the namespace is read now, whatever was read at this poll.
-            m.groups(slot, u64::MAX, true);
+            m.groups(slot, Read::Now);
         }
     }
 
@@ -274,7 +273,14 @@ impl ContainerCounterStore {
                         m.join(sample.slot, files.pid());
                     }
                 }
-                m.groups(sample.slot, now, !sample.last)
+                m.groups(
+                    sample.slot,
+                    if sample.last {
+                        Read::Last
+                    } else {
+                        Read::Poll(now)
+                    },
+                )
             }
             None => None,
         };

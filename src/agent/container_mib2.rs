@@ -12,23 +12,36 @@
 //! containers of a Kubernetes pod, Docker's `--network container:X`) share one read per poll: a
 //! namespace is read at most once per `now`. Past the budget the file is opened by the sampled
 //! container's pid at each read and closed at once, so no sample is lost to a missing descriptor.
-//! A namespace read fails (its processes are gone) keeps the groups last read: the final sample
-//! carries them. A namespace and its descriptor go with the last container in it.
+//! A container that ends reads its namespace once more ([`Read::Now`]); a read that fails (the
+//! namespace's processes are gone) leaves the groups last read, which the final sample carries
+//! ([`Read::Last`]). A namespace and its descriptor go with the last container in it.
 //!
 //! A container in the host's network namespace (`--network host`) carries no MIB-II groups: they
-//! would be the host's, which the host's sample already carries. So does a container whose
+//! would be the host's, which the host's sample already carries. Nor does a container whose
 //! namespace cannot be told (`ns/net` unreadable).
 //!
 //! The text is parsed by column names with the host's parser ([`crate::host::snmp::parse_snmp`]).
-//! Once the read buffer has grown to the file's size and the map to the number of namespaces,
-//! nothing allocates per poll.
+//! Once the read buffer has grown to the file's size and the namespace lists to their number,
+//! nothing allocates per poll; joining and leaving (once per container process) do.
 
 use std::fs::File;
 use std::path::PathBuf;
 
-use crate::host::file::{open_nonblocking, Extent, FileBuf, PathBuilder};
+use crate::host::file::{open_nonblocking, Extent, FileBuf, PathBuilder, RelPathBuilder};
 use crate::host::snmp::parse_snmp;
 use crate::wire::Mib2;
+
+/// Whether [`NamespaceMib2::groups`] reads the namespace's file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Read {
+    /// For a poll at this agent time: unless another container of the namespace read it at the
+    /// same time.
+    Poll(u64),
+    /// Now, whatever was read before (the container is ending).
+    Now,
+    /// No: the last values (a final sample).
+    Last,
+}
 
 /// What is known of one table slot's network namespace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +99,9 @@ pub struct NamespaceMib2 {
     by_inode: Vec<(u64, u32)>,
     text: FileBuf,
     paths: PathBuilder,
+    /// The proc root, kept open: past the budget a file is opened below it, sparing the walk.
+    proc_dir: Option<File>,
+    rel: RelPathBuilder,
 }
 
 /// The inode in a `net:[4026531840]` link.
@@ -109,6 +125,16 @@ impl NamespaceMib2 {
             by_inode: Vec::new(),
             text: FileBuf::default(),
             paths: PathBuilder::default(),
+            proc_dir: None,
+            rel: RelPathBuilder::default(),
+        };
+        store.proc_dir = {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+                .open(&store.proc_root)
+                .ok()
         };
         store.host = store.inode_of(b"1").or_else(|| store.inode_of(b"self"));
         store
@@ -195,10 +221,8 @@ impl NamespaceMib2 {
             .is_none_or(|m| *m == Member::NotLooked)
     }
 
-    /// The groups of `slot`'s namespace for a sample at `now`: read unless another container of
-    /// the namespace read them at the same `now` (`fresh` false: the last values, for a final
-    /// sample). `None`: the container carries none.
-    pub fn groups(&mut self, slot: usize, now: u64, fresh: bool) -> Option<Mib2> {
+    /// The groups of `slot`'s namespace, read as `read` says. `None`: the container carries none.
+    pub fn groups(&mut self, slot: usize, read: Read) -> Option<Mib2> {
         let Some(&Member::In { at, pid }) = self.by_slot.get(slot) else {
             return None;
         };
@@ -207,31 +231,56 @@ impl NamespaceMib2 {
             namespaces,
             text,
             paths,
+            proc_dir,
+            rel,
             ..
         } = self;
         let ns = namespaces.get_mut(at as usize)?;
-        if fresh && ns.read_at != Some(now) {
-            ns.read_at = Some(now);
-            read(ns, text, paths, proc_root, pid);
+        let due = match read {
+            Read::Poll(now) => ns.read_at.replace(now) != Some(now),
+            Read::Now => {
+                ns.read_at = None;
+                true
+            }
+            Read::Last => false,
+        };
+        if due {
+            let open = Opener {
+                proc_root,
+                proc_dir: proc_dir.as_ref(),
+                paths,
+                rel,
+            };
+            read_snmp(ns, text, open, pid);
         }
         ns.last
     }
 }
 
+/// Where a `net/snmp` is opened from.
+struct Opener<'a> {
+    proc_root: &'a std::path::Path,
+    proc_dir: Option<&'a File>,
+    paths: &'a mut PathBuilder,
+    rel: &'a mut RelPathBuilder,
+}
+
 /// Reads the namespace's `net/snmp` into its last values: through its kept descriptor, else opened
 /// by `pid` (and kept when the budget allows). A failed read leaves the last values.
-fn read(
-    ns: &mut Namespace,
-    text: &mut FileBuf,
-    paths: &mut PathBuilder,
-    proc_root: &std::path::Path,
-    pid: u32,
-) {
+fn read_snmp(ns: &mut Namespace, text: &mut FileBuf, open: Opener<'_>, pid: u32) {
+    use std::os::fd::AsFd;
+    let Opener {
+        proc_root,
+        proc_dir,
+        paths,
+        rel,
+    } = open;
     let mut digits = [0u8; 10];
     let pid = decimal(pid, &mut digits);
+    let parts: [&[u8]; 3] = [pid, b"net", b"snmp"];
+    let path = |paths: &mut PathBuilder| paths.join(proc_root, &parts).to_path_buf();
     if let Some(f) = ns.file.take() {
-        let path = || paths.join(proc_root, &[pid, b"net", b"snmp"]).to_path_buf();
-        match text.reread(&f, Extent::Whole, path) {
+        match text.reread(&f, Extent::Whole, || path(paths)) {
             Ok(whole) => {
                 ns.file = Some(f);
                 if whole {
@@ -245,12 +294,13 @@ fn read(
             }
         }
     }
-    let path = paths.join(proc_root, &[pid, b"net", b"snmp"]);
-    let Ok(f) = open_nonblocking(path) else {
+    let below = proc_dir
+        .zip(rel.join(&parts))
+        .and_then(|(dir, rel)| crate::sys::open_below(dir.as_fd(), rel).ok());
+    let Some(f) = below.or_else(|| open_nonblocking(paths.join(proc_root, &parts)).ok()) else {
         return;
     };
-    let path = || paths.join(proc_root, &[pid, b"net", b"snmp"]).to_path_buf();
-    if matches!(text.reread(&f, Extent::Whole, path), Ok(true)) {
+    if matches!(text.reread(&f, Extent::Whole, || path(paths)), Ok(true)) {
         parse_snmp(text.contents(), ns.last.get_or_insert(Mib2::UNKNOWN));
         if crate::cgroup::may_keep() {
             ns.file = Some(f);
@@ -336,32 +386,38 @@ mod tests {
         }
         assert_eq!(m.by_inode, [(7, 0), (8, 1)], "7 shared, 8; not the host's");
         assert_eq!(m.namespaces[0].members, 2);
-        let g = m.groups(0, 1000, true).unwrap();
+        let g = m.groups(0, Read::Poll(1000)).unwrap();
         assert_eq!((g.ip.0[2], g.udp.0[0], g.udp.0[3]), (7, 50, 50));
         assert_eq!(g.tcp, Mib2::UNKNOWN.tcp, "no Tcp lines");
         assert_eq!(
-            m.groups(2, 1000, true),
+            m.groups(2, Read::Poll(1000)),
             Some(Mib2::UNKNOWN),
             "read, nothing known"
         );
-        assert_eq!(m.groups(3, 1000, true), None, "host's namespace");
-        assert_eq!(m.groups(5, 1000, true), None, "no such process");
-        assert_eq!(m.groups(4, 1000, true), None, "never joined");
+        assert_eq!(m.groups(3, Read::Poll(1000)), None, "host's namespace");
+        assert_eq!(m.groups(5, Read::Poll(1000)), None, "no such process");
+        assert_eq!(m.groups(4, Read::Poll(1000)), None, "never joined");
         assert!(m.needs_join(4) && !m.needs_join(3));
 
         // The second container of namespace 7 at the same poll reuses the read.
         std::fs::write(dir.join("11/net/snmp"), "Udp: InDatagrams\nUdp: 99\n").unwrap();
         std::fs::write(dir.join("10/net/snmp"), "Udp: InDatagrams\nUdp: 99\n").unwrap();
-        assert_eq!(m.groups(1, 1000, true).map(|g| g.udp.0[0]), Some(50));
+        assert_eq!(m.groups(1, Read::Poll(1000)).map(|g| g.udp.0[0]), Some(50));
         // The next poll reads again.
-        assert_eq!(m.groups(1, 2000, true).map(|g| g.udp.0[0]), Some(99));
+        assert_eq!(m.groups(1, Read::Poll(2000)).map(|g| g.udp.0[0]), Some(99));
+        // A container ending reads it again, whatever was read at this poll; so does the next
+        // poll.
+        std::fs::write(dir.join("10/net/snmp"), "Udp: InDatagrams\nUdp: 100\n").unwrap();
+        assert_eq!(m.groups(0, Read::Now).map(|g| g.udp.0[0]), Some(100));
+        std::fs::write(dir.join("10/net/snmp"), "Udp: InDatagrams\nUdp: 99\n").unwrap();
+        assert_eq!(m.groups(1, Read::Poll(2000)).map(|g| g.udp.0[0]), Some(99));
 
-        // Gone: the last values stay, and a final sample (not fresh) reads nothing.
+        // Gone: the last values stay, and a final sample reads nothing.
         std::fs::remove_dir_all(dir.join("10")).unwrap();
         std::fs::remove_dir_all(dir.join("11")).unwrap();
         m.namespaces[0].close();
-        assert_eq!(m.groups(0, 3000, true).map(|g| g.udp.0[0]), Some(99));
-        assert_eq!(m.groups(0, 4000, false).map(|g| g.udp.0[0]), Some(99));
+        assert_eq!(m.groups(0, Read::Poll(3000)).map(|g| g.udp.0[0]), Some(99));
+        assert_eq!(m.groups(0, Read::Last).map(|g| g.udp.0[0]), Some(99));
 
         // The namespace goes with its last container.
         m.leave(0);
@@ -384,7 +440,7 @@ mod tests {
         let mut m = NamespaceMib2::new(dir.clone());
         assert_eq!(m.host, None);
         m.join(0, 10);
-        assert!(m.groups(0, 1, true).is_some());
+        assert!(m.groups(0, Read::Poll(1)).is_some());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
