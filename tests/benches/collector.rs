@@ -48,6 +48,8 @@ struct Log {
     datagrams: u64,
     /// Container samples seen, counted even when `keep` is off.
     container_samples: u64,
+    /// Container samples carrying MIB-II groups (`mib2.containers = on`).
+    container_mib2_samples: u64,
     host_samples: u64,
     /// Every container data source seen.
     sources: HashSet<u32>,
@@ -93,6 +95,11 @@ impl Collector {
     /// Container samples received so far.
     pub fn container_samples(&self) -> u64 {
         self.lock().container_samples
+    }
+
+    /// Container samples with MIB-II groups (2007 to 2010) received so far.
+    pub fn container_mib2_samples(&self) -> u64 {
+        self.lock().container_mib2_samples
     }
 
     /// Host samples received so far.
@@ -166,6 +173,9 @@ fn receive(socket: UdpSocket, log: Arc<Mutex<Log>>, stop: Arc<AtomicBool>, keep:
         for s in samples {
             if s.class == 3 {
                 log.container_samples += 1;
+                if s.record(2010).is_some() {
+                    log.container_mib2_samples += 1;
+                }
                 log.sources.insert(s.index);
             } else {
                 log.host_samples += 1;

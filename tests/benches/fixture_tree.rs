@@ -2,7 +2,8 @@
 //! out as on this project's test machines (cgroup v1 hierarchies beside an empty unified one, the
 //! cgroupfs driver: `/docker/<id>` in every controller), for the agent's `--proc-root`/`--sys-root`.
 //!
-//! Per container (process `pid`): `proc/<pid>/{cgroup,net/dev,ns/net}`,
+//! Per container (process `pid`): `proc/<pid>/{cgroup,net/dev,net/snmp,ns/net}` (each in a network
+//! namespace of its own),
 //! `proc/<pid>/root/sys/class/net/eth0/{ifindex,address}` and, under `sys/fs/cgroup/<controller>/
 //! docker/<id>/`, the nine counter and limit files the agent reads. The host's own files come from the
 //! `complete` host fixture. Everything lives under one directory, removed on drop.
@@ -156,6 +157,7 @@ fn container_files(root: &Path, i: usize, c: &SimContainer) {
              eth0: {rx}    3957    1    2    0     0          0         0   305489    2667    3    4    0     0       0          0\n"
         ),
     );
+    write(&pid_dir.join("net/snmp"), &snmp_text(i));
     link(
         &format!("net:[{}]", 4_026_532_000u64 + i as u64),
         &pid_dir.join("ns/net"),
@@ -191,4 +193,25 @@ fn container_files(root: &Path, i: usize, c: &SimContainer) {
         &blkio.join("blkio.throttle.io_serviced"),
         "254:0 Read 21\n254:0 Write 20\n254:0 Sync 41\n254:0 Async 0\n254:0 Discard 0\n254:0 Total 41\nTotal 41\n",
     );
+}
+
+/// A `net/snmp` of Linux 6.x (IPv4 groups, 1.7 KB), its counters varied by container.
+fn snmp_text(i: usize) -> String {
+    format!(
+        "Ip: Forwarding DefaultTTL InReceives InHdrErrors InAddrErrors ForwDatagrams InUnknownProtos InDiscards InDelivers OutRequests OutDiscards OutNoRoutes ReasmTimeout ReasmReqds ReasmOKs ReasmFails FragOKs FragFails FragCreates OutTransmits\n\
+         Ip: 1 64 {a} 0 0 0 0 0 {a} {b} 0 0 0 0 0 0 0 0 0 {b}\n\
+         Icmp: InMsgs InErrors InCsumErrors InDestUnreachs InTimeExcds InParmProbs InSrcQuenchs InRedirects InEchos InEchoReps InTimestamps InTimestampReps InAddrMasks InAddrMaskReps OutMsgs OutErrors OutRateLimitGlobal OutRateLimitHost OutDestUnreachs OutTimeExcds OutParmProbs OutSrcQuenchs OutRedirects OutEchos OutEchoReps OutTimestamps OutTimestampReps OutAddrMasks OutAddrMaskReps\n\
+         Icmp: 20 0 0 0 0 0 0 0 10 10 0 0 0 0 20 0 0 0 0 0 0 0 0 10 10 0 0 0 0\n\
+         IcmpMsg: InType0 InType8 OutType0 OutType8\n\
+         IcmpMsg: 10 10 10 10\n\
+         Tcp: RtoAlgorithm RtoMin RtoMax MaxConn ActiveOpens PassiveOpens AttemptFails EstabResets CurrEstab InSegs OutSegs RetransSegs InErrs OutRsts InCsumErrors\n\
+         Tcp: 1 200 120000 -1 {c} 3 0 0 1 {a} {b} 0 0 2 0\n\
+         Udp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors InCsumErrors IgnoredMulti MemErrors\n\
+         Udp: {c} 0 0 {c} 0 0 0 0 0\n\
+         UdpLite: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors InCsumErrors IgnoredMulti MemErrors\n\
+         UdpLite: 0 0 0 0 0 0 0 0 0\n",
+        a = 3957 + i,
+        b = 2667 + i,
+        c = 12 + i % 100
+    )
 }

@@ -123,6 +123,16 @@ fn start_agent(engine: &Engine, collector: &Collector, polling: u32) -> Agent {
     Agent::start("bench", &config, &[])
 }
 
+/// Like [`start_agent`], with `mib2.containers = on`.
+fn start_mib2_agent(engine: &Engine, collector: &Collector, polling: u32) -> Agent {
+    let config = agent_config(engine, collector.addr(), polling).replacen(
+        "sflow {\n",
+        "sflow {\n  mib2.containers = on\n",
+        1,
+    );
+    Agent::start("bench-mib2", &config, &[])
+}
+
 /// Waits until the collector has seen every one of `n` containers, then `settle` more.
 fn wait_all_reported(agent: &Agent, collector: &Collector, n: usize, settle: Duration) {
     let ok = common::wait_for(Duration::from_secs(60), || {
@@ -148,6 +158,8 @@ fn cpu_per_sample(engine: &Engine, containers: &[(u32, String)]) {
     let mut marginal = Vec::new();
     let mut floor = Vec::new();
     let mut kept_up = Vec::new();
+    let (mut mib2_per_sample, mut mib2_marginal, mut mib2_kept_up, mut mib2_carried) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..REPEATS {
         // An agent polling only the host, every second.
         let collector = Collector::start(false);
@@ -181,6 +193,25 @@ fn cpu_per_sample(engine: &Engine, containers: &[(u32, String)]) {
         per_sample.push(cpu / samples);
         marginal.push((cpu - host_per_s * secs) / samples);
         kept_up.push(samples / (CONTAINERS as f64 * secs));
+
+        // The same with mib2.containers = on (each container in a namespace of its own).
+        let collector = Collector::start(false);
+        let agent = start_mib2_agent(engine, &collector, 1);
+        wait_all_reported(&agent, &collector, CONTAINERS, Duration::from_secs(2));
+        let m0 = (
+            collector.container_mib2_samples(),
+            collector.container_samples(),
+        );
+        if let Some((cpu, samples, secs)) = agent_window(&agent, &collector) {
+            mib2_per_sample.push(cpu / samples);
+            mib2_marginal.push((cpu - host_per_s * secs) / samples);
+            mib2_kept_up.push(samples / (CONTAINERS as f64 * secs));
+            mib2_carried.push(
+                (collector.container_mib2_samples() - m0.0) as f64
+                    / (collector.container_samples() - m0.1).max(1) as f64,
+            );
+        }
+        drop(agent);
 
         // The floor, in this thread.
         let rounds = WINDOW.as_secs().max(1);
@@ -240,6 +271,30 @@ fn cpu_per_sample(engine: &Engine, containers: &[(u32, String)]) {
         "samples received / expected (50 containers x 1 per s)",
         &format!("{:.3}", median(&kept_up)),
         "1",
+        Verdict::Info,
+    );
+    eprintln!(
+        "    mib2.containers = on: ns per container sample {}, own share {}, received / expected \
+         {}, share with 2007-2010 {}",
+        spread(&mib2_per_sample, 0),
+        spread(&mib2_marginal, 0),
+        spread(&mib2_kept_up, 3),
+        spread(&mib2_carried, 3)
+    );
+    report(
+        "mib2.containers = on: agent CPU per container sample (same run), own share",
+        &format!(
+            "{:.1} us, own {:.1} us (default above: {us:.1}, own {own:.1})",
+            median(&mib2_per_sample) / 1000.0,
+            median(&mib2_marginal) / 1000.0
+        ),
+        "-",
+        Verdict::Info,
+    );
+    report(
+        "  mib2.containers = on: samples received / expected, share with 2007-2010",
+        &format!("{:.3}, {:.3}", median(&mib2_kept_up), median(&mib2_carried)),
+        "1, 1",
         Verdict::Info,
     );
 }

@@ -106,7 +106,7 @@ fn spawn_agent(
     tree: &FixtureTree,
     engine: &FakeEngine,
     collector: &Collector,
-    polling: u32,
+    settings: &str,
     log: &Path,
     wrapper: &[String],
 ) -> Child {
@@ -114,7 +114,7 @@ fn spawn_agent(
     std::fs::write(
         &config,
         format!(
-            "sflow {{\n  polling = {polling}\n  agentIP = 192.0.2.1\n  collector {{ ip = {} udpport = {} }}\n  docker {{ socket = \"{}\" }}\n}}\n",
+            "sflow {{\n  {settings}\n  agentIP = 192.0.2.1\n  collector {{ ip = {} udpport = {} }}\n  docker {{ socket = \"{}\" }}\n}}\n",
             collector.addr().ip(),
             collector.addr().port(),
             engine.socket().display()
@@ -147,17 +147,39 @@ fn spawn_agent(
         .expect("spawn the agent")
 }
 
+/// `polling = POLLING` and `extra`, the agent's settings beside its collector and engine.
+fn settings(extra: &str) -> String {
+    format!("polling = {POLLING}\n{extra}")
+}
+
 fn stop(child: &mut Child) {
     support::process::terminate(child, Duration::from_secs(20));
 }
 
-fn simulated(bin: &Path, tree: &FixtureTree) {
+/// What one agent run on the tree measured.
+struct Run {
+    startup: f64,
+    seen: usize,
+    requests: usize,
+    hwm_startup: u64,
+    shares: Vec<f64>,
+    per_sample: Vec<f64>,
+    received: Vec<f64>,
+    /// Container samples with MIB-II groups over all container samples, in the measured intervals.
+    with_mib2: f64,
+    open: usize,
+    limit: String,
+    hwm: f64,
+    rss: f64,
+}
+
+/// Starts `bin` on the tree (with `extra` in its configuration), waits for every container's
+/// first sample, measures [`INTERVALS`] whole polling intervals, and stops it.
+fn measure(bin: &Path, tree: &FixtureTree, extra: &str, log: &Path) -> Run {
     let engine = engine_for(tree, false);
-    let list = list_bytes(&engine);
     let collector = Collector::start(false);
-    let log = tree.root.join("agent.log");
     let began = Instant::now();
-    let mut agent = spawn_agent(bin, tree, &engine, &collector, POLLING, &log, &[]);
+    let mut agent = spawn_agent(bin, tree, &engine, &collector, &settings(extra), log, &[]);
     let pid = agent.id();
     let all = common::wait_for(Duration::from_secs(300), || {
         collector.container_sources() >= SIMULATED
@@ -165,34 +187,24 @@ fn simulated(bin: &Path, tree: &FixtureTree) {
     let startup = began.elapsed().as_secs_f64();
     let seen = collector.container_sources();
     let hwm_startup = common::status_kib(pid, "VmHWM").unwrap_or(0);
-    eprintln!(
-        "    start-up: {seen} of {SIMULATED} containers reported {startup:.1} s after spawning; \
-         {} requests to the engine; VmHWM {} KiB",
-        engine.requests().len(),
-        hwm_startup
-    );
+    let requests = engine.requests().len();
     if !all {
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let text = std::fs::read_to_string(log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         eprintln!(
             "    agent log tail:\n{}",
             lines[lines.len().saturating_sub(20)..].join("\n")
         );
     }
-    report(
-        "start-up with 10,000 simulated containers (spawn -> all first samples)",
-        &format!(
-            "{startup:.1} s ({seen} reported; list answer {:.1} MiB, 10,000 inspects)",
-            list as f64 / (1 << 20) as f64
-        ),
-        "-",
-        Verdict::Info,
-    );
     // Settle: the first samples all went out together; one interval lets the phases spread.
     std::thread::sleep(Duration::from_secs(2));
     let mut shares = Vec::new();
     let mut per_sample = Vec::new();
     let mut received = Vec::new();
+    let (m0, n0) = (
+        collector.container_mib2_samples(),
+        collector.container_samples(),
+    );
     for _ in 0..INTERVALS {
         let (c0, n0, t0) = (
             common::thread_cpu_ns(pid),
@@ -212,6 +224,8 @@ fn simulated(bin: &Path, tree: &FixtureTree) {
             received.push((n1 - n0) as f64 / (secs / f64::from(POLLING)) / SIMULATED as f64);
         }
     }
+    let with_mib2 = (collector.container_mib2_samples() - m0) as f64
+        / (collector.container_samples() - n0).max(1) as f64;
     let open = std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count());
     let limit = std::fs::read_to_string(format!("/proc/{pid}/limits"))
         .ok()
@@ -221,21 +235,82 @@ fn simulated(bin: &Path, tree: &FixtureTree) {
                 .and_then(|l| l.split_whitespace().nth(3).map(str::to_owned))
         })
         .unwrap_or_default();
+    let hwm = common::status_kib(pid, "VmHWM").unwrap_or(0) as f64;
+    let rss = common::status_kib(pid, "VmRSS").unwrap_or(0) as f64;
+    stop(&mut agent);
+    Run {
+        startup,
+        seen,
+        requests,
+        hwm_startup,
+        shares,
+        per_sample,
+        received,
+        with_mib2,
+        open,
+        limit,
+        hwm,
+        rss,
+    }
+}
+
+fn print_run(what: &str, r: &Run) {
+    eprintln!(
+        "    {what}: start-up {:.1} s ({} of {SIMULATED} reported, {} requests to the engine); \
+         CPU % of a core {}; CPU us per container sample {}; samples received / expected {}; \
+         with MIB-II groups {:.3}; {} descriptors of {}; VmHWM {} KiB (at start-up {}), VmRSS {} KiB",
+        r.startup,
+        r.seen,
+        r.requests,
+        spread(&r.shares, 3),
+        spread(&r.per_sample, 1),
+        spread(&r.received, 3),
+        r.with_mib2,
+        r.open,
+        r.limit,
+        r.hwm,
+        r.hwm_startup,
+        r.rss
+    );
+}
+
+fn simulated(bin: &Path, tree: &FixtureTree) {
+    let list = list_bytes(&engine_for(tree, false));
+    let log = tree.root.join("agent.log");
+    // With CSFLOWD_BASELINE_BIN (another build's static binary, such as main's), its default run
+    // goes first, in the same run of the benchmark, for a comparison side by side.
+    let baseline = std::env::var_os("CSFLOWD_BASELINE_BIN").map(PathBuf::from);
+    let old = baseline.as_ref().map(|b| measure(b, tree, "", &log));
+    let r = measure(bin, tree, "", &log);
+    let on = measure(bin, tree, "  mib2.containers = on\n", &log);
+    if let Some(old) = &old {
+        print_run("baseline binary, default", old);
+    }
+    print_run("default (mib2.containers off)", &r);
+    print_run("mib2.containers = on", &on);
     report(
-        "  descriptors the agent holds open (counter files kept, 5 a container)",
+        "start-up with 10,000 simulated containers (spawn -> all first samples)",
         &format!(
-            "{open} of a limit of {limit}: ~{} containers' files kept, the others opened each poll",
-            open / 5
+            "{:.1} s ({} reported; list answer {:.1} MiB, 10,000 inspects)",
+            r.startup,
+            r.seen,
+            list as f64 / (1 << 20) as f64
         ),
         "-",
         Verdict::Info,
     );
-    let hwm = common::status_kib(pid, "VmHWM").unwrap_or(0) as f64;
-    let rss = common::status_kib(pid, "VmRSS").unwrap_or(0) as f64;
-    eprintln!("    CPU % of a core {}", spread(&shares, 3));
-    eprintln!("    CPU us per container sample {}", spread(&per_sample, 1));
-    eprintln!("    samples received / expected {}", spread(&received, 3));
-    let share = median(&shares);
+    report(
+        "  descriptors the agent holds open (counter files kept, 5 a container)",
+        &format!(
+            "{} of a limit of {}: ~{} containers' files kept, the others opened each poll",
+            r.open,
+            r.limit,
+            r.open / 5
+        ),
+        "-",
+        Verdict::Info,
+    );
+    let share = median(&r.shares);
     report(
         "agent CPU, 10,000 simulated containers, polling 30 s",
         &format!("{share:.2} % of a core"),
@@ -244,13 +319,13 @@ fn simulated(bin: &Path, tree: &FixtureTree) {
     );
     report(
         "  CPU per container sample there (fixture files on tmpfs)",
-        &format!("{:.1} us", median(&per_sample)),
+        &format!("{:.1} us", median(&r.per_sample)),
         "-",
         Verdict::Info,
     );
     report(
         "  samples received / expected per interval",
-        &format!("{:.3}", median(&received)),
+        &format!("{:.3}", median(&r.received)),
         "1",
         Verdict::Info,
     );
@@ -258,20 +333,80 @@ fn simulated(bin: &Path, tree: &FixtureTree) {
         "agent peak RSS (VmHWM), 10,000 simulated containers",
         &format!(
             "{} (at start-up: {}; VmRSS after: {})",
-            common::mib_of_kib(hwm),
-            common::mib_of_kib(hwm_startup as f64),
-            common::mib_of_kib(rss)
+            common::mib_of_kib(r.hwm),
+            common::mib_of_kib(r.hwm_startup as f64),
+            common::mib_of_kib(r.rss)
         ),
         "<= 8 MiB",
-        Verdict::of(hwm <= 8.0 * 1024.0),
+        Verdict::of(r.hwm <= 8.0 * 1024.0),
     );
-    stop(&mut agent);
-    drop(engine);
+    if let Some(old) = &old {
+        report(
+            "  baseline binary (CSFLOWD_BASELINE_BIN), default, same run: CPU, per sample, received, VmHWM",
+            &format!(
+                "{:.2} % of a core, {:.1} us, {:.3}, {}",
+                median(&old.shares),
+                median(&old.per_sample),
+                median(&old.received),
+                common::mib_of_kib(old.hwm)
+            ),
+            "-",
+            Verdict::Info,
+        );
+    }
+    // mib2.containers = on, beside the default: every container in a namespace of its own (the
+    // worst case: no read is shared), net/snmp a tmpfs file (the kernel's costs more: it writes
+    // the text at every read).
+    report(
+        "mib2.containers = on, same 10,000 containers: agent CPU (default run above)",
+        &format!(
+            "{:.2} % of a core (default {share:.2} %)",
+            median(&on.shares)
+        ),
+        "-",
+        Verdict::Info,
+    );
+    report(
+        "  mib2.containers = on: CPU per container sample",
+        &format!(
+            "{:.1} us (default {:.1} us)",
+            median(&on.per_sample),
+            median(&r.per_sample)
+        ),
+        "-",
+        Verdict::Info,
+    );
+    report(
+        "  mib2.containers = on: samples received / expected, share with 2007-2010",
+        &format!("{:.3}, {:.3}", median(&on.received), on.with_mib2),
+        "1, 1",
+        Verdict::of(median(&on.received) >= 0.999 && on.with_mib2 >= 0.999),
+    );
+    report(
+        "  mib2.containers = on: descriptors held open",
+        &format!(
+            "{} of a limit of {} (default {})",
+            on.open, on.limit, r.open
+        ),
+        "-",
+        Verdict::Info,
+    );
+    report(
+        "  mib2.containers = on: peak RSS (VmHWM)",
+        &format!(
+            "{} (default {}; VmRSS after: {})",
+            common::mib_of_kib(on.hwm),
+            common::mib_of_kib(r.hwm),
+            common::mib_of_kib(on.rss)
+        ),
+        "-",
+        Verdict::Info,
+    );
 
     // The same containers with no counter files to resolve: what the table costs without them.
     let engine = engine_for(tree, true);
     let collector = Collector::start(false);
-    let mut agent = spawn_agent(bin, tree, &engine, &collector, POLLING, &log, &[]);
+    let mut agent = spawn_agent(bin, tree, &engine, &collector, &settings(""), &log, &[]);
     common::wait_for(Duration::from_secs(300), || {
         collector.container_sources() >= SIMULATED
     });
@@ -316,48 +451,70 @@ fn dhat_allocations(parent: &Path) {
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_csflowd"));
     let tree = FixtureTree::generate(parent, "dhat", DHAT_CONTAINERS);
     let engine = engine_for(&tree, false);
-    let mut runs = Vec::new();
-    for secs in [5u64, 15] {
-        let collector = Collector::start(false);
-        let log = tree.root.join(format!("dhat-{secs}.log"));
-        let wrapper = vec![
-            "valgrind".to_string(),
-            "--tool=dhat".to_string(),
-            format!("--log-file={}", log.display()),
-            format!("--dhat-out-file={}", tree.root.join("dhat.out").display()),
-        ];
-        let agent_log = tree.root.join("agent-dhat.log");
-        let mut agent = spawn_agent(&bin, &tree, &engine, &collector, 1, &agent_log, &wrapper);
-        let ready = common::wait_for(Duration::from_secs(60), || {
-            collector.container_sources() >= DHAT_CONTAINERS
-        });
-        if !ready {
-            eprintln!("    the agent under valgrind did not report every container");
-        }
-        std::thread::sleep(Duration::from_secs(secs));
-        stop(&mut agent);
-        let samples = collector.container_samples();
-        let hosts = collector.host_samples();
-        match dhat_blocks(&log) {
-            Some(blocks) => runs.push((blocks, samples, hosts)),
-            None => eprintln!("    no dhat summary in {}", log.display()),
-        }
-    }
-    if let [(b1, s1, h1), (b2, s2, h2)] = runs[..] {
-        let per_sample = (b2 as f64 - b1 as f64) / (s2 as f64 - s1 as f64);
-        eprintln!(
-            "    short run: {b1} blocks, {s1} container + {h1} host samples; long run: {b2} blocks, \
-             {s2} container + {h2} host samples"
-        );
-        // Per poll cycle: one second at polling 1 = one host sample and 100 container samples.
-        let per_cycle = (b2 as f64 - b1 as f64) / (h2 as f64 - h1 as f64).max(1.0);
-        report(
+    for (extra, what) in [
+        (
+            "",
             "allocations per poll cycle, whole agent, steady state (100 containers, polling 1 s)",
-            &format!(
-                "{per_cycle:.1} per cycle of 1 host + 100 container samples ({per_sample:.2} per container sample)"
-            ),
-            "0",
-            Verdict::of(per_cycle.abs() < 0.5),
-        );
+        ),
+        (
+            "  mib2.containers = on\n",
+            "  the same with mib2.containers = on",
+        ),
+    ] {
+        let mut runs = Vec::new();
+        for secs in [5u64, 15] {
+            let collector = Collector::start(false);
+            let log = tree.root.join(format!("dhat-{secs}.log"));
+            let wrapper = vec![
+                "valgrind".to_string(),
+                "--tool=dhat".to_string(),
+                format!("--log-file={}", log.display()),
+                format!("--dhat-out-file={}", tree.root.join("dhat.out").display()),
+            ];
+            let agent_log = tree.root.join("agent-dhat.log");
+            let mut agent = spawn_agent(
+                &bin,
+                &tree,
+                &engine,
+                &collector,
+                &format!(
+                    "polling = 1
+{extra}"
+                ),
+                &agent_log,
+                &wrapper,
+            );
+            let ready = common::wait_for(Duration::from_secs(60), || {
+                collector.container_sources() >= DHAT_CONTAINERS
+            });
+            if !ready {
+                eprintln!("    the agent under valgrind did not report every container");
+            }
+            std::thread::sleep(Duration::from_secs(secs));
+            stop(&mut agent);
+            let samples = collector.container_samples();
+            let hosts = collector.host_samples();
+            match dhat_blocks(&log) {
+                Some(blocks) => runs.push((blocks, samples, hosts)),
+                None => eprintln!("    no dhat summary in {}", log.display()),
+            }
+        }
+        if let [(b1, s1, h1), (b2, s2, h2)] = runs[..] {
+            let per_sample = (b2 as f64 - b1 as f64) / (s2 as f64 - s1 as f64);
+            eprintln!(
+                "    short run: {b1} blocks, {s1} container + {h1} host samples; long run: {b2} \
+                 blocks, {s2} container + {h2} host samples"
+            );
+            // Per poll cycle: one second at polling 1 = one host sample and 100 container samples.
+            let per_cycle = (b2 as f64 - b1 as f64) / (h2 as f64 - h1 as f64).max(1.0);
+            report(
+                what,
+                &format!(
+                    "{per_cycle:.1} per cycle of 1 host + 100 container samples ({per_sample:.2} per container sample)"
+                ),
+                "0",
+                Verdict::of(per_cycle.abs() < 0.5),
+            );
+        }
     }
 }
