@@ -11,7 +11,7 @@
 //! With `mib2.containers = on` a container's sample also carries the MIB-II groups (2007 to 2010)
 //! of its own network namespace, from [`NamespaceMib2`] (one read per namespace and poll, its
 //! descriptor within the counter files' budget). Off (the default), nothing of it exists: reading
-//! `/proc/<pid>/net/snmp` at every sample more than doubles the CPU of a container sample (see
+//! `/proc/<pid>/net/snmp` at every sample doubles the CPU of a container sample (see
 //! BENCHMARKS.md).
 //!
 //! A sample whose files are all gone although they were read before is not sent: the container is
