@@ -242,7 +242,7 @@ fn a_tapped_veth_sends_flow_samples_of_the_real_packets_and_its_port_counters() 
             d => panic!("direction {d}"),
         }
     }
-    // The pool is read once per read of the tap: the last one is close to the final count
+    // The pool is read once per batch of samples: the last one is close to the final count
     // (e^-20 odds of 20 rates' worth of packets after the last sample).
     assert!(
         last_pool + 20 * u64::from(rate) > after,
