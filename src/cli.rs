@@ -112,7 +112,8 @@ pub const HELP: &str = "\
 Usage: csflowd [OPTIONS]
 
 Exports sFlow v5 counter samples of this host and its containers over UDP, and packet
-samples: pcap { dev } and pcap { containers = on } (CAP_NET_RAW), nflog { group } (CAP_NET_ADMIN).
+samples: pcap { dev } and pcap { containers = on } (CAP_NET_RAW; ingress = off or egress = off
+samples one direction), nflog { group } (CAP_NET_ADMIN).
 
 Options:
   -f FILE                 configuration file (default /etc/csflowd.conf, else /etc/hsflowd.conf,

@@ -401,6 +401,19 @@ pub const IFF_UP: u32 = libc::IFF_UP as u32;
 /// `IFF_LOOPBACK`.
 pub const IFF_LOOPBACK: u32 = libc::IFF_LOOPBACK as u32;
 
+/// The name the interface `if_index` has now in this network namespace (`if_indextoname(3)`),
+/// or `None` when no interface has that index.
+pub fn interface_name(if_index: u32) -> Option<String> {
+    let mut buf = [0u8; libc::IF_NAMESIZE];
+    // SAFETY: `buf` has the IF_NAMESIZE bytes the call may write, its NUL included.
+    let p = unsafe { libc::if_indextoname(if_index, buf.as_mut_ptr().cast()) };
+    if p.is_null() {
+        return None;
+    }
+    let name = CStr::from_bytes_until_nul(&buf).ok()?;
+    name.to_str().ok().map(str::to_string)
+}
+
 /// Clock ticks per second (`sysconf(_SC_CLK_TCK)`), the unit of /proc/stat; 100 if unknown.
 pub fn clock_ticks_per_second() -> u64 {
     // SAFETY: sysconf has no memory-safety preconditions.
@@ -913,8 +926,10 @@ pub mod packet {
     //! the packets it does not keep.
     //!
     //! The program (`SO_ATTACH_FILTER`) is `ld rand; mod #N; jeq #0 ? keep : drop; keep: ret #snap;
-    //! drop: ret #0` (with N = 1 just `ret #snap`). It is attached before the socket is bound, so not
-    //! one unfiltered packet is queued. `PACKET_AUXDATA` gives each packet's original length (the
+    //! drop: ret #0` (with N = 1 just `ret #snap`), after `ld pkttype; jeq #outgoing ? next : drop`
+    //! when only sent packets are wanted. When only received ones are, `PACKET_IGNORE_OUTGOING`
+    //! keeps the kernel from cloning sent packets for the socket at all, which a filter cannot. The
+    //! program is attached before the socket is bound, so not one unfiltered packet is queued. `PACKET_AUXDATA` gives each packet's original length (the
     //! kernel notes it before the filter cuts the packet), `sockaddr_ll.sll_pkttype` its direction,
     //! `PACKET_STATISTICS` the packets the kernel dropped for want of room in the receive queue.
 
@@ -951,7 +966,12 @@ pub mod packet {
     /// burst waits for the loop rather than being dropped.
     const RCVBUF: libc::c_int = 1 << 20;
 
-    fn filter(rate: u32, snap: u32) -> ([libc::sock_filter; 5], u16) {
+    /// Longest filter program: a direction test (2), the random pick (3), keep and drop.
+    const FILTER_MAX: usize = 7;
+
+    /// The filter: with `outgoing_only`, first drop every packet whose type is not
+    /// [`PACKET_OUTGOING`]; then keep one in `rate` at random, cut to `snap` bytes.
+    fn filter(rate: u32, snap: u32, outgoing_only: bool) -> ([libc::sock_filter; FILTER_MAX], u16) {
         let ins = |code: u32, jt: u8, jf: u8, k: u32| libc::sock_filter {
             code: code as u16,
             jt,
@@ -959,20 +979,47 @@ pub mod packet {
             k,
         };
         let keep = ins(libc::BPF_RET | libc::BPF_K, 0, 0, snap);
-        if rate <= 1 {
-            return ([keep; 5], 1);
+        let drop = ins(libc::BPF_RET | libc::BPF_K, 0, 0, 0);
+        let mut program = [keep; FILTER_MAX];
+        let mut len = 0;
+        let mut push = |i: libc::sock_filter| {
+            program[len] = i;
+            len += 1;
+        };
+        // Jumps are relative: `to_drop` is how many instructions lie between the jump and `drop`.
+        let picks = rate > 1;
+        if outgoing_only {
+            let pkttype = (libc::SKF_AD_OFF + libc::SKF_AD_PKTTYPE) as u32;
+            push(ins(
+                libc::BPF_LD | libc::BPF_W | libc::BPF_ABS,
+                0,
+                0,
+                pkttype,
+            ));
+            let to_drop = if picks { 4 } else { 1 };
+            push(ins(
+                libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K,
+                0,
+                to_drop,
+                u32::from(PACKET_OUTGOING),
+            ));
         }
-        let random = (libc::SKF_AD_OFF + libc::SKF_AD_RANDOM) as u32;
-        (
-            [
-                ins(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 0, 0, random),
-                ins(libc::BPF_ALU | libc::BPF_MOD | libc::BPF_K, 0, 0, rate),
-                ins(libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K, 0, 1, 0),
-                keep,
-                ins(libc::BPF_RET | libc::BPF_K, 0, 0, 0),
-            ],
-            5,
-        )
+        if picks {
+            let random = (libc::SKF_AD_OFF + libc::SKF_AD_RANDOM) as u32;
+            push(ins(
+                libc::BPF_LD | libc::BPF_W | libc::BPF_ABS,
+                0,
+                0,
+                random,
+            ));
+            push(ins(libc::BPF_ALU | libc::BPF_MOD | libc::BPF_K, 0, 0, rate));
+            push(ins(libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K, 0, 1, 0));
+        }
+        push(keep);
+        if outgoing_only || picks {
+            push(drop);
+        }
+        (program, len as u16)
     }
 
     fn check(rc: libc::c_int) -> io::Result<()> {
@@ -985,10 +1032,19 @@ pub mod packet {
 
     impl PacketSocket {
         /// Opens a non-blocking sampling socket on interface `if_index`, keeping one packet in `rate`
-        /// (1..=[`MAX_SAMPLING_RATE`]) cut to `snap` bytes. Needs `CAP_NET_RAW` (else
-        /// `PermissionDenied`).
-        pub fn open(if_index: u32, rate: u32, snap: u32) -> io::Result<PacketSocket> {
-            if rate == 0 || rate > MAX_SAMPLING_RATE || if_index == 0 {
+        /// (1..=[`MAX_SAMPLING_RATE`]) cut to `snap` bytes, of those the interface received
+        /// (`ingress`) and of those sent on it (`egress`). Needs `CAP_NET_RAW` (else
+        /// `PermissionDenied`). Without `egress` the kernel skips the socket for sent packets
+        /// before it clones them (`PACKET_IGNORE_OUTGOING`, Linux 4.20; an older kernel refuses
+        /// it: `InvalidInput` from the kernel); without `ingress` the filter drops received ones.
+        pub fn open(
+            if_index: u32,
+            rate: u32,
+            snap: u32,
+            ingress: bool,
+            egress: bool,
+        ) -> io::Result<PacketSocket> {
+            if rate == 0 || rate > MAX_SAMPLING_RATE || if_index == 0 || !(ingress || egress) {
                 return Err(io::Error::from(io::ErrorKind::InvalidInput));
             }
             // Protocol 0: the socket receives nothing until it is bound with a protocol below, after
@@ -1007,7 +1063,7 @@ pub mod packet {
             // SAFETY: socket returned a new descriptor that nothing else owns.
             let fd = unsafe { OwnedFd::from_raw_fd(fd) };
             let raw = fd.as_raw_fd();
-            let (mut program, len) = filter(rate, snap);
+            let (mut program, len) = filter(rate, snap, !ingress);
             let prog = libc::sock_fprog {
                 len,
                 filter: program.as_mut_ptr(),
@@ -1024,6 +1080,18 @@ pub mod packet {
                 )
             })?;
             let on: libc::c_int = 1;
+            if !egress {
+                // SAFETY: the option value is one c_int that outlives the call.
+                check(unsafe {
+                    libc::setsockopt(
+                        raw,
+                        libc::SOL_PACKET,
+                        libc::PACKET_IGNORE_OUTGOING,
+                        (&on as *const libc::c_int).cast(),
+                        size_of::<libc::c_int>() as libc::socklen_t,
+                    )
+                })?;
+            }
             // SAFETY: the option value is one c_int that outlives the call.
             check(unsafe {
                 libc::setsockopt(
@@ -1250,22 +1318,39 @@ pub mod packet {
 
         #[test]
         fn the_filter_keeps_one_in_n_and_cuts() {
-            let (p, n) = filter(400, 128);
+            let (p, n) = filter(400, 128, false);
             assert_eq!(n, 5);
             assert_eq!(p[0].k, 0xffff_f038, "ld rand");
             assert_eq!((p[1].code, p[1].k), (0x94, 400), "mod #400");
             assert_eq!((p[2].code, p[2].jt, p[2].jf, p[2].k), (0x15, 0, 1, 0));
             assert_eq!((p[3].code, p[3].k), (0x06, 128), "ret #128");
             assert_eq!((p[4].code, p[4].k), (0x06, 0), "ret #0");
-            let (p, n) = filter(1, 64);
+            let (p, n) = filter(1, 64, false);
             assert_eq!((n, p[0].code, p[0].k), (1, 0x06, 64));
         }
 
         #[test]
+        fn the_filter_keeps_outgoing_packets_only_when_asked() {
+            let (p, n) = filter(400, 128, true);
+            assert_eq!(n, 7);
+            assert_eq!((p[0].code, p[0].k), (0x20, 0xffff_f004), "ld pkttype");
+            // Not outgoing: jump over the pick and the keep, to ret #0.
+            assert_eq!((p[1].code, p[1].jt, p[1].jf, p[1].k), (0x15, 0, 4, 4));
+            assert_eq!(p[2].k, 0xffff_f038, "ld rand");
+            assert_eq!((p[5].code, p[5].k), (0x06, 128), "ret #128");
+            assert_eq!((p[6].code, p[6].k), (0x06, 0), "ret #0");
+            let (p, n) = filter(1, 64, true);
+            assert_eq!(n, 4);
+            assert_eq!((p[1].jt, p[1].jf), (0, 1));
+            assert_eq!((p[2].code, p[2].k, p[3].k), (0x06, 64, 0));
+        }
+
+        #[test]
         fn bad_arguments_are_refused() {
-            assert!(PacketSocket::open(1, 0, 128).is_err());
-            assert!(PacketSocket::open(0, 10, 128).is_err());
-            assert!(PacketSocket::open(1, MAX_SAMPLING_RATE + 1, 128).is_err());
+            assert!(PacketSocket::open(1, 0, 128, true, true).is_err());
+            assert!(PacketSocket::open(0, 10, 128, true, true).is_err());
+            assert!(PacketSocket::open(1, MAX_SAMPLING_RATE + 1, 128, true, true).is_err());
+            assert!(PacketSocket::open(1, 10, 128, false, false).is_err());
         }
     }
 }

@@ -308,6 +308,11 @@ fn broken_configurations_stop_the_agent_with_status_78() {
             "collector",
         ),
         (format!("sflow {{\n{good}\n}}\n}}\n"), "4", "}"),
+        (
+            format!("sflow {{\n{good}\npcap {{ dev = lo ingress = off\negress = off }}\n}}\n"),
+            "4",
+            "egress = off",
+        ),
     ];
     for (i, (text, line, quoted)) in cases.iter().enumerate() {
         let path = dir.join(format!("bad{i}.conf"));

@@ -105,6 +105,7 @@ fn a_real_reference_agent_file_loads_with_warnings_for_what_csflowd_ignores() {
             pcap: vec![Pcap {
                 dev: "docker0".into(),
                 sampling: None,
+                directions: csflowd::config::Directions::default(),
             }],
             pcap_containers: None,
             nflog: Some(csflowd::config::Nflog {
@@ -284,6 +285,7 @@ fn every_bad_file_names_line_text_and_kind() {
             CollectorWithoutIp,
         ),
         ("bad-switch.conf", 3, "enabled", BadSwitch),
+        ("pcap-no-direction.conf", 4, "ingress = off", NoDirection),
         ("too-deep.conf", 18, "level17", TooDeep),
         ("not-utf8.conf", 3, "  agent = caf\u{fffd}", NotUtf8),
         ("relist-out-of-range.conf", 4, "7200", NumberOutOfRange),

@@ -457,3 +457,109 @@ fn jumbo_frames_keep_their_length_and_send_only_header_bytes() {
         }
     }
 }
+
+#[test]
+fn egress_off_samples_only_what_the_interface_received() {
+    one_direction("pe", 5, "egress = off");
+}
+
+#[test]
+fn ingress_off_samples_only_what_was_sent_on_the_interface() {
+    one_direction("pi", 6, "ingress = off");
+}
+
+/// Traffic both ways over a veth tapped in one direction: samples of that direction only, as many
+/// as the binomial law allows, their pool that direction's packet count.
+fn one_direction(tag: &str, subnet: u16, setting: &str) {
+    let Some(veth) = VethNs::create(tag, subnet) else {
+        return;
+    };
+    let ingress = setting == "egress = off";
+    let (counter, only, want_dir) = if ingress {
+        ("rx_packets", "ingress only", b'<')
+    } else {
+        ("tx_packets", "egress only", b'>')
+    };
+    let if_index = veth.host_if_index();
+    let collector = Collector::bind();
+    let rate = 4u32;
+    let config = config_for(
+        collector.addr(),
+        &format!(
+            "  pcap {{ dev = {} sampling = {rate} {setting} }}",
+            veth.host
+        ),
+    );
+    let agent = Agent::start(&format!("pcap-{tag}"), &config, &[]);
+    wait_log(
+        &agent,
+        &format!(
+            "pcap {}: ifIndex {if_index}, sampling 1 in {rate}, headerBytes 128, {only}",
+            veth.host
+        ),
+    );
+    let host = veth.host_socket();
+    let peer = veth.peer_socket();
+    let (host_port, peer_port) = (host.local_addr().unwrap(), peer.local_addr().unwrap());
+    let before = veth.host_stat(counter);
+    let per_direction = 1000u32;
+    let mut buf = [0u8; 512];
+    for s in [&host, &peer] {
+        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    }
+    for seq in 0..per_direction {
+        host.send_to(&payload(b'>', seq), peer_port).unwrap();
+        assert_eq!(peer.recv(&mut buf).unwrap(), PAYLOAD);
+        peer.send_to(&payload(b'<', seq), host_port).unwrap();
+        assert_eq!(host.recv(&mut buf).unwrap(), PAYLOAD);
+    }
+    let received = veth.host_stat(counter) - before;
+    let mut samples = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline {
+        if let Some(d) = collector.recv(Duration::from_millis(100)) {
+            samples.extend(decode(&d).samples.into_iter().filter_map(|s| match s {
+                SflowSample::ExpandedFlow(f) => Some(f),
+                _ => None,
+            }));
+        }
+    }
+    let end = veth.host_stat(counter);
+    let mut ours = 0u32;
+    for f in &samples {
+        assert_eq!((f.source_id_index, f.sampling_rate), (if_index, rate));
+        let ports = if ingress {
+            (if_index, INTERNAL)
+        } else {
+            (INTERNAL, if_index)
+        };
+        assert_eq!((f.input_value, f.output_value), ports, "{setting}");
+        // The pool counts that direction's packets only.
+        let pool = u64::from(f.sample_pool);
+        assert!(pool <= end, "pool {pool} above {counter} {end}");
+        let Flow::RawPacketHeader(h) = &f.records[0] else {
+            panic!("{:?}", f.records[0]);
+        };
+        if h.header.windows(MARK.len()).any(|w| w == MARK) {
+            let (src, dst, dir, _) = decode_frame(&h.header);
+            assert_eq!(dir, want_dir, "{setting}");
+            let ends = if ingress {
+                (veth.peer_addr, veth.host_addr)
+            } else {
+                (veth.host_addr, veth.peer_addr)
+            };
+            assert_eq!((src, dst), ends);
+            ours += 1;
+        }
+    }
+    let p = 1.0 / f64::from(rate);
+    let mean = received as f64 * p;
+    let sd = (received as f64 * p * (1.0 - p)).sqrt();
+    assert!(
+        (f64::from(ours) - mean).abs() <= 6.0 * sd,
+        "{ours} samples of {received} packets ({counter}) at 1 in {rate}: expected {mean} ± {}",
+        6.0 * sd
+    );
+    assert!(samples.len() as u32 - ours <= 5, "stray samples");
+    drop(agent);
+}

@@ -6,7 +6,9 @@
 //! container's taps open when its process is known (the table's `Attach`), are checked again at
 //! every host poll (a veth added later, or gone), and close with its final sample or when its slot
 //! is dropped. A `pcap { dev }` whose interface disappears or comes back with a new ifIndex is
-//! re-opened at the next host poll.
+//! re-opened at the next host poll; one renamed while tapped stays tapped, its counter samples
+//! (`port_name`) say the new name, until an interface of the configured name appears. A
+//! container's veth renamed is followed the same way.
 //!
 //! The kernel samples (a BPF program keeps one packet in N, cut to `headerBytes`, see
 //! [`crate::sys::packet`]), so a wake-up reads only samples: at most [`MAX_BATCHES`] `recvmmsg`
@@ -14,7 +16,10 @@
 //! it again [`HOLD_MS`] later (a timer like the polls'), so a stream of samples costs a wake-up per
 //! hold, not one per few packets, and a flood never starves the counter polls; what the kernel
 //! could not queue meanwhile is counted in the socket's drops and reported in every flow sample.
-//! The sample pool is the interface's own packet count (received plus sent), read once per batch.
+//! The sample pool is the interface's own packet count in the sampled directions (received, sent,
+//! or both), read once per batch with the socket's drops. Each `pcap` block says which
+//! directions it samples (`ingress`, `egress`): without egress the kernel does not even clone
+//! the sent packets for the socket.
 //! A container tap adds `extended_entities` naming the container (3:N) as the packet's source or
 //! destination (the reference agent's `markTraffic`).
 //!
@@ -30,7 +35,7 @@ use std::rc::Rc;
 
 use log::{debug, info, warn};
 
-use crate::config::Config;
+use crate::config::{Config, Directions};
 use crate::host::Roots;
 use crate::packet::veth::{self, VethFinder};
 use crate::packet::{self, pkttype, PoolCounter, PortInfo, TapState, ARPHRD_ETHER};
@@ -93,10 +98,12 @@ pub struct Taps {
     taps: Vec<Option<Tap>>,
     /// Tracked containers by table slot (with `pcap { containers = on }` only).
     containers: Vec<Option<Container>>,
-    /// `pcap { dev }` names and rates.
-    devs: Vec<(String, Option<u32>)>,
+    /// `pcap { dev }` names, rates and directions.
+    devs: Vec<(String, Option<u32>, Directions)>,
     /// `pcap { containers = on }` and its own rate.
     container_rate: Option<Option<u32>>,
+    /// The directions of `pcap { containers = on }`, on the host end of each veth.
+    container_directions: Directions,
     sampling: crate::config::Sampling,
     roots: Roots,
     header_bytes: u32,
@@ -147,9 +154,14 @@ impl Taps {
             devs: config
                 .pcap
                 .iter()
-                .map(|p| (p.dev.clone(), p.sampling))
+                .map(|p| (p.dev.clone(), p.sampling, p.directions))
                 .collect(),
             container_rate: config.pcap_containers.as_ref().map(|c| c.sampling),
+            container_directions: config
+                .pcap_containers
+                .as_ref()
+                .map(|c| c.directions)
+                .unwrap_or_default(),
             sampling: config.sampling.clone(),
             roots,
             header_bytes: config.sampling.header_bytes.min(MAX_SAMPLED_HEADER as u32),
@@ -311,6 +323,7 @@ impl Taps {
         owner: Owner,
         port: PortInfo,
         own_rate: Option<u32>,
+        directions: Directions,
     ) {
         if self.no_permission {
             return;
@@ -327,17 +340,21 @@ impl Taps {
             poller,
             owner,
             port,
-            rate,
-            self.header_bytes,
+            (rate, self.header_bytes, directions),
             &self.roots.sys,
             index,
         ) {
             Ok(tap) => {
                 info!(
-                    "pcap {}: ifIndex {}, sampling 1 in {rate}, headerBytes {}{}",
+                    "pcap {}: ifIndex {}, sampling 1 in {rate}, headerBytes {}{}{}",
                     tap.port.name,
                     tap.port.if_index,
                     self.header_bytes,
+                    match (directions.ingress, directions.egress) {
+                        (true, false) => ", ingress only",
+                        (false, true) => ", egress only",
+                        _ => "",
+                    },
                     match owner {
                         Owner::Container(_) => " (container)",
                         Owner::Dev(_) => "",
@@ -360,23 +377,44 @@ impl Taps {
     /// has another ifIndex.
     fn check_devs(&mut self, poller: &Rc<polling::Poller>) {
         for i in 0..self.devs.len() {
-            let (name, rate) = self.devs[i].clone();
+            let (name, rate, directions) = self.devs[i].clone();
             let port = PortInfo::read(&self.roots.sys, &name);
             let open = self
                 .taps
                 .iter()
                 .position(|t| t.as_ref().is_some_and(|t| t.owner == Owner::Dev(i)));
             if let (Some(t), Some(p)) = (open, &port) {
-                let same = self.taps[t]
-                    .as_ref()
-                    .is_some_and(|t| t.port.if_index == p.if_index);
-                if same {
+                if let Some(tap) = self.taps[t]
+                    .as_mut()
+                    .filter(|t| t.port.if_index == p.if_index)
+                {
+                    if tap.port.name != name {
+                        info!("pcap {name}: the interface has its name again");
+                        tap.port.name.clone_from(&name);
+                    }
                     continue;
                 }
+                // Another interface has the name now (deleted and made again, say).
                 info!("pcap {name}: ifIndex changed to {}; re-opened", p.if_index);
                 self.taps[t] = None;
             }
             let Some(port) = port else {
+                // Renamed while tapped: the tap follows the interface, and its counter samples
+                // say the new name, until an interface of the configured name appears.
+                let renamed = open.and_then(|t| self.taps[t].as_mut()).and_then(|tap| {
+                    let now = crate::sys::interface_name(tap.port.if_index)?;
+                    if now != tap.port.name {
+                        info!(
+                            "pcap {name}: ifIndex {} renamed {now}; still sampled",
+                            tap.port.if_index
+                        );
+                        tap.port.name = now;
+                    }
+                    Some(())
+                });
+                if renamed.is_some() {
+                    continue;
+                }
                 if !self.logged_missing[i] {
                     self.logged_missing[i] = true;
                     warn!("pcap {name}: no such interface; sampled when it appears");
@@ -397,7 +435,7 @@ impl Taps {
                 }
                 continue;
             }
-            self.open_tap(poller, Owner::Dev(i), port, rate);
+            self.open_tap(poller, Owner::Dev(i), port, rate, directions);
         }
     }
 
@@ -527,10 +565,15 @@ impl Taps {
             if only.is_some_and(|o| o != slot) {
                 continue;
             }
-            if !wanted
+            let now = wanted
                 .iter()
-                .any(|(s, p)| *s == slot && p.if_index == tap.port.if_index)
-            {
+                .find(|(s, p)| *s == slot && p.if_index == tap.port.if_index);
+            if let Some((_, p)) = now {
+                if p.name != tap.port.name {
+                    info!("pcap {}: renamed {}; still sampled", tap.port.name, p.name);
+                    tap.port.name.clone_from(&p.name);
+                }
+            } else {
                 debug!(
                     "pcap {}: the container's veth is gone; tap closed",
                     tap.port.name
@@ -546,7 +589,8 @@ impl Taps {
                 .any(|t| t.owner == Owner::Container(slot) && t.port.if_index == port.if_index);
             if !open {
                 let rate = self.container_rate.flatten();
-                self.open_tap(poller, Owner::Container(slot), port, rate);
+                let directions = self.container_directions;
+                self.open_tap(poller, Owner::Container(slot), port, rate, directions);
                 let index = self
                     .containers
                     .get(slot)
@@ -609,9 +653,16 @@ impl Taps {
                 .recv_batch(&mut self.batch, self.header_bytes as usize)
             {
                 Ok(n) => n,
+                Err(e) if e.raw_os_error() == Some(libc::ENETDOWN) => {
+                    // Set down, or deleted: the kernel samples again when it is up, and the next
+                    // host poll closes the tap if the interface is gone (and re-opens a
+                    // `pcap { dev }` whose name is back under a new ifIndex).
+                    debug!("pcap {}: {e}", tap.port.name);
+                    break;
+                }
                 Err(e) => {
-                    // The interface went away (ENETDOWN, ENXIO): the tap closes; a `pcap { dev }`
-                    // is re-opened when its interface is back.
+                    // Anything else: the tap closes; a `pcap { dev }` is re-opened at the next
+                    // host poll.
                     match tap.owner {
                         Owner::Dev(_) => warn!("pcap {}: {e}; tap closed", tap.port.name),
                         Owner::Container(_) => debug!("pcap {}: {e}; tap closed", tap.port.name),
@@ -680,7 +731,8 @@ fn send_batch(
     sink: &mut Sink,
     now: u64,
 ) {
-    // Once per batch, after its packets arrived: as close to them as one read gets.
+    // Once per batch, after its packets arrived: as close to them as one read gets. (Once per
+    // wake-up was tried: no difference in the benchmark, and a pool older than some samples.)
     let pool = tap.pool.read().unwrap_or(0);
     if let Ok(d) = tap.socket.get().take_drops() {
         tap.state.drops = tap.state.drops.wrapping_add(d);
@@ -768,14 +820,14 @@ fn new_tap(
     poller: &Rc<polling::Poller>,
     owner: Owner,
     port: PortInfo,
-    rate: u32,
-    snap: u32,
+    (rate, snap, directions): (u32, u32, Directions),
     sys: &Path,
     index: usize,
 ) -> Result<Tap, (String, io::Error)> {
     let fail = |e| (port.name.clone(), e);
-    let socket = PacketSocket::open(port.if_index, rate, snap).map_err(fail)?;
-    let pool = PoolCounter::open(sys, &port.name).map_err(fail)?;
+    let Directions { ingress, egress } = directions;
+    let socket = PacketSocket::open(port.if_index, rate, snap, ingress, egress).map_err(fail)?;
+    let pool = PoolCounter::open(sys, &port.name, ingress, egress).map_err(fail)?;
     let socket = Watched::new(
         poller,
         socket,

@@ -64,6 +64,8 @@ pub enum ConfigErrorKind {
     BadInterface,
     /// A `collector { }` block has no `ip`.
     CollectorWithoutIp,
+    /// A `pcap { }` block turns off both `ingress` and `egress`: it would sample nothing.
+    NoDirection,
 }
 
 impl ConfigErrorKind {
@@ -99,6 +101,7 @@ impl ConfigErrorKind {
             ConfigErrorKind::BadStatePath => "state must be an absolute path of at most 4095 bytes",
             ConfigErrorKind::BadInterface => "bad interface name",
             ConfigErrorKind::CollectorWithoutIp => "collector without ip",
+            ConfigErrorKind::NoDirection => "pcap with ingress and egress both off samples nothing",
         }
     }
 }

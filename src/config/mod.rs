@@ -25,6 +25,7 @@
 //! | `headerBytes` | 1..=256 (128): bytes of each sampled packet sent |
 //! | `pcap { dev = NAME sampling = N }` | repeatable: sample packets on interface NAME |
 //! | `pcap { containers = on sampling = N }` | sample the host end of every container's veths |
+//! | `pcap { ... ingress = on egress = on }` | which directions a tap samples (both off: error) |
 //! | `nflog { group = G probability = P }` | read NFLOG group G (0..=65535), rate 1/P (0 < P <= 1) |
 //! | `mib2.containers` | on/off (off): each container's sample carries its network namespace's MIB-II groups |
 //! | `sampling.<app>`, `polling.<app>` | for application sub-agents, written to `hsflowd.auto` (`-o`) |
@@ -228,6 +229,28 @@ pub struct Pcap {
     pub dev: String,
     /// `sampling = N`: this interface's own rate.
     pub sampling: Option<u32>,
+    /// `ingress = on|off`, `egress = on|off`.
+    pub directions: Directions,
+}
+
+/// Which packets of a tapped interface are sampled, as seen from that interface: those it received
+/// (`ingress`), those sent on it (`egress`), or both (the default). Never neither: the parser
+/// refuses that.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Directions {
+    /// `ingress = on`: packets the interface received.
+    pub ingress: bool,
+    /// `egress = on`: packets sent on the interface.
+    pub egress: bool,
+}
+
+impl Default for Directions {
+    fn default() -> Self {
+        Directions {
+            ingress: true,
+            egress: true,
+        }
+    }
 }
 
 /// `pcap { containers = on }`: sample the host end of every tracked container's interfaces.
@@ -235,6 +258,8 @@ pub struct Pcap {
 pub struct PcapContainers {
     /// `sampling = N` of that block: the containers' own rate.
     pub sampling: Option<u32>,
+    /// `ingress`, `egress` of that block, as seen from the host end of each veth.
+    pub directions: Directions,
 }
 
 /// `nflog { group = G probability = P }`: read the packets an NFLOG rule logs to group G.

@@ -15,9 +15,9 @@ use super::error::{quote, ConfigError, ConfigErrorKind, Warning};
 use super::token::{Located, Token, TokenError, Tokenizer};
 use super::RuntimeConfig;
 use super::{
-    value, AppSetting, Collector, Config, Nflog, Pcap, PcapContainers, DEFAULT_COLLECTOR_PORT,
-    MAX_DATAGRAM_BYTES, MAX_DEPTH, MAX_FILE_BYTES, MAX_HEADER_BYTES, MAX_RELIST_SECONDS,
-    MAX_SAMPLING_RATE, MAX_WARNINGS, MIN_DATAGRAM_BYTES, MIN_RELIST_SECONDS,
+    value, AppSetting, Collector, Config, Directions, Nflog, Pcap, PcapContainers,
+    DEFAULT_COLLECTOR_PORT, MAX_DATAGRAM_BYTES, MAX_DEPTH, MAX_FILE_BYTES, MAX_HEADER_BYTES,
+    MAX_RELIST_SECONDS, MAX_SAMPLING_RATE, MAX_WARNINGS, MIN_DATAGRAM_BYTES, MIN_RELIST_SECONDS,
 };
 
 /// A configuration read from a file, with the remarks made while reading it.
@@ -613,6 +613,9 @@ impl<'a, 'f> Parser<'a, 'f> {
         let mut dev: Option<String> = None;
         let mut sampling: Option<u32> = None;
         let mut containers = false;
+        let mut directions = Directions::default();
+        // Where the last direction switch was: the error points at it if both are off.
+        let mut last_direction: Option<(u32, String)> = None;
         while let Some((word, line)) = self.next_key(open_line, "pcap")? {
             let key = word.to_ascii_lowercase();
             match key.as_str() {
@@ -634,6 +637,16 @@ impl<'a, 'f> Parser<'a, 'f> {
                     let (text, at) = self.value(&word, line)?;
                     containers = value::switch(&text).map_err(|k| self.error(at, k, &text))?;
                 }
+                "ingress" | "egress" => {
+                    let (text, at) = self.value(&word, line)?;
+                    let on = value::switch(&text).map_err(|k| self.error(at, k, &text))?;
+                    if key == "ingress" {
+                        directions.ingress = on;
+                    } else {
+                        directions.egress = on;
+                    }
+                    last_direction = Some((at, format!("{word} = {text}")));
+                }
                 _ if IGNORED_IN_PCAP.contains(&key.as_str()) => {
                     self.ignore(format!("pcap.{key}"), &word, " in pcap", line);
                     self.skip_item(&word, DEPTH)?;
@@ -647,6 +660,10 @@ impl<'a, 'f> Parser<'a, 'f> {
                 }
             }
         }
+        if !directions.ingress && !directions.egress {
+            let (at, text) = last_direction.unwrap_or((keyword_line, String::new()));
+            return Err(self.error(at, ConfigErrorKind::NoDirection, &text));
+        }
         if containers {
             if self.config.pcap_containers.is_some() {
                 self.warn(
@@ -654,10 +671,17 @@ impl<'a, 'f> Parser<'a, 'f> {
                     "pcap { containers = on } given again: the last block wins".into(),
                 );
             }
-            self.config.pcap_containers = Some(PcapContainers { sampling });
+            self.config.pcap_containers = Some(PcapContainers {
+                sampling,
+                directions,
+            });
         }
         match dev {
-            Some(dev) => self.config.pcap.push(Pcap { dev, sampling }),
+            Some(dev) => self.config.pcap.push(Pcap {
+                dev,
+                sampling,
+                directions,
+            }),
             None if containers => {}
             None => {
                 self.warn(
@@ -1272,11 +1296,13 @@ mod tests {
             [
                 Pcap {
                     dev: "veth1".into(),
-                    sampling: Some(10)
+                    sampling: Some(10),
+                    directions: Directions::default(),
                 },
                 Pcap {
                     dev: "eth0".into(),
-                    sampling: None
+                    sampling: None,
+                    directions: Directions::default(),
                 }
             ]
         );
@@ -1309,7 +1335,10 @@ mod tests {
         assert!(c.pcap.is_empty());
         assert_eq!(
             c.pcap_containers,
-            Some(crate::config::PcapContainers { sampling: Some(50) })
+            Some(crate::config::PcapContainers {
+                sampling: Some(50),
+                directions: Directions::default(),
+            })
         );
         assert_eq!(
             config("sflow { pcap { containers = off } }").pcap_containers,
@@ -1336,6 +1365,30 @@ mod tests {
             let (_, kind, _) = fail(&format!("sflow {{ nflog {{ group = 1 {bad} }} }}"));
             assert_eq!(kind, NumberOutOfRange, "{bad}");
         }
+        // One direction per block; both off is an error naming the line and the setting.
+        let c = config(
+            "sflow { pcap { dev = a egress = off } pcap { dev = b INGRESS = no egress = on } \
+             pcap { containers = on ingress = off } }",
+        );
+        let only = |ingress, egress| Directions { ingress, egress };
+        assert_eq!(c.pcap[0].directions, only(true, false));
+        assert_eq!(c.pcap[1].directions, only(false, true));
+        assert_eq!(
+            c.pcap_containers.map(|p| p.directions),
+            Some(only(false, true))
+        );
+        assert_eq!(
+            fail("sflow {\n pcap { dev = a\n ingress = off\n egress = off } }"),
+            (4, NoDirection, "egress = off".into())
+        );
+        assert_eq!(
+            fail("sflow { pcap { containers = on egress = 0 ingress = false } }"),
+            (1, NoDirection, "ingress = false".into())
+        );
+        assert_eq!(
+            fail("sflow { pcap { dev = a egress = maybe } }"),
+            (1, BadSwitch, "maybe".into())
+        );
         let parsed = ok("sflow {\n pcap { sampling = 5 } }");
         assert!(parsed.config.pcap.is_empty());
         assert_eq!(

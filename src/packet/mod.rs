@@ -95,8 +95,8 @@ impl PortInfo {
 /// pool, without opening a file each time.
 #[derive(Debug)]
 pub struct PoolCounter {
-    rx: File,
-    tx: File,
+    rx: Option<File>,
+    tx: Option<File>,
 }
 
 fn pread_u64(f: &File) -> Option<u64> {
@@ -107,19 +107,22 @@ fn pread_u64(f: &File) -> Option<u64> {
 }
 
 impl PoolCounter {
-    /// Opens `statistics/rx_packets` and `tx_packets` of interface `name`.
-    pub fn open(sys: &Path, name: &str) -> io::Result<PoolCounter> {
+    /// Opens `statistics/rx_packets` of interface `name` if the tap samples what it receives
+    /// (`ingress`), and `tx_packets` if it samples what is sent on it (`egress`).
+    pub fn open(sys: &Path, name: &str, ingress: bool, egress: bool) -> io::Result<PoolCounter> {
         let dir = class_net(sys, name).join("statistics");
+        let open = |on: bool, file: &str| on.then(|| File::open(dir.join(file))).transpose();
         Ok(PoolCounter {
-            rx: File::open(dir.join("rx_packets"))?,
-            tx: File::open(dir.join("tx_packets"))?,
+            rx: open(ingress, "rx_packets")?,
+            tx: open(egress, "tx_packets")?,
         })
     }
 
-    /// Packets received and sent so far, both ways together: every packet a tap could have
-    /// sampled. `None` when the counters cannot be read (the interface is gone).
+    /// Packets so far in the sampled directions: every packet the tap could have sampled.
+    /// `None` when the counters cannot be read (the interface is gone).
     pub fn read(&self) -> Option<u64> {
-        Some(pread_u64(&self.rx)?.wrapping_add(pread_u64(&self.tx)?))
+        let count = |f: &Option<File>| f.as_ref().map_or(Some(0), pread_u64);
+        Some(count(&self.rx)?.wrapping_add(count(&self.tx)?))
     }
 }
 
@@ -297,8 +300,15 @@ mod tests {
             (1, 2, 3, 4)
         );
         assert_eq!(c.in_broadcast_pkts, UNKNOWN_U32);
-        let pool = PoolCounter::open(&sys, "veth9").unwrap();
+        let pool = PoolCounter::open(&sys, "veth9", true, true).unwrap();
         assert_eq!(pool.read(), Some(200));
+        let rx = PoolCounter::open(&sys, "veth9", true, false)
+            .unwrap()
+            .read();
+        let tx = PoolCounter::open(&sys, "veth9", false, true)
+            .unwrap()
+            .read();
+        assert_eq!((rx, tx), (Some(120), Some(80)));
         assert_eq!(PortInfo::read(&sys, "gone"), None);
         let _ = std::fs::remove_dir_all(&sys);
     }
@@ -316,7 +326,7 @@ mod tests {
             (c.in_octets, c.out_ucast_pkts, c.if_status),
             (UNKNOWN_U64, UNKNOWN_U32, 0)
         );
-        assert!(PoolCounter::open(&sys, "tun0").is_err());
+        assert!(PoolCounter::open(&sys, "tun0", true, true).is_err());
         let _ = std::fs::remove_dir_all(&sys);
     }
 
