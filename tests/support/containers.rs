@@ -65,6 +65,10 @@ pub fn fnv1a32_signed_chars(bytes: &[u8]) -> u32 {
     })
 }
 
+/// How far past its home index a container's index may lie in these tests (linear probing past
+/// the indices of the other containers a test runs at once).
+const MAX_PROBE: u32 = 64;
+
 /// The data source index of a container with this uuid, when no other container collides.
 pub fn ds_index_of_uuid(uuid: &[u8; 16]) -> u32 {
     100_000 + fnv1a32_signed_chars(uuid) % 50_000
@@ -355,10 +359,12 @@ impl Watch {
                 assert_eq!(sample.tags, CONTAINER_TAGS, "{what}: records");
                 assert!((100_000..150_000).contains(&index), "{what}: index range");
                 let uuid = sample.uuid.unwrap();
-                assert_eq!(
-                    ds_index_of_uuid(&uuid),
-                    index,
-                    "{what}: index vs uuid {uuid:02x?}"
+                // The UUID's home index, or a few past it: the agent probes forward past indices
+                // other containers hold (50 ids in 50,000 collide about once in 40 runs).
+                let past_home = (index + 50_000 - ds_index_of_uuid(&uuid)) % 50_000;
+                assert!(
+                    past_home < MAX_PROBE,
+                    "{what}: index vs uuid {uuid:02x?}: {past_home} past its home"
                 );
                 assert_eq!(sample.parent, Some((2, 1)), "{what}: host_parent");
                 assert!(
