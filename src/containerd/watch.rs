@@ -19,11 +19,16 @@
 //! - **Exit**: a watch on the process (a pidfd) tells the moment it exits, while its cgroup still
 //!   holds its last counters: [`News::Ending`] (read them now), then [`News::Ended`] (exactly one
 //!   final sample). The bundle's removal (`ctr task delete`) is [`News::Removed`].
+//! - **Pause**: containerd writes nothing in the bundle when it pauses a task, and the v1 freezer
+//!   sends no event. The freezer's state is read when a task is first read (its first sample says
+//!   paused) and then at each of its samples ([`TaskWatcher::paused_at_sample`]): the sample going
+//!   out carries the state, so a pause is seen within one polling interval, at no cost between
+//!   samples, and the re-scan reads no freezer.
 //! - **Re-scan** every [`RESCAN_MS`], and at once when the kernel's event queue overflowed: the
-//!   directories are listed again (what was missed is added or removed), paused tasks are noticed
-//!   (the freezer's state), and [`News::Present`] lists the live tasks. It also carries what the
-//!   inotify watch limit left unwatched (one warning), and tasks whose `init.pid` is awaited
-//!   without a watch are retried every [`PENDING_RETRY_MS`].
+//!   directories are listed again (what was missed is added or removed), the processes of tasks
+//!   whose exit is not watched are looked for, and [`News::Present`] lists the live tasks. It also
+//!   carries what the inotify watch limit left unwatched (one warning), and tasks whose `init.pid`
+//!   is awaited without a watch are retried every [`PENDING_RETRY_MS`].
 //!
 //! Every problem with one task (a missing, truncated, huge or non-JSON `config.json`, a garbage
 //! `init.pid`, a pid outside the task's cgroup, a bundle removed while read) is logged once, for
@@ -128,10 +133,12 @@ pub trait TaskHost {
     /// Whether the process's cgroup is frozen (paused); `Ok(None)` when that cannot be told, an
     /// error when the process is gone.
     fn frozen(&mut self, pid: u32) -> io::Result<Option<bool>>;
-    /// Whether [`TaskHost::frozen`] can ever tell (a freezer is mounted): when not, it is called
-    /// only to see whether a process whose exit is not watched is still there.
-    fn can_tell_frozen(&self) -> bool {
-        true
+    /// [`TaskHost::frozen`] of a task whose exit is watched under `exit`, asked at each of its
+    /// samples: the host may keep the freezer's file open beside the exit watch, and drop it with
+    /// [`TaskHost::unwatch_exit`].
+    fn frozen_at_sample(&mut self, exit: Option<u32>, pid: u32) -> io::Result<Option<bool>> {
+        let _ = exit;
+        self.frozen(pid)
     }
     /// Whether process `pid` still exists (for tasks whose exit is not watched).
     fn exists(&mut self, pid: u32) -> bool {
@@ -1010,51 +1017,41 @@ impl TaskWatcher {
         self.set_state(host, id, TaskState::Ended);
     }
 
-    /// Alive tasks: exits that no exit watch reported, and pauses (when a freezer can tell).
+    /// Alive tasks whose exit is not watched: those whose process is gone end (a `stat` each).
     fn check_alive(&mut self, host: &mut impl TaskHost, news: &mut Vec<News>) {
-        let freezer = host.can_tell_frozen();
-        let alive: Vec<(ContainerId, u32, bool, bool)> = self
+        let unwatched: Vec<(ContainerId, u32)> = self
             .tasks
             .iter()
             .filter_map(|(id, t)| match t.state {
                 TaskState::Alive {
-                    pid, exit, paused, ..
-                } => Some((*id, pid, exit.is_some(), paused)),
+                    pid, exit: None, ..
+                } => Some((*id, pid)),
                 _ => None,
             })
-            .filter(|&(_, _, watched, _)| freezer || !watched)
             .collect();
-        for (id, pid, watched, paused) in alive {
-            let now_paused = if !freezer {
-                // Only here to see whether the process is still there.
-                if !watched && !host.exists(pid) {
-                    self.end(id, news);
-                }
-                continue;
-            } else {
-                match host.frozen(pid) {
-                    Err(_) => {
-                        self.end(id, news);
-                        continue;
-                    }
-                    Ok(f) => f == Some(true),
-                }
-            };
-            if now_paused != paused {
-                if let Some(Task {
-                    state: TaskState::Alive { paused: p, .. },
-                    ..
-                }) = self.tasks.get_mut(&id)
-                {
-                    *p = now_paused;
-                }
-                news.push(if now_paused {
-                    News::Paused(id)
-                } else {
-                    News::Resumed(id)
-                });
+        for (id, pid) in unwatched {
+            if !host.exists(pid) {
+                self.end(id, news);
             }
         }
+    }
+
+    /// Whether task `id`, about to be sampled, is paused now (see the module docs); `None` when it
+    /// is not a task reported alive or its freezer cannot tell. Its pause is recorded for
+    /// [`TaskWatcher::describe`].
+    pub fn paused_at_sample(&mut self, host: &mut impl TaskHost, id: &ContainerId) -> Option<bool> {
+        let Some(Task {
+            state: TaskState::Alive {
+                pid, exit, paused, ..
+            },
+            ..
+        }) = self.tasks.get_mut(id)
+        else {
+            return None;
+        };
+        let now = host.frozen_at_sample(exit.map(token_of), *pid).ok()??;
+        *paused = now;
+        Some(now)
     }
 
     /// An alive task's process ended.

@@ -389,7 +389,7 @@ fn stopped_tasks_found_at_the_start_are_not_reported() {
 }
 
 #[test]
-fn paused_tasks_are_described_paused_and_pauses_are_seen_by_the_rescan() {
+fn paused_tasks_are_described_paused_and_pauses_are_seen_at_samples() {
     let mut r = Rig::new(&[]);
     r.host.run_task("default", "p", 45, &plain("default", "p"));
     r.host.frozen.insert(45);
@@ -397,10 +397,16 @@ fn paused_tasks_are_described_paused_and_pauses_are_seen_by_the_rescan() {
     assert_eq!(described(&news)[0].presence, Presence::Paused);
     let id = task_id("default", "p");
     r.host.frozen.remove(&45);
-    assert_eq!(without_present(r.advance(RESCAN_MS)), [News::Resumed(id)]);
-    r.host.frozen.insert(45);
-    assert_eq!(without_present(r.advance(RESCAN_MS)), [News::Paused(id)]);
+    // The re-scan reads no freezer: a sample does.
     assert_eq!(without_present(r.advance(RESCAN_MS)), []);
+    assert_eq!(r.w.paused_at_sample(&mut r.host, &id), Some(false));
+    r.host.frozen.insert(45);
+    assert_eq!(r.w.paused_at_sample(&mut r.host, &id), Some(true));
+    assert_eq!(without_present(r.advance(RESCAN_MS)), []);
+    assert_eq!(
+        r.w.paused_at_sample(&mut r.host, &task_id("default", "none")),
+        None
+    );
     let mut news = Vec::new();
     r.w.describe(&mut r.host, id, &mut news);
     assert_eq!(described(&news)[0].presence, Presence::Paused);
