@@ -139,7 +139,8 @@ pub fn load_config(settings: &Settings) -> Result<Loaded, ConfigError> {
         None => {
             // The embedded default tracks the runtimes it finds.
             let mut config = Config::default();
-            let runtimes = discover::discover_here();
+            let state = settings.overrides.containerd_state.as_deref();
+            let runtimes = discover::discover_here(state);
             runtimes.apply(&mut config);
             found = Some(runtimes.describe());
             (config, Vec::new())
