@@ -9,8 +9,10 @@
 //! it; past the budget, or for a task without a pidfd, it is found and opened at each sample. The watcher's news go to the table tagged
 //! [`crate::container::SourceId::CONTAINERD`].
 
+use std::ffi::CStr;
 use std::fs::File;
 use std::io::{self, Read};
+use std::os::fd::AsFd;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -22,7 +24,7 @@ use crate::container::{ContainerId, News};
 use crate::containerd::watch::PROC_CGROUP_MAX;
 use crate::containerd::{Report, TaskHost, TaskWatcher, WatchKind};
 use crate::host::Roots;
-use crate::sys::{inotify_events, Inotify, PidFd, Watched};
+use crate::sys::{exists_below, inotify_events, Inotify, PidFd, Watched};
 
 use super::keys::Key;
 
@@ -75,6 +77,8 @@ struct RealHost {
     pidfds: Vec<Option<ExitWatch>>,
     free: Vec<u32>,
     proc_root: PathBuf,
+    /// The proc root, open: the re-scan looks for processes below it.
+    proc_dir: Option<File>,
     /// Pids are this pid namespace's (the proc root is `/proc`): their exits can be watched.
     exit_watches: bool,
     freezer_v1: Option<PathBuf>,
@@ -114,6 +118,7 @@ impl ContainerdSource {
                 pidfds: Vec::new(),
                 free: Vec::new(),
                 proc_root: roots.proc.clone(),
+                proc_dir: File::open(&roots.proc).ok(),
                 exit_watches: roots.proc == Path::new("/proc"),
                 freezer_v1: freezer.is_dir().then_some(freezer),
                 v2,
@@ -330,7 +335,25 @@ impl TaskHost for RealHost {
     }
 
     fn exists(&mut self, pid: u32) -> bool {
-        std::fs::symlink_metadata(self.proc_root.join(pid.to_string())).is_ok()
+        let Some(dir) = &self.proc_dir else {
+            return std::fs::symlink_metadata(self.proc_root.join(pid.to_string())).is_ok();
+        };
+        // The pid's digits and a NUL, without allocating: there may be thousands per re-scan.
+        let mut name = [0u8; 12];
+        let mut at = name.len() - 1;
+        let mut n = pid;
+        loop {
+            at -= 1;
+            name[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 || at == 0 {
+                break;
+            }
+        }
+        match CStr::from_bytes_with_nul(&name[at..]) {
+            Ok(c) => exists_below(dir.as_fd(), c),
+            Err(_) => false,
+        }
     }
 }
 

@@ -524,13 +524,13 @@ impl TaskWatcher {
         }
         self.check_alive(host, news);
         self.retry_pending(host, now, news);
-        let mut alive: Vec<ContainerId> = self
+        // In no order: the table sorts it.
+        let alive: Vec<ContainerId> = self
             .tasks
             .iter()
             .filter(|(_, t)| matches!(t.state, TaskState::Alive { .. }))
             .map(|(id, _)| *id)
             .collect();
-        alive.sort_unstable();
         news.push(News::Present(alive));
     }
 
@@ -1019,20 +1019,20 @@ impl TaskWatcher {
 
     /// Alive tasks whose exit is not watched: those whose process is gone end (a `stat` each).
     fn check_alive(&mut self, host: &mut impl TaskHost, news: &mut Vec<News>) {
-        let unwatched: Vec<(ContainerId, u32)> = self
+        // Only the (few) gone ones are collected: the tasks may be tens of thousands.
+        let gone: Vec<ContainerId> = self
             .tasks
             .iter()
-            .filter_map(|(id, t)| match t.state {
+            .filter(|(_, t)| match t.state {
                 TaskState::Alive {
                     pid, exit: None, ..
-                } => Some((*id, pid)),
-                _ => None,
+                } => !host.exists(pid),
+                _ => false,
             })
+            .map(|(id, _)| *id)
             .collect();
-        for (id, pid) in unwatched {
-            if !host.exists(pid) {
-                self.end(id, news);
-            }
+        for id in gone {
+            self.end(id, news);
         }
     }
 
