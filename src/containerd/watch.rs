@@ -25,8 +25,9 @@
 //!   out carries the state, so a pause is seen within one polling interval, at no cost between
 //!   samples, and the re-scan reads no freezer.
 //! - **Re-scan** every [`RESCAN_MS`], and at once when the kernel's event queue overflowed: the
-//!   directories are listed again (what was missed is added or removed), the processes of tasks
-//!   whose exit is not watched are looked for, and [`News::Present`] lists the live tasks. It also
+//!   directories are listed again (what was missed is added or removed) and the processes of tasks
+//!   whose exit is not watched are looked for; [`News::Present`] lists the live tasks after the
+//!   first scan and after an overflow only (see [`TaskWatcher::present`]). It also
 //!   carries what the inotify watch limit left unwatched (one warning), and tasks whose `init.pid`
 //!   is awaited without a watch are retried every [`PENDING_RETRY_MS`].
 //!
@@ -341,6 +342,7 @@ impl TaskWatcher {
     /// tasks not yet deleted) are not reported.
     pub fn start(&mut self, host: &mut impl TaskHost, now: u64, news: &mut Vec<News>) {
         self.rescan(host, now, false, news);
+        self.present(news);
     }
 
     /// When [`TaskWatcher::handle_timeout`] is next due.
@@ -491,7 +493,22 @@ impl TaskWatcher {
                 );
             }
             self.rescan(host, now, true, news);
+            self.present(news);
         }
+    }
+
+    /// [`News::Present`]: the tasks reported alive, for the table to reconcile with (at the start,
+    /// and when events were lost). Not at every re-scan: the table hears of every change here as
+    /// it happens, in this process, and the list costs 32 bytes a task.
+    fn present(&self, news: &mut Vec<News>) {
+        // In no order: the table sorts it.
+        let alive: Vec<ContainerId> = self
+            .tasks
+            .iter()
+            .filter(|(_, t)| matches!(t.state, TaskState::Alive { .. }))
+            .map(|(id, _)| *id)
+            .collect();
+        news.push(News::Present(alive));
     }
 
     /// Lists everything again (see the module docs). `live`: tasks found now started while the
@@ -524,14 +541,6 @@ impl TaskWatcher {
         }
         self.check_alive(host, news);
         self.retry_pending(host, now, news);
-        // In no order: the table sorts it.
-        let alive: Vec<ContainerId> = self
-            .tasks
-            .iter()
-            .filter(|(_, t)| matches!(t.state, TaskState::Alive { .. }))
-            .map(|(id, _)| *id)
-            .collect();
-        news.push(News::Present(alive));
     }
 
     /// Watches and lists the task root, and every namespace in it.
