@@ -25,7 +25,9 @@
 //!   out carries the state, so a pause is seen within one polling interval, at no cost between
 //!   samples, and the re-scan reads no freezer.
 //! - **Re-scan** every [`RESCAN_MS`], and at once when the kernel's event queue overflowed: the
-//!   directories are listed again (what was missed is added or removed) and the processes of tasks
+//!   directories are listed again (what was missed is added or removed; every 30 s, only the task
+//!   root and the namespaces left without a watch: a held watch told of every bundle, and an
+//!   overflow lists everything) and the processes of tasks
 //!   whose exit is not watched are looked for; [`News::Present`] lists the live tasks after the
 //!   first scan and after an overflow only (see [`TaskWatcher::present`]). It also
 //!   carries what the inotify watch limit left unwatched (one warning), and tasks whose `init.pid`
@@ -341,7 +343,7 @@ impl TaskWatcher {
     /// The first scan: tasks found alive are described; those whose process is gone (stopped
     /// tasks not yet deleted) are not reported.
     pub fn start(&mut self, host: &mut impl TaskHost, now: u64, news: &mut Vec<News>) {
-        self.rescan(host, now, false, news);
+        self.rescan(host, now, false, true, news);
         self.present(news);
     }
 
@@ -361,7 +363,7 @@ impl TaskWatcher {
         if !self.queue.is_empty() {
             self.load_queued(host, now, news);
         } else if self.rescan_due.is_some_and(|d| d <= now) {
-            self.rescan(host, now, true, news);
+            self.rescan(host, now, true, false, news);
         } else if self.retry_due.is_some_and(|d| d <= now) {
             self.retry_due = None;
             self.retry_pending(host, now, news);
@@ -445,7 +447,7 @@ impl TaskWatcher {
                         continue;
                     }
                     if ev.mask & APPEARED != 0 {
-                        self.scan_root(host, true, news);
+                        self.scan_root(host, true, true, news);
                         self.load_queued(host, now, news);
                     } else if ev.mask & VANISHED != 0 {
                         self.root_gone(host, news);
@@ -458,7 +460,7 @@ impl TaskWatcher {
                     }
                     let Some(ns) = name else { continue };
                     if ev.mask & APPEARED != 0 && ev.mask & IN_ISDIR != 0 {
-                        self.add_namespace(host, ns, true);
+                        self.add_namespace(host, ns, true, true);
                         self.load_queued(host, now, news);
                     } else if ev.mask & VANISHED != 0 {
                         self.remove_namespace(host, ns, news);
@@ -492,7 +494,7 @@ impl TaskWatcher {
                     self.root.display()
                 );
             }
-            self.rescan(host, now, true, news);
+            self.rescan(host, now, true, true, news);
             self.present(news);
         }
     }
@@ -511,9 +513,18 @@ impl TaskWatcher {
         news.push(News::Present(alive));
     }
 
-    /// Lists everything again (see the module docs). `live`: tasks found now started while the
-    /// agent runs (one whose process is already gone gets its one final sample).
-    fn rescan(&mut self, host: &mut impl TaskHost, now: u64, live: bool, news: &mut Vec<News>) {
+    /// Lists again (see the module docs). `live`: tasks found now started while the agent runs
+    /// (one whose process is already gone gets its one final sample). `all`: the namespaces whose
+    /// watch is held are listed too (at the start, and when events were lost); else their events
+    /// told of every bundle, and listing them would find nothing new.
+    fn rescan(
+        &mut self,
+        host: &mut impl TaskHost,
+        now: u64,
+        live: bool,
+        all: bool,
+        news: &mut Vec<News>,
+    ) {
         self.rescan_due = Some(now + RESCAN_MS);
         if self.state_wd.is_none() {
             match host.watch(&self.state_dir, WatchKind::State) {
@@ -524,10 +535,16 @@ impl TaskWatcher {
                 Err(e) => self.watch_failed(&self.state_dir.clone(), &e),
             }
         }
+        let unlisted: Vec<Ns> = if all {
+            Vec::new()
+        } else {
+            let watched = self.namespaces.iter().filter(|(_, wd)| wd.is_some());
+            watched.map(|(ns, _)| ns.clone()).collect()
+        };
         for t in self.tasks.values_mut() {
-            t.seen = false;
+            t.seen = unlisted.iter().any(|ns| Rc::ptr_eq(&ns.0, &t.ns.0));
         }
-        self.scan_root(host, live, news);
+        self.scan_root(host, live, all, news);
         self.load_queued(host, now, news);
         // Tasks not seen in any listing are gone.
         let gone: Vec<ContainerId> = self
@@ -543,8 +560,8 @@ impl TaskWatcher {
         self.retry_pending(host, now, news);
     }
 
-    /// Watches and lists the task root, and every namespace in it.
-    fn scan_root(&mut self, host: &mut impl TaskHost, live: bool, news: &mut Vec<News>) {
+    /// Watches and lists the task root, and every namespace in it (`all`: those watched too).
+    fn scan_root(&mut self, host: &mut impl TaskHost, live: bool, all: bool, news: &mut Vec<News>) {
         if self.root_wd.is_none() {
             match host.watch(&self.root.clone(), WatchKind::Root) {
                 Ok(wd) => {
@@ -577,13 +594,13 @@ impl TaskWatcher {
             self.remove_namespace(host, &ns, news);
         }
         for ns in &listed {
-            self.add_namespace(host, ns, live);
+            self.add_namespace(host, ns, live, all);
         }
     }
 
     /// Follows namespace `ns` (watch, then list) unless it is skipped; lists it again when it is
-    /// followed already.
-    fn add_namespace(&mut self, host: &mut impl TaskHost, ns: &str, live: bool) {
+    /// followed already without a watch, or when `all`.
+    fn add_namespace(&mut self, host: &mut impl TaskHost, ns: &str, live: bool, all: bool) {
         if self.skip.iter().any(|s| s == ns) {
             return;
         }
@@ -593,6 +610,9 @@ impl TaskWatcher {
             Some((k, _)) => k.clone(),
             None => Ns::new(ns),
         };
+        if matches!(known, Some(Some(_))) && !all {
+            return;
+        }
         if !matches!(known, Some(Some(_))) {
             let wd = match host.watch(&dir, WatchKind::Namespace) {
                 Ok(wd) => {

@@ -33,6 +33,8 @@ struct FakeHost {
     queued: Vec<Queued>,
     /// Removed while being read: the next read of this path finds the bundle gone.
     vanish_on_read: Option<PathBuf>,
+    /// Directories listed, in order.
+    listed: Vec<PathBuf>,
 }
 
 impl FakeHost {
@@ -126,6 +128,7 @@ impl FakeHost {
 
 impl TaskHost for FakeHost {
     fn list(&mut self, dir: &Path, each: &mut dyn FnMut(&str)) -> io::Result<()> {
+        self.listed.push(dir.to_path_buf());
         if !self.dirs.contains(dir) {
             return Err(io::ErrorKind::NotFound.into());
         }
@@ -599,6 +602,25 @@ fn a_pending_task_without_a_watch_is_retried_soon() {
     assert_eq!(r.w.poll_timeout(), Some(r.now + PENDING_RETRY_MS));
     let news = r.advance(PENDING_RETRY_MS);
     assert_eq!(described(&news).len(), 1);
+}
+
+#[test]
+fn the_periodic_rescan_lists_only_what_no_watch_covers() {
+    let mut r = Rig::new(&[]);
+    r.host.run_task("ns", "a", 150, &plain("ns", "a"));
+    r.start();
+    r.host.listed.clear();
+    assert_eq!(r.advance(RESCAN_MS), []);
+    // The task root (namespaces come and go) but not the watched namespace.
+    assert_eq!(r.host.listed, [root()]);
+    // A bundle whose event was lost without an overflow cannot happen; were it so, the next
+    // overflow's re-scan, which lists everything, would find it.
+    r.host.run_task("ns", "b", 151, &plain("ns", "b"));
+    r.host.queued.clear();
+    assert!(described(&r.advance(RESCAN_MS)).is_empty());
+    r.host.queued.push((-1, IN_Q_OVERFLOW, String::new()));
+    assert_eq!(described(&r.deliver()).len(), 1);
+    assert_eq!(r.w.alive(), 2);
 }
 
 #[test]
