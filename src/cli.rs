@@ -139,7 +139,8 @@ Options:
                           if it is unix://PATH, else /var/run/docker.sock)
       --containerd-state DIR
                           track containerd's tasks through its state directory (turns tracking
-                          on, as a containerd { } block does; default /run/containerd)
+                          on, as a containerd { } block does, and is the one the built-in
+                          default tracks; default /run/containerd)
       --proc-root DIR     read /proc from DIR (for tests and diagnostics)
       --sys-root DIR      read /sys from DIR
       --etc-root DIR      look for the configuration file and machine-id in DIR

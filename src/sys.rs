@@ -267,6 +267,22 @@ pub fn open_below(dir: BorrowedFd<'_>, path: &CStr) -> io::Result<std::fs::File>
     Ok(std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) }))
 }
 
+/// Whether `name` exists below directory `dir` (`fstatat`, not following a last symlink): one
+/// lookup where a path from the root walks every component again. Any error counts as absent.
+pub fn exists_below(dir: BorrowedFd<'_>, name: &CStr) -> bool {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: `dir` is an open descriptor for the call's duration, `name` a NUL-terminated string,
+    // and `st` room for one `stat`, which is only written, never read here.
+    unsafe {
+        libc::fstatat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            st.as_mut_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        ) == 0
+    }
+}
+
 /// Sizes of a mounted filesystem, in bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FsSize {
@@ -768,6 +784,14 @@ mod tests {
     #[test]
     fn open_files_limit_is_readable() {
         assert!(open_files_limit().is_some_and(|n| n >= 16));
+    }
+
+    #[test]
+    fn names_exist_below_a_directory() {
+        let dir = std::fs::File::open("/proc").unwrap();
+        let me = std::ffi::CString::new(std::process::id().to_string()).unwrap();
+        assert!(exists_below(dir.as_fd(), &me));
+        assert!(!exists_below(dir.as_fd(), c"no-such-name"));
     }
 
     #[test]

@@ -201,7 +201,7 @@ fn fifty_tasks_started_and_stopped_in_bursts_end_once_each() {
 }
 
 #[test]
-fn a_task_paused_and_resumed_while_tracked_is_seen_by_the_rescan() {
+fn a_task_paused_and_resumed_while_tracked_is_seen_within_a_polling_interval() {
     let Some(ctrd) = support::containerd() else {
         return;
     };
@@ -210,22 +210,40 @@ fn a_task_paused_and_resumed_while_tracked_is_seen_by_the_rescan() {
     let s = first_sample(&mut watch, &agent, &task, 0);
     assert_eq!(s.state, Some(RUNNING));
     let index = index_of(&task);
-    // containerd says nothing on the files when it pauses a task: the 30-s re-scan reads the
-    // freezer. Its samples go on meanwhile.
-    ctrd.pause(&task, true);
-    let rescan = Duration::from_secs(40);
-    let paused = watch
-        .wait(s.position + 1, rescan, |x| {
-            x.is_of(index) && x.state == Some(PAUSED)
-        })
-        .unwrap_or_else(|| panic!("no paused sample\n{}", watch.recent(20)));
-    ctrd.pause(&task, false);
-    assert!(watch
-        .wait(paused.position + 1, rescan, |x| {
-            x.is_of(index) && x.state == Some(RUNNING)
-        })
-        .is_some());
+    // containerd says nothing on the files when it pauses a task, and the v1 freezer sends no
+    // event: the freezer is read with each sample (polling 1 s here), so the next one says it.
+    let within = Duration::from_millis(2500);
+    for (verb, paused, state) in [("pause", true, PAUSED), ("resume", false, RUNNING)] {
+        ctrd.pause(&task, paused);
+        let mark = watch.mark();
+        let seen = watch
+            .wait(mark, within, |x| x.is_of(index) && x.state == Some(state))
+            .unwrap_or_else(|| panic!("no sample says the {verb}\n{}", watch.recent(20)));
+        // And the ones after it too.
+        watch.pump_for(Duration::from_millis(1500));
+        let after: Vec<_> = watch.samples()[seen.position..]
+            .iter()
+            .filter(|x| x.is_of(index))
+            .map(|x| x.state)
+            .collect();
+        assert!(after.len() >= 2, "{}", watch.recent(20));
+        assert!(
+            after.iter().all(|&x| x == Some(state)),
+            "after the {verb}: {after:?}"
+        );
+    }
+    // One life all along, ended by exactly one final sample.
     assert_eq!(finals(&watch, &task), 0);
+    ctrd.kill(&task);
+    watch
+        .wait(0, PROMPT, |x| x.is_of(index) && x.is_final())
+        .unwrap_or_else(|| panic!("no final sample\n{}", watch.recent(20)));
+    watch.pump_for(Duration::from_millis(1500));
+    assert_eq!(finals(&watch, &task), 1, "{}", watch.recent(20));
+    assert_eq!(
+        watch.of(index).iter().filter(|x| x.sequence == 1).count(),
+        1
+    );
 }
 
 #[test]

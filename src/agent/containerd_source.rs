@@ -3,10 +3,17 @@
 //! poller) and the files it reads.
 //!
 //! Reads are of small local files under the state directory (tmpfs), `/proc` and `/sys`, each
-//! bounded; nothing here blocks. The watcher's news go to the table tagged
+//! bounded; nothing here blocks. A task's freezer file (v1 `freezer.state`, else v2
+//! `cgroup.freeze`), read at each of its samples, is kept open beside its pidfd within the counter
+//! files' descriptor budget ([`crate::cgroup::kept_open`]), so that a sample pays one `pread` for
+//! it; past the budget, or for a task without a pidfd, it is found and opened at each sample. The watcher's news go to the table tagged
 //! [`crate::container::SourceId::CONTAINERD`].
 
+use std::ffi::CStr;
+use std::fs::File;
 use std::io::{self, Read};
+use std::os::fd::AsFd;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -17,7 +24,7 @@ use crate::container::{ContainerId, News};
 use crate::containerd::watch::PROC_CGROUP_MAX;
 use crate::containerd::{Report, TaskHost, TaskWatcher, WatchKind};
 use crate::host::Roots;
-use crate::sys::{inotify_events, Inotify, PidFd, Watched};
+use crate::sys::{exists_below, inotify_events, Inotify, PidFd, Watched};
 
 use super::keys::Key;
 
@@ -31,12 +38,47 @@ pub struct ContainerdSource {
     events: Box<[u8]>,
 }
 
+/// A task's exit watch, and its freezer file once it was read at a sample.
+struct ExitWatch {
+    pidfd: Watched<PidFd>,
+    freezer: Option<Freezer>,
+}
+
+/// An open freezer file and how to read it.
+struct Freezer {
+    file: File,
+    v1: bool,
+}
+
+impl Freezer {
+    /// Whether it says frozen: v1 `FROZEN` or `FREEZING`, v2 `1`.
+    fn frozen(&self, buf: &mut [u8; 16]) -> io::Result<bool> {
+        let n = self.file.read_at(buf, 0)?;
+        let text = buf.get(..n).unwrap_or_default();
+        Ok(if self.v1 {
+            text.starts_with(b"FROZEN") || text.starts_with(b"FREEZING")
+        } else {
+            text.trim_ascii() == b"1"
+        })
+    }
+}
+
+impl Drop for ExitWatch {
+    fn drop(&mut self) {
+        if self.freezer.is_some() {
+            crate::cgroup::kept_closed(1);
+        }
+    }
+}
+
 struct RealHost {
     poller: Rc<polling::Poller>,
     inotify: Watched<Inotify>,
-    pidfds: Vec<Option<Watched<PidFd>>>,
+    pidfds: Vec<Option<ExitWatch>>,
     free: Vec<u32>,
     proc_root: PathBuf,
+    /// The proc root, open: the re-scan looks for processes below it.
+    proc_dir: Option<File>,
     /// Pids are this pid namespace's (the proc root is `/proc`): their exits can be watched.
     exit_watches: bool,
     freezer_v1: Option<PathBuf>,
@@ -76,6 +118,7 @@ impl ContainerdSource {
                 pidfds: Vec::new(),
                 free: Vec::new(),
                 proc_root: roots.proc.clone(),
+                proc_dir: File::open(&roots.proc).ok(),
                 exit_watches: roots.proc == Path::new("/proc"),
                 freezer_v1: freezer.is_dir().then_some(freezer),
                 v2,
@@ -130,7 +173,7 @@ impl ContainerdSource {
             .pidfds
             .get(token as usize)
             .and_then(Option::as_ref)
-            .is_some_and(|p| p.get().exited());
+            .is_some_and(|w| w.pidfd.get().exited());
         if exited {
             self.watcher.handle_exit(&mut self.host, token, news);
         }
@@ -146,6 +189,11 @@ impl ContainerdSource {
         if self.watcher.poll_timeout().is_some_and(|d| d <= now) {
             self.watcher.handle_timeout(&mut self.host, now, news);
         }
+    }
+
+    /// Whether task `id`, about to be sampled, is paused now; `None` when that cannot be told.
+    pub fn paused_at_sample(&mut self, id: &ContainerId) -> Option<bool> {
+        self.watcher.paused_at_sample(&mut self.host, id)
     }
 
     /// Whether `pid` is a reported pod's sandbox process (its counters are the pod's cgroup's).
@@ -210,9 +258,12 @@ impl TaskHost for RealHost {
         };
         let key = Key::TaskExit(token as usize).encode();
         match Watched::new(&self.poller, fd, polling::Event::readable(key)) {
-            Ok(w) => {
+            Ok(pidfd) => {
                 if let Some(slot) = self.pidfds.get_mut(token as usize) {
-                    *slot = Some(w);
+                    *slot = Some(ExitWatch {
+                        pidfd,
+                        freezer: None,
+                    });
                 }
                 Ok(token)
             }
@@ -237,25 +288,87 @@ impl TaskHost for RealHost {
     }
 
     fn frozen(&mut self, pid: u32) -> io::Result<Option<bool>> {
+        if self.freezer_v1.is_none() && self.v2.is_none() {
+            // Nothing to tell; the process must be there all the same.
+            return self.proc_cgroup(pid, &mut Vec::new()).map(|()| None);
+        }
         let mut text = std::mem::take(&mut self.small);
-        let answer = self.frozen_from(pid, &mut text);
+        let found = self.freezer_of(pid, &mut text);
         self.small = text;
-        answer
+        match found? {
+            Some(f) => Ok(Some(f.frozen(&mut [0; 16])?)),
+            None => Ok(None),
+        }
     }
 
-    fn can_tell_frozen(&self) -> bool {
-        self.freezer_v1.is_some() || self.v2.is_some()
+    fn frozen_at_sample(&mut self, exit: Option<u32>, pid: u32) -> io::Result<Option<bool>> {
+        if self.freezer_v1.is_none() && self.v2.is_none() {
+            return Ok(None);
+        }
+        let mut buf = [0; 16];
+        let slot = exit.and_then(|t| self.pidfds.get_mut(t as usize)?.as_mut());
+        if let Some(ExitWatch {
+            freezer: Some(kept),
+            ..
+        }) = slot
+        {
+            match kept.frozen(&mut buf) {
+                Ok(f) => return Ok(Some(f)),
+                // Its cgroup was removed: found again below, or gone.
+                Err(_) => self.drop_freezer(exit),
+            }
+        }
+        let mut text = std::mem::take(&mut self.small);
+        let found = self.freezer_of(pid, &mut text);
+        self.small = text;
+        let Some(freezer) = found? else {
+            return Ok(None);
+        };
+        let frozen = freezer.frozen(&mut buf)?;
+        let slot = exit.and_then(|t| self.pidfds.get_mut(t as usize)?.as_mut());
+        if let Some(w) = slot {
+            if crate::cgroup::may_keep() {
+                w.freezer = Some(freezer);
+            }
+        }
+        Ok(Some(frozen))
     }
 
     fn exists(&mut self, pid: u32) -> bool {
-        std::fs::symlink_metadata(self.proc_root.join(pid.to_string())).is_ok()
+        let Some(dir) = &self.proc_dir else {
+            return std::fs::symlink_metadata(self.proc_root.join(pid.to_string())).is_ok();
+        };
+        // The pid's digits and a NUL, without allocating: there may be thousands per re-scan.
+        let mut name = [0u8; 12];
+        let mut at = name.len() - 1;
+        let mut n = pid;
+        loop {
+            at -= 1;
+            name[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 || at == 0 {
+                break;
+            }
+        }
+        match CStr::from_bytes_with_nul(&name[at..]) {
+            Ok(c) => exists_below(dir.as_fd(), c),
+            Err(_) => false,
+        }
     }
 }
 
 impl RealHost {
-    /// The freezer's state of the process's cgroup: v1 `freezer.state` (FROZEN or FREEZING), else
-    /// v2 `cgroup.freeze`; an error when the process is gone.
-    fn frozen_from(&mut self, pid: u32, text: &mut Vec<u8>) -> io::Result<Option<bool>> {
+    fn drop_freezer(&mut self, exit: Option<u32>) {
+        if let Some(w) = exit.and_then(|t| self.pidfds.get_mut(t as usize)?.as_mut()) {
+            if w.freezer.take().is_some() {
+                crate::cgroup::kept_closed(1);
+            }
+        }
+    }
+
+    /// The freezer file of the process's cgroup, opened: v1 `freezer.state`, else v2
+    /// `cgroup.freeze`; `Ok(None)` when there is none; an error when the process is gone.
+    fn freezer_of(&mut self, pid: u32, text: &mut Vec<u8>) -> io::Result<Option<Freezer>> {
         self.proc_cgroup(pid, text)?;
         let mut v1 = None;
         let mut v2 = None;
@@ -272,25 +385,21 @@ impl RealHost {
             }
             let rel = path.trim_start_matches('/');
             if ctl.split(|&b| b == b',').any(|c| c == b"freezer") {
-                v1 = Some(rel.to_string());
+                v1 = Some(rel);
             } else if ctl.is_empty() && !rel.is_empty() {
                 // The root of the hierarchy has no cgroup.freeze.
-                v2 = Some(rel.to_string());
+                v2 = Some(rel);
             }
         }
-        let mut state = Vec::new();
-        if let (Some(dir), Some(path)) = (&self.freezer_v1, v1) {
-            if read_bounded(&dir.join(path).join("freezer.state"), 64, &mut state).is_ok() {
-                return Ok(Some(
-                    state.starts_with(b"FROZEN") || state.starts_with(b"FREEZING"),
-                ));
-            }
-            return Ok(None);
+        let open = |path: PathBuf, v1: bool| match File::open(path) {
+            Ok(file) => Some(Freezer { file, v1 }),
+            Err(_) => None,
+        };
+        if let (Some(dir), Some(rel)) = (&self.freezer_v1, v1) {
+            return Ok(open(dir.join(rel).join("freezer.state"), true));
         }
-        if let (Some(dir), Some(path)) = (&self.v2, v2) {
-            if read_bounded(&dir.join(path).join("cgroup.freeze"), 64, &mut state).is_ok() {
-                return Ok(Some(state.trim_ascii() == b"1"));
-            }
+        if let (Some(dir), Some(rel)) = (&self.v2, v2) {
+            return Ok(open(dir.join(rel).join("cgroup.freeze"), false));
         }
         Ok(None)
     }

@@ -2,7 +2,9 @@
 //! the host — a Docker socket, a Podman socket, containerd's state directory — and says once which.
 //!
 //! The rule is a pure function of which paths exist ([`discover`]), so it is tested without the
-//! runtimes; the agent asks the file system.
+//! runtimes; the agent asks the file system. `--containerd-state DIR` (which turns containerd on
+//! with or without a file) names the state directory the default tracks instead of
+//! `/run/containerd`, and the start-up line names it.
 
 use std::path::{Path, PathBuf};
 
@@ -70,8 +72,13 @@ impl Found {
     }
 }
 
-/// What the embedded default tracks, given which paths exist and `DOCKER_HOST`.
-pub fn discover(exists: impl Fn(&Path) -> bool, docker_host: Option<&str>) -> Found {
+/// What the embedded default tracks, given which paths exist, `DOCKER_HOST` and
+/// `--containerd-state`.
+pub fn discover(
+    exists: impl Fn(&Path) -> bool,
+    docker_host: Option<&str>,
+    containerd_state: Option<&Path>,
+) -> Found {
     let docker = match docker_host.and_then(|h| h.strip_prefix("unix://")) {
         Some(path) if path.starts_with('/') => PathBuf::from(path),
         _ => PathBuf::from(DEFAULT_DOCKER_SOCKET),
@@ -83,10 +90,16 @@ pub fn discover(exists: impl Fn(&Path) -> bool, docker_host: Option<&str>) -> Fo
         (false, true) => (Some(podman), None),
         (false, false) => (None, None),
     };
-    let state = PathBuf::from(DEFAULT_CONTAINERD_STATE);
-    let containerd = (exists(&state.join(crate::containerd::watch::TASK_ROOT))
-        || exists(&state.join("containerd.sock")))
-    .then_some(state);
+    let containerd = match containerd_state {
+        // Asked for: tracked whatever is there yet.
+        Some(dir) => Some(dir.to_path_buf()),
+        None => {
+            let state = PathBuf::from(DEFAULT_CONTAINERD_STATE);
+            (exists(&state.join(crate::containerd::watch::TASK_ROOT))
+                || exists(&state.join("containerd.sock")))
+            .then_some(state)
+        }
+    };
     Found {
         engine,
         podman_too,
@@ -95,9 +108,9 @@ pub fn discover(exists: impl Fn(&Path) -> bool, docker_host: Option<&str>) -> Fo
 }
 
 /// [`discover`] on this host.
-pub fn discover_here() -> Found {
+pub fn discover_here(containerd_state: Option<&Path>) -> Found {
     let host = std::env::var("DOCKER_HOST").ok();
-    discover(|p| p.exists(), host.as_deref())
+    discover(|p| p.exists(), host.as_deref(), containerd_state)
 }
 
 #[cfg(test)]
@@ -105,7 +118,7 @@ mod tests {
     use super::*;
 
     fn found(paths: &[&str], host: Option<&str>) -> Found {
-        discover(|p| paths.iter().any(|q| Path::new(q) == p), host)
+        discover(|p| paths.iter().any(|q| Path::new(q) == p), host, None)
     }
 
     #[test]
@@ -160,5 +173,13 @@ mod tests {
         assert_eq!(f.engine, Some(PathBuf::from("/var/run/docker.sock")));
         // containerd's directory without tasks or socket is not a running containerd.
         assert_eq!(found(&["/run/containerd"], None).containerd, None);
+    }
+
+    #[test]
+    fn a_containerd_state_given_is_the_one_tracked_and_named() {
+        let exists = |p: &Path| p == Path::new("/run/containerd/containerd.sock");
+        let f = discover(exists, None, Some(Path::new("/srv/ctrd")));
+        assert_eq!(f.containerd, Some(PathBuf::from("/srv/ctrd")));
+        assert_eq!(f.describe(), "tracking containerd (/srv/ctrd)");
     }
 }

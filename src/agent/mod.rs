@@ -140,7 +140,8 @@ pub fn load_config(settings: &Settings) -> Result<Loaded, ConfigError> {
         None => {
             // The embedded default tracks the runtimes it finds.
             let mut config = Config::default();
-            let runtimes = discover::discover_here();
+            let state = settings.overrides.containerd_state.as_deref();
+            let runtimes = discover::discover_here(state);
             runtimes.apply(&mut config);
             found = Some(runtimes.describe());
             (config, Vec::new())
@@ -582,7 +583,14 @@ impl Agent {
                     self.counters.drop_slot(slot);
                     self.taps.detach(slot);
                 }
-                Action::Sample(sample) => {
+                Action::Sample(mut sample) => {
+                    if let Some(c) = self.containerd.as_mut().filter(|_| !sample.last) {
+                        // containerd sends no pause events: its tasks' freezers are read here.
+                        let task = self.table.id_in_slot_of(sample.slot, SourceId::CONTAINERD);
+                        if let Some(paused) = task.and_then(|id| c.paused_at_sample(&id)) {
+                            self.table.paused_at_sample(&mut sample, paused);
+                        }
+                    }
                     let adapters = self.counters.adapters(sample.slot);
                     self.taps
                         .sampled(sample.slot, sample.index, sample.last, adapters);

@@ -14,6 +14,8 @@
 //!   description says it runs (or is paused), its first sample goes out at once and it is polled on
 //!   the grid of [`crate::schedule`], from a random whole second within one interval;
 //! - pause and resume send a sample at once with the new state (3 or 1); the sequence carries on;
+//!   a source without pause events (containerd) tells a pause found as a sample is taken
+//!   ([`Table::paused_at_sample`]), and that sample carries it;
 //! - a life ends with **exactly one final sample** (state 4, or 5 after a stop), whatever order the
 //!   end, the population and late news arrive in: once ended, only a new process
 //!   ([`News::Started`], or the population listing it alive) can start a new life; pause, resume,
@@ -305,6 +307,34 @@ impl Table {
             if e.sequence == sample.sequence {
                 e.sequence = e.sequence.wrapping_sub(1);
             }
+        }
+    }
+
+    /// The container in `slot` and its source, when `source` is `wanted`.
+    pub fn id_in_slot_of(&self, slot: usize, wanted: SourceId) -> Option<ContainerId> {
+        self.entry(slot)
+            .filter(|e| e.source == wanted)
+            .map(|e| e.id)
+    }
+
+    /// The pause state of the container of `sample`, as its source found it when the sample was
+    /// taken (a source without pause events): recorded without a sample of its own, since the
+    /// sample going out carries it. A final sample, or an ended life, is left as it is.
+    pub fn paused_at_sample(&mut self, sample: &mut Sample, paused: bool) {
+        if sample.last {
+            return;
+        }
+        let Some(e) = self.entry_mut(sample.slot) else {
+            return;
+        };
+        let (life, state) = match (e.life, paused) {
+            (Life::Running, true) => (Life::Paused, STATE_PAUSED),
+            (Life::Paused, false) => (Life::Running, STATE_RUNNING),
+            _ => return,
+        };
+        if sample.sequence == e.sequence {
+            e.life = life;
+            sample.state = state;
         }
     }
 

@@ -19,11 +19,19 @@
 //! - **Exit**: a watch on the process (a pidfd) tells the moment it exits, while its cgroup still
 //!   holds its last counters: [`News::Ending`] (read them now), then [`News::Ended`] (exactly one
 //!   final sample). The bundle's removal (`ctr task delete`) is [`News::Removed`].
+//! - **Pause**: containerd writes nothing in the bundle when it pauses a task, and the v1 freezer
+//!   sends no event. The freezer's state is read when a task is first read (its first sample says
+//!   paused) and then at each of its samples ([`TaskWatcher::paused_at_sample`]): the sample going
+//!   out carries the state, so a pause is seen within one polling interval, at no cost between
+//!   samples, and the re-scan reads no freezer.
 //! - **Re-scan** every [`RESCAN_MS`], and at once when the kernel's event queue overflowed: the
-//!   directories are listed again (what was missed is added or removed), paused tasks are noticed
-//!   (the freezer's state), and [`News::Present`] lists the live tasks. It also carries what the
-//!   inotify watch limit left unwatched (one warning), and tasks whose `init.pid` is awaited
-//!   without a watch are retried every [`PENDING_RETRY_MS`].
+//!   directories are listed again (what was missed is added or removed; every 30 s, only the task
+//!   root and the namespaces left without a watch: a held watch told of every bundle, and an
+//!   overflow lists everything) and the processes of tasks
+//!   whose exit is not watched are looked for; [`News::Present`] lists the live tasks after the
+//!   first scan and after an overflow only (see [`TaskWatcher::present`]). It also
+//!   carries what the inotify watch limit left unwatched (one warning), and tasks whose `init.pid`
+//!   is awaited without a watch are retried every [`PENDING_RETRY_MS`].
 //!
 //! Every problem with one task (a missing, truncated, huge or non-JSON `config.json`, a garbage
 //! `init.pid`, a pid outside the task's cgroup, a bundle removed while read) is logged once, for
@@ -128,10 +136,12 @@ pub trait TaskHost {
     /// Whether the process's cgroup is frozen (paused); `Ok(None)` when that cannot be told, an
     /// error when the process is gone.
     fn frozen(&mut self, pid: u32) -> io::Result<Option<bool>>;
-    /// Whether [`TaskHost::frozen`] can ever tell (a freezer is mounted): when not, it is called
-    /// only to see whether a process whose exit is not watched is still there.
-    fn can_tell_frozen(&self) -> bool {
-        true
+    /// [`TaskHost::frozen`] of a task whose exit is watched under `exit`, asked at each of its
+    /// samples: the host may keep the freezer's file open beside the exit watch, and drop it with
+    /// [`TaskHost::unwatch_exit`].
+    fn frozen_at_sample(&mut self, exit: Option<u32>, pid: u32) -> io::Result<Option<bool>> {
+        let _ = exit;
+        self.frozen(pid)
     }
     /// Whether process `pid` still exists (for tasks whose exit is not watched).
     fn exists(&mut self, pid: u32) -> bool {
@@ -333,7 +343,8 @@ impl TaskWatcher {
     /// The first scan: tasks found alive are described; those whose process is gone (stopped
     /// tasks not yet deleted) are not reported.
     pub fn start(&mut self, host: &mut impl TaskHost, now: u64, news: &mut Vec<News>) {
-        self.rescan(host, now, false, news);
+        self.rescan(host, now, false, true, news);
+        self.present(news);
     }
 
     /// When [`TaskWatcher::handle_timeout`] is next due.
@@ -352,7 +363,7 @@ impl TaskWatcher {
         if !self.queue.is_empty() {
             self.load_queued(host, now, news);
         } else if self.rescan_due.is_some_and(|d| d <= now) {
-            self.rescan(host, now, true, news);
+            self.rescan(host, now, true, false, news);
         } else if self.retry_due.is_some_and(|d| d <= now) {
             self.retry_due = None;
             self.retry_pending(host, now, news);
@@ -436,7 +447,7 @@ impl TaskWatcher {
                         continue;
                     }
                     if ev.mask & APPEARED != 0 {
-                        self.scan_root(host, true, news);
+                        self.scan_root(host, true, true, news);
                         self.load_queued(host, now, news);
                     } else if ev.mask & VANISHED != 0 {
                         self.root_gone(host, news);
@@ -449,7 +460,7 @@ impl TaskWatcher {
                     }
                     let Some(ns) = name else { continue };
                     if ev.mask & APPEARED != 0 && ev.mask & IN_ISDIR != 0 {
-                        self.add_namespace(host, ns, true);
+                        self.add_namespace(host, ns, true, true);
                         self.load_queued(host, now, news);
                     } else if ev.mask & VANISHED != 0 {
                         self.remove_namespace(host, ns, news);
@@ -483,13 +494,37 @@ impl TaskWatcher {
                     self.root.display()
                 );
             }
-            self.rescan(host, now, true, news);
+            self.rescan(host, now, true, true, news);
+            self.present(news);
         }
     }
 
-    /// Lists everything again (see the module docs). `live`: tasks found now started while the
-    /// agent runs (one whose process is already gone gets its one final sample).
-    fn rescan(&mut self, host: &mut impl TaskHost, now: u64, live: bool, news: &mut Vec<News>) {
+    /// [`News::Present`]: the tasks reported alive, for the table to reconcile with (at the start,
+    /// and when events were lost). Not at every re-scan: the table hears of every change here as
+    /// it happens, in this process, and the list costs 32 bytes a task.
+    fn present(&self, news: &mut Vec<News>) {
+        // In no order: the table sorts it.
+        let alive: Vec<ContainerId> = self
+            .tasks
+            .iter()
+            .filter(|(_, t)| matches!(t.state, TaskState::Alive { .. }))
+            .map(|(id, _)| *id)
+            .collect();
+        news.push(News::Present(alive));
+    }
+
+    /// Lists again (see the module docs). `live`: tasks found now started while the agent runs
+    /// (one whose process is already gone gets its one final sample). `all`: the namespaces whose
+    /// watch is held are listed too (at the start, and when events were lost); else their events
+    /// told of every bundle, and listing them would find nothing new.
+    fn rescan(
+        &mut self,
+        host: &mut impl TaskHost,
+        now: u64,
+        live: bool,
+        all: bool,
+        news: &mut Vec<News>,
+    ) {
         self.rescan_due = Some(now + RESCAN_MS);
         if self.state_wd.is_none() {
             match host.watch(&self.state_dir, WatchKind::State) {
@@ -500,10 +535,16 @@ impl TaskWatcher {
                 Err(e) => self.watch_failed(&self.state_dir.clone(), &e),
             }
         }
+        let unlisted: Vec<Ns> = if all {
+            Vec::new()
+        } else {
+            let watched = self.namespaces.iter().filter(|(_, wd)| wd.is_some());
+            watched.map(|(ns, _)| ns.clone()).collect()
+        };
         for t in self.tasks.values_mut() {
-            t.seen = false;
+            t.seen = unlisted.iter().any(|ns| Rc::ptr_eq(&ns.0, &t.ns.0));
         }
-        self.scan_root(host, live, news);
+        self.scan_root(host, live, all, news);
         self.load_queued(host, now, news);
         // Tasks not seen in any listing are gone.
         let gone: Vec<ContainerId> = self
@@ -517,18 +558,10 @@ impl TaskWatcher {
         }
         self.check_alive(host, news);
         self.retry_pending(host, now, news);
-        let mut alive: Vec<ContainerId> = self
-            .tasks
-            .iter()
-            .filter(|(_, t)| matches!(t.state, TaskState::Alive { .. }))
-            .map(|(id, _)| *id)
-            .collect();
-        alive.sort_unstable();
-        news.push(News::Present(alive));
     }
 
-    /// Watches and lists the task root, and every namespace in it.
-    fn scan_root(&mut self, host: &mut impl TaskHost, live: bool, news: &mut Vec<News>) {
+    /// Watches and lists the task root, and every namespace in it (`all`: those watched too).
+    fn scan_root(&mut self, host: &mut impl TaskHost, live: bool, all: bool, news: &mut Vec<News>) {
         if self.root_wd.is_none() {
             match host.watch(&self.root.clone(), WatchKind::Root) {
                 Ok(wd) => {
@@ -561,13 +594,13 @@ impl TaskWatcher {
             self.remove_namespace(host, &ns, news);
         }
         for ns in &listed {
-            self.add_namespace(host, ns, live);
+            self.add_namespace(host, ns, live, all);
         }
     }
 
     /// Follows namespace `ns` (watch, then list) unless it is skipped; lists it again when it is
-    /// followed already.
-    fn add_namespace(&mut self, host: &mut impl TaskHost, ns: &str, live: bool) {
+    /// followed already without a watch, or when `all`.
+    fn add_namespace(&mut self, host: &mut impl TaskHost, ns: &str, live: bool, all: bool) {
         if self.skip.iter().any(|s| s == ns) {
             return;
         }
@@ -577,6 +610,9 @@ impl TaskWatcher {
             Some((k, _)) => k.clone(),
             None => Ns::new(ns),
         };
+        if matches!(known, Some(Some(_))) && !all {
+            return;
+        }
         if !matches!(known, Some(Some(_))) {
             let wd = match host.watch(&dir, WatchKind::Namespace) {
                 Ok(wd) => {
@@ -1010,51 +1046,41 @@ impl TaskWatcher {
         self.set_state(host, id, TaskState::Ended);
     }
 
-    /// Alive tasks: exits that no exit watch reported, and pauses (when a freezer can tell).
+    /// Alive tasks whose exit is not watched: those whose process is gone end (a `stat` each).
     fn check_alive(&mut self, host: &mut impl TaskHost, news: &mut Vec<News>) {
-        let freezer = host.can_tell_frozen();
-        let alive: Vec<(ContainerId, u32, bool, bool)> = self
+        // Only the (few) gone ones are collected: the tasks may be tens of thousands.
+        let gone: Vec<ContainerId> = self
             .tasks
             .iter()
-            .filter_map(|(id, t)| match t.state {
+            .filter(|(_, t)| match t.state {
                 TaskState::Alive {
-                    pid, exit, paused, ..
-                } => Some((*id, pid, exit.is_some(), paused)),
-                _ => None,
+                    pid, exit: None, ..
+                } => !host.exists(pid),
+                _ => false,
             })
-            .filter(|&(_, _, watched, _)| freezer || !watched)
+            .map(|(id, _)| *id)
             .collect();
-        for (id, pid, watched, paused) in alive {
-            let now_paused = if !freezer {
-                // Only here to see whether the process is still there.
-                if !watched && !host.exists(pid) {
-                    self.end(id, news);
-                }
-                continue;
-            } else {
-                match host.frozen(pid) {
-                    Err(_) => {
-                        self.end(id, news);
-                        continue;
-                    }
-                    Ok(f) => f == Some(true),
-                }
-            };
-            if now_paused != paused {
-                if let Some(Task {
-                    state: TaskState::Alive { paused: p, .. },
-                    ..
-                }) = self.tasks.get_mut(&id)
-                {
-                    *p = now_paused;
-                }
-                news.push(if now_paused {
-                    News::Paused(id)
-                } else {
-                    News::Resumed(id)
-                });
-            }
+        for id in gone {
+            self.end(id, news);
         }
+    }
+
+    /// Whether task `id`, about to be sampled, is paused now (see the module docs); `None` when it
+    /// is not a task reported alive or its freezer cannot tell. Its pause is recorded for
+    /// [`TaskWatcher::describe`].
+    pub fn paused_at_sample(&mut self, host: &mut impl TaskHost, id: &ContainerId) -> Option<bool> {
+        let Some(Task {
+            state: TaskState::Alive {
+                pid, exit, paused, ..
+            },
+            ..
+        }) = self.tasks.get_mut(id)
+        else {
+            return None;
+        };
+        let now = host.frozen_at_sample(exit.map(token_of), *pid).ok()??;
+        *paused = now;
+        Some(now)
     }
 
     /// An alive task's process ended.

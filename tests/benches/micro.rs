@@ -1,6 +1,7 @@
 //! In-process figures: the static binary's size, the cost of encoding a sample, and the allocations
 //! of what a poll does that the library makes reachable (the host read, a container's counter read,
-//! the encoding, the timer wheel).
+//! the encoding, the timer wheel), and what reading a containerd task's freezer state costs each
+//! way it can be read (a cgroup v1 freezer made for the figure, when the host has one).
 //!
 //! Timings are medians over many batches (each batch times thousands of calls with one pair of
 //! `Instant`s). Allocations are counted by allocation-counter, which replaces the global allocator
@@ -37,6 +38,72 @@ fn main() {
     encoding();
     section("allocations and cost of what one poll does (library, in process)");
     poll_parts();
+    section("a containerd task's freezer state (cgroup v1)");
+    freezer_reads();
+}
+
+/// The three ways of reading a task's pause state: one `pread` of its `freezer.state` kept open
+/// (what the agent does at each sample, within the descriptor budget), an open, read and close of
+/// it (past the budget), and `/proc/<pid>/cgroup` then `freezer.state` (what the 30-s re-scan did
+/// for every task before the read moved to the samples).
+fn freezer_reads() {
+    use std::io::Read as _;
+    use std::os::unix::fs::FileExt as _;
+    let top = Path::new("/sys/fs/cgroup/freezer");
+    let dir = top.join(format!("csflowd-micro-{}", std::process::id()));
+    if !top.is_dir() || std::fs::create_dir(&dir).is_err() {
+        eprintln!("    no cgroup v1 freezer to write here (not root, or cgroup v2): no figure");
+        return;
+    }
+    let state = dir.join("freezer.state");
+    let mut buf = [0u8; 16];
+    let (kept_ns, proc_ns, open_ns) = match std::fs::File::open(&state) {
+        Ok(kept) => {
+            let (kept_ns, _) = ns_per_call(21, 2000, || {
+                black_box(kept.read_at(&mut buf, 0).ok());
+            });
+            let (open_ns, _) = ns_per_call(21, 2000, || {
+                if let Ok(mut f) = std::fs::File::open(&state) {
+                    black_box(f.read(&mut buf).ok());
+                }
+            });
+            let mut text = Vec::with_capacity(4096);
+            let (proc_ns, _) = ns_per_call(21, 2000, || {
+                text.clear();
+                if let Ok(f) = std::fs::File::open("/proc/self/cgroup") {
+                    black_box(f.take(16 << 10).read_to_end(&mut text).ok());
+                }
+                if let Ok(mut f) = std::fs::File::open(&state) {
+                    black_box(f.read(&mut buf).ok());
+                }
+            });
+            (kept_ns, proc_ns, open_ns)
+        }
+        Err(e) => {
+            eprintln!("    {}: {e}: no figure", state.display());
+            let _ = std::fs::remove_dir(&dir);
+            return;
+        }
+    };
+    let _ = std::fs::remove_dir(&dir);
+    for (what, ns) in [
+        ("kept open, one pread (at each sample)", kept_ns),
+        (
+            "opened, read, closed (at each sample, past the budget)",
+            open_ns,
+        ),
+        (
+            "/proc/<pid>/cgroup, then opened (per task per re-scan before)",
+            proc_ns,
+        ),
+    ] {
+        report(
+            &format!("containerd: freezer state, {what}"),
+            &format!("{:.2} us", ns / 1000.0),
+            "-",
+            Verdict::Info,
+        );
+    }
 }
 
 fn binary_size() {

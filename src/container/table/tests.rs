@@ -118,6 +118,39 @@ fn pause_and_resume_sample_at_once_and_keep_the_sequence() {
 }
 
 #[test]
+fn a_pause_found_at_a_sample_is_carried_by_it_and_the_polls_after() {
+    let mut t = table();
+    running(&mut t, 1, "web", 0);
+    assert_eq!(t.id_in_slot_of(0, SourceId::ENGINE), Some(id(1)));
+    assert_eq!(t.id_in_slot_of(0, SourceId::CONTAINERD), None);
+    let mut due = t.poll_timeout().unwrap();
+    let mut poll = |t: &mut Table, paused: Option<bool>| {
+        t.handle_timeout(due);
+        let mut s = samples(&drain(t))[0];
+        if let Some(p) = paused {
+            t.paused_at_sample(&mut s, p);
+        }
+        due = t.poll_timeout().unwrap();
+        (s.sequence, s.state)
+    };
+    assert_eq!(poll(&mut t, Some(true)), (2, STATE_PAUSED));
+    // No sample of its own; the next poll says paused without being told again.
+    assert!(drain(&mut t).is_empty());
+    assert_eq!(poll(&mut t, None), (3, STATE_PAUSED));
+    assert_eq!(poll(&mut t, Some(true)), (4, STATE_PAUSED));
+    assert_eq!(poll(&mut t, Some(false)), (5, STATE_RUNNING));
+    assert_eq!(poll(&mut t, None), (6, STATE_RUNNING));
+    // A final sample keeps its end state.
+    t.handle_news(News::Ending(id(1)), due);
+    t.handle_news(News::Ended(id(1), EndState::Exited), due);
+    let mut last = samples(&drain(&mut t))[0];
+    let state = last.state;
+    t.paused_at_sample(&mut last, true);
+    assert_eq!(last.state, state);
+    assert_eq!(t.alive(), 0);
+}
+
+#[test]
 fn an_end_sends_exactly_one_final_sample() {
     let mut t = table();
     running(&mut t, 1, "web", 0);

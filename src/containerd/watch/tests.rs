@@ -33,6 +33,8 @@ struct FakeHost {
     queued: Vec<Queued>,
     /// Removed while being read: the next read of this path finds the bundle gone.
     vanish_on_read: Option<PathBuf>,
+    /// Directories listed, in order.
+    listed: Vec<PathBuf>,
 }
 
 impl FakeHost {
@@ -126,6 +128,7 @@ impl FakeHost {
 
 impl TaskHost for FakeHost {
     fn list(&mut self, dir: &Path, each: &mut dyn FnMut(&str)) -> io::Result<()> {
+        self.listed.push(dir.to_path_buf());
         if !self.dirs.contains(dir) {
             return Err(io::ErrorKind::NotFound.into());
         }
@@ -346,7 +349,7 @@ fn an_exit_reads_the_counters_then_ends_once_and_deletion_removes() {
     );
     // A re-scan after the exit changes nothing (the stopped task keeps its bundle).
     let news = r.advance(RESCAN_MS);
-    assert_eq!(news, [News::Present(vec![])]);
+    assert_eq!(news, []);
     r.host.rmdir_all(&bundle("default", "t"));
     assert_eq!(r.deliver(), [News::Removed(id)]);
     assert_eq!(r.w.alive(), 0);
@@ -389,7 +392,7 @@ fn stopped_tasks_found_at_the_start_are_not_reported() {
 }
 
 #[test]
-fn paused_tasks_are_described_paused_and_pauses_are_seen_by_the_rescan() {
+fn paused_tasks_are_described_paused_and_pauses_are_seen_at_samples() {
     let mut r = Rig::new(&[]);
     r.host.run_task("default", "p", 45, &plain("default", "p"));
     r.host.frozen.insert(45);
@@ -397,10 +400,16 @@ fn paused_tasks_are_described_paused_and_pauses_are_seen_by_the_rescan() {
     assert_eq!(described(&news)[0].presence, Presence::Paused);
     let id = task_id("default", "p");
     r.host.frozen.remove(&45);
-    assert_eq!(without_present(r.advance(RESCAN_MS)), [News::Resumed(id)]);
-    r.host.frozen.insert(45);
-    assert_eq!(without_present(r.advance(RESCAN_MS)), [News::Paused(id)]);
+    // The re-scan reads no freezer: a sample does.
     assert_eq!(without_present(r.advance(RESCAN_MS)), []);
+    assert_eq!(r.w.paused_at_sample(&mut r.host, &id), Some(false));
+    r.host.frozen.insert(45);
+    assert_eq!(r.w.paused_at_sample(&mut r.host, &id), Some(true));
+    assert_eq!(without_present(r.advance(RESCAN_MS)), []);
+    assert_eq!(
+        r.w.paused_at_sample(&mut r.host, &task_id("default", "none")),
+        None
+    );
     let mut news = Vec::new();
     r.w.describe(&mut r.host, id, &mut news);
     assert_eq!(described(&news)[0].presence, Presence::Paused);
@@ -467,7 +476,7 @@ fn bad_bundles_are_logged_once_and_lose_no_other_task() {
     assert_eq!(d[0].pid, 71);
     // Not read again by the re-scan: logged once.
     let news = r.advance(RESCAN_MS);
-    assert_eq!(news, [News::Present(vec![task_id("default", "good")])]);
+    assert_eq!(news, []);
 }
 
 #[test]
@@ -596,6 +605,25 @@ fn a_pending_task_without_a_watch_is_retried_soon() {
 }
 
 #[test]
+fn the_periodic_rescan_lists_only_what_no_watch_covers() {
+    let mut r = Rig::new(&[]);
+    r.host.run_task("ns", "a", 150, &plain("ns", "a"));
+    r.start();
+    r.host.listed.clear();
+    assert_eq!(r.advance(RESCAN_MS), []);
+    // The task root (namespaces come and go) but not the watched namespace.
+    assert_eq!(r.host.listed, [root()]);
+    // A bundle whose event was lost without an overflow cannot happen; were it so, the next
+    // overflow's re-scan, which lists everything, would find it.
+    r.host.run_task("ns", "b", 151, &plain("ns", "b"));
+    r.host.queued.clear();
+    assert!(described(&r.advance(RESCAN_MS)).is_empty());
+    r.host.queued.push((-1, IN_Q_OVERFLOW, String::new()));
+    assert_eq!(described(&r.deliver()).len(), 1);
+    assert_eq!(r.w.alive(), 2);
+}
+
+#[test]
 fn an_overflow_rescans_at_once() {
     let mut r = Rig::new(&[]);
     r.start();
@@ -644,14 +672,7 @@ fn exits_missed_without_an_exit_watch_are_found_by_the_rescan() {
     news.clear();
     w.handle_timeout(&mut host, RESCAN_MS, &mut news);
     let id = task_id("ns", "a");
-    assert_eq!(
-        news,
-        [
-            News::Ending(id),
-            News::Ended(id, EndState::Exited),
-            News::Present(vec![])
-        ]
-    );
+    assert_eq!(news, [News::Ending(id), News::Ended(id, EndState::Exited),]);
 }
 
 #[test]
@@ -682,7 +703,7 @@ fn fifty_tasks_in_a_burst_each_end_once() {
         .filter(|n| matches!(n, News::Removed(_)))
         .count();
     assert_eq!((ended, removed), (50, 50));
-    assert_eq!(r.advance(RESCAN_MS), [News::Present(vec![])]);
+    assert_eq!(r.advance(RESCAN_MS), []);
     assert_eq!(r.w.watches(), 3);
 }
 
@@ -845,9 +866,9 @@ fn a_large_scan_is_read_in_batches() {
     }
     assert_eq!((total, wakeups), (n, 2));
     assert_eq!(r.w.alive(), n);
-    // A removal while queued is not lost: the next re-scan sees every task once.
-    let news = r.advance(RESCAN_MS);
-    assert!(matches!(news.last(), Some(News::Present(ids)) if ids.len() == n));
+    // The next re-scan finds every task known: nothing to say.
+    assert_eq!(r.advance(RESCAN_MS), []);
+    assert_eq!(r.w.alive(), n);
 }
 
 #[test]
