@@ -47,6 +47,16 @@ pub struct FixtureTree {
     pub containers: Vec<SimContainer>,
 }
 
+/// A tmpfs when there is one (the tree is 100,000+ small files), else the temporary directory.
+pub fn scratch_parent() -> PathBuf {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() && std::fs::metadata(shm).is_ok_and(|m| !m.permissions().readonly()) {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    }
+}
+
 impl FixtureTree {
     /// Generates a tree with `count` containers under a fresh directory in `parent`.
     pub fn generate(parent: &Path, tag: &str, count: usize) -> FixtureTree {

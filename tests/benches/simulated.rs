@@ -45,7 +45,7 @@ const DHAT_CONTAINERS: usize = 100;
 
 fn main() {
     let bin = common::require_static_binary();
-    let parent = scratch_parent();
+    let parent = fixture_tree::scratch_parent();
     section(&format!(
         "{SIMULATED} simulated containers, polling {POLLING} s"
     ));
@@ -61,16 +61,6 @@ fn main() {
 
     section("allocations of the whole agent in steady state (valgrind dhat)");
     dhat_allocations(&parent);
-}
-
-/// A tmpfs when there is one (the tree is 100,000+ small files), else the temporary directory.
-fn scratch_parent() -> PathBuf {
-    let shm = Path::new("/dev/shm");
-    if shm.is_dir() && std::fs::metadata(shm).is_ok_and(|m| !m.permissions().readonly()) {
-        shm.to_path_buf()
-    } else {
-        std::env::temp_dir()
-    }
 }
 
 /// The stand-in engine listing the tree's containers as running. With `missing_pids`, their pids

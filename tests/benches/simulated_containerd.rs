@@ -20,7 +20,6 @@ mod fixture_tree;
 #[path = "../support/mod.rs"]
 mod support;
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -34,11 +33,7 @@ const INTERVALS: usize = 3;
 
 fn main() {
     let bin = common::require_static_binary();
-    let parent = if Path::new("/dev/shm").is_dir() {
-        PathBuf::from("/dev/shm")
-    } else {
-        std::env::temp_dir()
-    };
+    let parent = fixture_tree::scratch_parent();
     section(&format!(
         "{SIMULATED} simulated containerd tasks, polling {POLLING} s"
     ));
