@@ -3,7 +3,7 @@
 //! UDP sockets on both ends owned by the test process. Everything is deleted when dropped.
 #![allow(dead_code)]
 
-use std::net::{Ipv6Addr, SocketAddr, UdpSocket};
+use std::net::{Ipv6Addr, SocketAddr, TcpListener, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::process::Command;
 
@@ -189,7 +189,19 @@ impl VethNs {
         self.bind_in_ns(addr.parse().unwrap())
     }
 
+    /// A TCP listener on the namespace end (any port), made the same way.
+    pub fn peer_listener(&self) -> TcpListener {
+        let addr = SocketAddr::from((self.peer_addr, 0));
+        self.in_ns(move || TcpListener::bind(addr).unwrap())
+    }
+
     fn bind_in_ns(&self, addr: SocketAddr) -> UdpSocket {
+        self.in_ns(move || UdpSocket::bind(addr).unwrap())
+    }
+
+    /// Runs `make` in a thread that entered the namespace first; what it makes (a socket) stays
+    /// in the namespace.
+    fn in_ns<T: Send + 'static>(&self, make: impl FnOnce() -> T + Send + 'static) -> T {
         let path = match self.pid {
             None => format!("/var/run/netns/{}", self.ns),
             Some(pid) => format!("/proc/{pid}/ns/net"),
@@ -199,7 +211,7 @@ impl VethNs {
             // SAFETY: a valid namespace descriptor; only this thread changes namespace.
             let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
             assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
-            UdpSocket::bind(addr).unwrap()
+            make()
         })
         .join()
         .unwrap()
