@@ -961,6 +961,8 @@ pub mod packet {
         pub pkttype: u8,
         /// ifIndex the packet was seen on.
         pub if_index: u32,
+        /// When the kernel took the packet, ns since the epoch (from a ring; 0 from a queue).
+        pub time_ns: u64,
     }
 
     /// `sll_pkttype` of a packet the host sent.
@@ -1229,6 +1231,7 @@ pub mod packet {
                     original: 0,
                     pkttype: 0,
                     if_index: 0,
+                    time_ns: 0,
                 }; BATCH],
                 count: 0,
             }
@@ -1327,6 +1330,7 @@ pub mod packet {
                     original: aux_len(&batch.msgs[i].hdr).unwrap_or(captured as u32),
                     pkttype: batch.addrs[i].sll_pkttype,
                     if_index: u32::try_from(batch.addrs[i].sll_ifindex).unwrap_or(0),
+                    time_ns: 0,
                 };
             }
             batch.count = n;
@@ -1372,6 +1376,7 @@ pub mod packet {
         map: std::ptr::NonNull<u8>,
         geometry: RingGeometry,
         current: usize,
+        if_index: u32,
     }
 
     impl std::fmt::Debug for RingSocket {
@@ -1382,8 +1387,9 @@ pub mod packet {
 
     impl RingSocket {
         /// Opens a sampling socket like [`PacketSocket::open`] (same filter and options) whose
-        /// samples go into a ring of `geometry`, mapped before the socket is bound: no packet is
-        /// queued anywhere else.
+        /// samples go into a ring of `geometry`, mapped; it takes packets once
+        /// [`RingSocket::bind`] is called. (Making the ring takes the kernel milliseconds, binding
+        /// does not.)
         pub fn open(
             if_index: u32,
             (rate, snap, ingress, egress): (u32, u32, bool, bool),
@@ -1420,15 +1426,18 @@ pub mod packet {
             }
             let map = std::ptr::NonNull::new(map.cast::<u8>())
                 .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidData))?;
-            // Owned from here on: dropped (unmapped) on any error below.
-            let ring = RingSocket {
+            Ok(RingSocket {
                 socket: PacketSocket { fd },
                 map,
                 geometry,
                 current: 0,
-            };
-            bind(&ring.socket.fd, if_index)?;
-            Ok(ring)
+                if_index,
+            })
+        }
+
+        /// Binds the socket to its interface: samples go into the ring from now on.
+        pub fn bind(&self) -> io::Result<()> {
+            bind(&self.socket.fd, self.if_index)
         }
 
         /// The status word of block `i`, shared with the kernel.
@@ -1488,6 +1497,27 @@ pub mod packet {
             })?;
             // SAFETY: zero-initialised plain data, possibly overwritten by the kernel.
             Ok(unsafe { stats.assume_init() }.tp_drops)
+        }
+    }
+
+    impl RingSocket {
+        /// The socket's pending error, cleared by reading it (`SO_ERROR`): an interface set down
+        /// leaves `ENETDOWN` there, which no read of the ring would clear, and a pending error
+        /// keeps the socket ready in the poller.
+        pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+            let mut error: libc::c_int = 0;
+            let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+            // SAFETY: the kernel writes at most `len` bytes into `error`, which is that big.
+            check(unsafe {
+                libc::getsockopt(
+                    self.socket.fd.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    libc::SO_ERROR,
+                    (&mut error as *mut libc::c_int).cast(),
+                    &mut len,
+                )
+            })?;
+            Ok((error != 0).then(|| io::Error::from_raw_os_error(error)))
         }
     }
 

@@ -131,6 +131,10 @@ fn a_busy_tap_moves_to_a_ring_without_losing_or_repeating_a_sample() {
         "upgraded once, logged once:\n{log}"
     );
     assert!(!log.contains("corrupt"), "{log}");
+    // With CSFLOWD_TEST_LOG=-dd: how many packets both sockets took at the switch.
+    for line in log.lines().filter(|l| l.contains("at the switch")) {
+        eprintln!("{line}");
+    }
 
     let mut flows = Vec::new();
     let mut decoded = Vec::new();

@@ -85,8 +85,26 @@ pub const RING: RingGeometry = RingGeometry {
 pub const MAX_RINGS: usize = 4;
 
 /// Samples of the socket a ring replaced remembered to skip their copies in the ring: the
-/// packets that came between the ring's bind and the old socket's stop reached both.
-const OVERLAP: usize = 8;
+/// packets that came between the ring's bind and the old socket's stop (~40 µs, most of it the
+/// kernel compiling the stopping filter) reached both; 64 covers 1.6 million samples a second.
+const OVERLAP: usize = 64;
+
+/// The moment a ring replaced a tap's socket: the packets the kernel stamped between `from`
+/// (before the ring's bind) and `to` (after the old socket's stop) may have reached both; those
+/// of them with the bytes of one of the old socket's last samples are skipped in the ring.
+struct Switch {
+    from: u64,
+    to: u64,
+    /// Fingerprints of the old socket's last [`OVERLAP`] samples.
+    last: Vec<u64>,
+}
+
+/// The real-time clock in ns, the clock the kernel stamps ring packets with.
+fn realtime_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
 
 /// Who a tap is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,8 +137,8 @@ struct Tap {
     full_reads: u32,
     /// A ring could not be opened for this tap: not tried again.
     no_ring: bool,
-    /// Fingerprints of the last samples of the socket the ring replaced (see [`OVERLAP`]).
-    overlap: Vec<u64>,
+    /// The switch to a ring, until the ring's first block is read.
+    switch: Option<Switch>,
     /// A corrupt ring block was logged.
     logged_corrupt: bool,
 }
@@ -739,10 +757,10 @@ impl Taps {
 
     /// Moves busy tap `index` from its socket's queue to a ring, within [`MAX_RINGS`]: a ring
     /// socket with the same filter and options is bound first, then the old socket is stopped,
-    /// read to its end and closed. No sample is lost; the few packets that came between the
-    /// bind and the stop reached both sockets, and their copies are skipped in the ring by
-    /// content (the last [`OVERLAP`] samples of the old socket). If the ring cannot be made, the
-    /// tap stays as it is and is not tried again.
+    /// read to its end and closed. No sample is lost; the packets that came between the bind
+    /// and the stop (a system call's time) reached both sockets, and their copies are skipped in
+    /// the ring (see [`Switch`]). If the ring cannot be made, the tap stays as it is and is not
+    /// tried again.
     fn upgrade(&mut self, index: usize, sink: &mut Sink, now: u64) {
         let rings = self
             .taps
@@ -770,14 +788,24 @@ impl Taps {
         };
         let Directions { ingress, egress } = tap.directions;
         let options = (tap.state.rate, self.header_bytes, ingress, egress);
+        // Bound, then the old socket stopped at once: the window where both take packets is the
+        // time between the two system calls.
+        let mut from = 0;
         let opened = RingSocket::open(tap.port.if_index, options, RING).and_then(|ring| {
+            from = realtime_ns();
+            ring.bind()?;
+            old.get().stop()?;
+            Ok(ring)
+        });
+        let to = realtime_ns();
+        let opened = opened.and_then(|ring| {
             Watched::new(
                 &self.poller,
                 ring,
                 polling::Event::none(Key::Tap(index).encode()),
             )
         });
-        let ring = match opened.and_then(|ring| old.get().stop().map(|()| ring)) {
+        let ring = match opened {
             Ok(ring) => ring,
             Err(e) => {
                 tap.no_ring = true;
@@ -815,7 +843,11 @@ impl Taps {
                 break;
             }
         }
-        tap.overlap = overlap;
+        tap.switch = Some(Switch {
+            from,
+            to,
+            last: overlap,
+        });
         tap.reader = Reader::Ring(ring);
         info!(
             "pcap {}: busy ({UPGRADE_AFTER} reads of {BATCH} samples or more in a row); read \
@@ -925,29 +957,38 @@ fn read_ring(
             tap.state.drops = tap.state.drops.wrapping_add(d);
         }
         let mut error = None;
-        let remembered = tap.overlap.len();
-        let overlap = &mut tap.overlap;
+        let mut skipped = 0;
+        let mut first = None;
+        let switch = &mut tap.switch;
         let packets = ring::packets(block, snap)
             .map_while(|r| r.map_err(|e| error = Some(e)).ok())
             .filter(|(p, h)| {
-                // A copy of one of the old socket's last samples: already sent.
-                let seen = !overlap.is_empty()
-                    && overlap
-                        .iter()
-                        .position(|f| *f == fingerprint(p, h))
-                        .map(|i| overlap.remove(i))
-                        .is_some();
-                !seen
+                first = first.or(Some(p.time_ns));
+                // Stamped while both sockets took packets, with the bytes of one of the old
+                // socket's last samples: a copy of a sample already sent.
+                let Some(s) = switch
+                    .as_mut()
+                    .filter(|s| (s.from..=s.to).contains(&p.time_ns))
+                else {
+                    return true;
+                };
+                let copy = s.last.iter().position(|f| *f == fingerprint(p, h));
+                if let Some(i) = copy {
+                    s.last.remove(i);
+                    skipped += 1;
+                }
+                copy.is_none()
             });
         got += send_samples(&mut tap.state, &tap.pool, packets, macs, sink, now);
-        let skipped = remembered - tap.overlap.len();
-        if skipped > 0 {
+        if let Some(s) = tap.switch.take() {
             debug!(
-                "pcap {}: {skipped} samples of the old socket found again in the ring, skipped",
-                tap.port.name
+                "pcap {}: {skipped} samples taken by both sockets at the switch ({} ns), sent \
+                 once; the ring's first packet stamped {} ns after it",
+                tap.port.name,
+                s.to - s.from,
+                first.unwrap_or(0) as i64 - s.to as i64
             );
         }
-        tap.overlap.clear();
         ring.get_mut().release_block();
         if let Some(e) = error {
             if !tap.logged_corrupt {
@@ -957,6 +998,14 @@ fn read_ring(
                     tap.port.name
                 );
             }
+        }
+    }
+    if got == 0 {
+        // Nothing to read: a pending error (the interface set down or deleted) would wake the
+        // loop again at once; reading it clears it. The next host poll closes a tap whose
+        // interface is gone.
+        if let Ok(Some(e)) = ring.get().take_error() {
+            debug!("pcap {}: {e}", tap.port.name);
         }
     }
     got
@@ -1095,7 +1144,7 @@ fn new_tap(
         directions,
         full_reads: 0,
         no_ring: false,
-        overlap: Vec::new(),
+        switch: None,
         logged_corrupt: false,
         state: TapState {
             if_index: port.if_index,

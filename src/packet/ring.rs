@@ -4,7 +4,7 @@
 //!
 //! A block (linux/if_packet.h) starts with `tpacket_block_desc`: `num_pkts` at 12 and
 //! `offset_to_first_pkt` at 16. Each packet starts with a `tpacket3_hdr` (`tp_next_offset` at 0,
-//! `tp_snaplen` at 12, `tp_len` at 16, `tp_mac` at 24), then at 48 the `sockaddr_ll` of the
+//! `tp_sec` at 4, `tp_nsec` at 8, `tp_snaplen` at 12, `tp_len` at 16, `tp_mac` at 24), then at 48 the `sockaddr_ll` of the
 //! packet (`sll_ifindex` at 4, `sll_pkttype` at 10), and its captured bytes at `tp_mac` from
 //! the packet's start. Every offset and length is checked against the block; the first that does
 //! not fit ends the block with a [`BlockError`]. Numbers are in the host's byte order.
@@ -16,6 +16,8 @@ const FIRST_PKT: usize = 16;
 /// `tpacket_block_desc` with its `tpacket_hdr_v1`.
 const BLOCK_HEADER: usize = 48;
 const NEXT: usize = 0;
+const SEC: usize = 4;
+const NSEC: usize = 8;
 const SNAPLEN: usize = 12;
 const LEN: usize = 16;
 const MAC: usize = 24;
@@ -95,6 +97,7 @@ impl<'a> Packets<'a> {
             .filter(|_| mac >= PACKET_HEADER)
             .ok_or(BlockError::DataPastBlock)?;
         let if_index = field(SLL_IFINDEX)?;
+        let time_ns = u64::from(field(SEC)?) * 1_000_000_000 + u64::from(field(NSEC)?);
         let pkttype = block.get(at + SLL_PKTTYPE).copied().unwrap_or(0);
         self.left -= 1;
         if self.left > 0 {
@@ -110,6 +113,7 @@ impl<'a> Packets<'a> {
                 original,
                 pkttype,
                 if_index,
+                time_ns,
             },
             bytes.get(..captured).unwrap_or(bytes),
         ))
@@ -150,6 +154,8 @@ mod tests {
             let next = (mac + bytes.len()).next_multiple_of(16);
             let last = i + 1 == packets.len();
             put(&mut b, at + NEXT, if last { 0 } else { next as u32 });
+            put(&mut b, at + SEC, 1_800_000_000 + i as u32);
+            put(&mut b, at + NSEC, 500);
             put(&mut b, at + SNAPLEN, bytes.len() as u32);
             put(&mut b, at + LEN, *len);
             b[at + MAC..at + MAC + 2].copy_from_slice(&(mac as u16).to_ne_bytes());
@@ -179,8 +185,8 @@ mod tests {
             assert_eq!(
                 blk[48..76],
                 [
-                    224, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 128, 0, 0, 0, 0xea, 5, 0, 0, 0, 0, 0, 0,
-                    82, 0, 0, 0
+                    224, 0, 0, 0, 0, 0xd2, 0x49, 0x6b, 0xf4, 1, 0, 0, 128, 0, 0, 0, 0xea, 5, 0, 0,
+                    0, 0, 0, 0, 82, 0, 0, 0
                 ]
             );
             assert_eq!(blk[96..108], [0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 4, 0]);
@@ -191,19 +197,24 @@ mod tests {
             original,
             pkttype,
             if_index: 7,
+            time_ns: 0,
+        };
+        let at = |i: u64, p: PacketInfo| PacketInfo {
+            time_ns: (1_800_000_000 + i) * 1_000_000_000 + 500,
+            ..p
         };
         assert_eq!(
             got,
             vec![
-                Ok((info(128, 1514, 4), a.to_vec())),
-                Ok((info(60, 60, 0), b.to_vec())),
-                Ok((info(128, 9000, 3), c.to_vec())),
+                Ok((at(0, info(128, 1514, 4)), a.to_vec())),
+                Ok((at(1, info(60, 60, 0)), b.to_vec())),
+                Ok((at(2, info(128, 9000, 3)), c.to_vec())),
             ]
         );
         // A smaller snap cuts each packet.
         let got = walk(&blk, 64);
-        assert_eq!(got[0], Ok((info(64, 1514, 4), a[..64].to_vec())));
-        assert_eq!(got[1], Ok((info(60, 60, 0), b.to_vec())));
+        assert_eq!(got[0], Ok((at(0, info(64, 1514, 4)), a[..64].to_vec())));
+        assert_eq!(got[1], Ok((at(1, info(60, 60, 0)), b.to_vec())));
     }
 
     #[test]
