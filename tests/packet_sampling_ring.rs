@@ -214,3 +214,55 @@ fn a_busy_tap_moves_to_a_ring_without_losing_or_repeating_a_sample() {
         "last sample_pool {last_pool}, interface packets {after}"
     );
 }
+
+#[test]
+fn past_four_rings_a_busy_tap_stays_on_its_queue_said_once() {
+    let mut veths = Vec::new();
+    for i in 0..5u16 {
+        let Some(v) = VethNs::create(&format!("rb{i}"), 62 + i) else {
+            return;
+        };
+        veths.push(v);
+    }
+    let collector = Collector::bind();
+    let taps: String = veths
+        .iter()
+        .map(|v| format!("  pcap {{ dev = {} sampling = 1 }}\n", v.host))
+        .collect();
+    let agent = Agent::start("ringb", &config_for(collector.addr(), &taps), &[]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while agent.stderr().matches("sampling 1 in 1").count() < veths.len() {
+        assert!(Instant::now() < deadline, "taps:\n{}", agent.stderr());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The collector is not read: its queue overflows, which costs the agent nothing.
+    let pairs: Vec<_> = veths
+        .iter()
+        .map(|v| {
+            let peer = v.peer_socket();
+            (v.host_socket(), peer.local_addr().unwrap(), peer)
+        })
+        .collect();
+    // 100 packets per tap every 10 ms for 1 s: 10,000 samples a second each, every tap busy.
+    let start = Instant::now();
+    for b in 0..100u32 {
+        for (host, to, _) in &pairs {
+            for seq in 0..100 {
+                host.send_to(&payload(b'>', seq), to).unwrap();
+            }
+        }
+        let next = start + Duration::from_millis(10 * u64::from(b + 1));
+        if let Some(wait) = next.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let log = agent.stderr();
+    drop(agent);
+    assert_eq!(log.matches(UPGRADED).count(), 4, "{log}");
+    assert_eq!(
+        log.matches("taps already have a ring").count(),
+        1,
+        "said once: {log}"
+    );
+}
