@@ -788,23 +788,24 @@ impl Taps {
         };
         let Directions { ingress, egress } = tap.directions;
         let options = (tap.state.rate, self.header_bytes, ingress, egress);
-        // Bound, then the old socket stopped at once: the window where both take packets is the
+        // Made and registered first (nothing is left to fail after the old socket stops); then
+        // bound, and the old socket stopped at once: the window where both take packets is the
         // time between the two system calls.
-        let mut from = 0;
         let opened = RingSocket::open(tap.port.if_index, options, RING).and_then(|ring| {
-            from = realtime_ns();
-            ring.bind()?;
-            old.get().stop()?;
-            Ok(ring)
-        });
-        let to = realtime_ns();
-        let opened = opened.and_then(|ring| {
             Watched::new(
                 &self.poller,
                 ring,
                 polling::Event::none(Key::Tap(index).encode()),
             )
         });
+        let mut from = 0;
+        let opened = opened.and_then(|ring| {
+            from = realtime_ns();
+            ring.get().bind()?;
+            old.get().stop()?;
+            Ok(ring)
+        });
+        let to = realtime_ns();
         let ring = match opened {
             Ok(ring) => ring,
             Err(e) => {
