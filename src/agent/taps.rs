@@ -23,7 +23,8 @@
 //! a `TPACKET_V3` ring ([`RING`], at most [`MAX_RINGS`] at once: ring memory counts in the RSS,
 //! and idle taps must stay small), where samples are read in place, a block at a time, with the
 //! same per-packet code as the queue's batches (the records are identical). The switch is in
-//! [`Taps::upgrade`]; it loses no sample and sends none twice.
+//! [`Taps::upgrade`]; it sends none twice and loses none of distinct frames (identical frames
+//! can lose one at the switch: see [`Switch`]).
 //!
 //! Each `pcap` block says which
 //! directions it samples (`ingress`, `egress`): without egress the kernel does not even clone
@@ -91,7 +92,9 @@ const OVERLAP: usize = 64;
 
 /// The moment a ring replaced a tap's socket: the packets the kernel stamped between `from`
 /// (before the ring's bind) and `to` (after the old socket's stop) may have reached both; those
-/// of them with the bytes of one of the old socket's last samples are skipped in the ring.
+/// of them with the bytes of one of the old socket's last samples are skipped in the ring. With
+/// frames identical byte for byte one can be lost: stamped just before the filter swap yet only
+/// in the ring, or taken by the old filter just before the swap but queued after its last read.
 struct Switch {
     from: u64,
     to: u64,
