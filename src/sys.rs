@@ -956,6 +956,10 @@ pub mod packet {
     //! program is attached before the socket is bound, so not one unfiltered packet is queued. `PACKET_AUXDATA` gives each packet's original length (the
     //! kernel notes it before the filter cuts the packet), `sockaddr_ll.sll_pkttype` its direction,
     //! `PACKET_STATISTICS` the packets the kernel dropped for want of room in the receive queue.
+    //!
+    //! [`RingSocket`] is the same socket with a `TPACKET_V3` receive ring mapped into the process
+    //! instead of a queue: the only unsafe code of the ring (the mapping, the block status words
+    //! shared with the kernel) is here; the blocks are walked by [`crate::packet::ring`].
 
     use std::io;
     use std::mem::{size_of, MaybeUninit};
@@ -981,6 +985,8 @@ pub mod packet {
         pub pkttype: u8,
         /// ifIndex the packet was seen on.
         pub if_index: u32,
+        /// When the kernel took the packet, ns since the epoch (from a ring; 0 from a queue).
+        pub time_ns: u64,
     }
 
     /// `sll_pkttype` of a packet the host sent.
@@ -1054,6 +1060,99 @@ pub mod packet {
         }
     }
 
+    fn attach_filter(fd: &OwnedFd, program: &mut [libc::sock_filter]) -> io::Result<()> {
+        let prog = libc::sock_fprog {
+            len: program.len() as u16,
+            filter: program.as_mut_ptr(),
+        };
+        // SAFETY: `prog` points to `len` valid instructions that outlive the call (the kernel
+        // copies them).
+        check(unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_ATTACH_FILTER,
+                (&prog as *const libc::sock_fprog).cast(),
+                size_of::<libc::sock_fprog>() as libc::socklen_t,
+            )
+        })
+    }
+
+    fn set_option<T>(
+        fd: &OwnedFd,
+        level: libc::c_int,
+        option: libc::c_int,
+        value: &T,
+    ) -> io::Result<()> {
+        // SAFETY: `value` is a plain-data option value of the given size that outlives the call.
+        check(unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                level,
+                option,
+                (value as *const T).cast(),
+                size_of::<T>() as libc::socklen_t,
+            )
+        })
+    }
+
+    /// A sampling socket with its filter and options, not bound yet: it receives nothing. The
+    /// arguments are those of [`PacketSocket::open`].
+    fn unbound(
+        if_index: u32,
+        rate: u32,
+        snap: u32,
+        ingress: bool,
+        egress: bool,
+    ) -> io::Result<OwnedFd> {
+        if rate == 0 || rate > MAX_SAMPLING_RATE || if_index == 0 || !(ingress || egress) {
+            return Err(io::Error::from(io::ErrorKind::InvalidInput));
+        }
+        // Protocol 0: the socket receives nothing until it is bound with a protocol, after the
+        // filter is in place.
+        // SAFETY: socket(2) has no memory-safety preconditions.
+        let fd = unsafe {
+            libc::socket(
+                libc::AF_PACKET,
+                libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                0,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: socket returned a new descriptor that nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let (mut program, len) = filter(rate, snap, !ingress);
+        attach_filter(&fd, program.get_mut(..usize::from(len)).unwrap_or_default())?;
+        let on: libc::c_int = 1;
+        if !egress {
+            set_option(&fd, libc::SOL_PACKET, libc::PACKET_IGNORE_OUTGOING, &on)?;
+        }
+        set_option(&fd, libc::SOL_PACKET, libc::PACKET_AUXDATA, &on)?;
+        // Best effort: the default queue still works, only with less room for bursts.
+        let _ = set_option(&fd, libc::SOL_SOCKET, libc::SO_RCVBUF, &RCVBUF);
+        Ok(fd)
+    }
+
+    /// Binds `fd` to interface `if_index`, all protocols: packets are queued from now on.
+    fn bind(fd: &OwnedFd, if_index: u32) -> io::Result<()> {
+        // SAFETY: sockaddr_ll is plain data; all-zero is a valid value.
+        let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        addr.sll_family = libc::AF_PACKET as u16;
+        addr.sll_protocol = (libc::ETH_P_ALL as u16).to_be();
+        addr.sll_ifindex =
+            i32::try_from(if_index).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        // SAFETY: `addr` is a valid sockaddr_ll and the length is its size.
+        check(unsafe {
+            libc::bind(
+                fd.as_raw_fd(),
+                (&addr as *const libc::sockaddr_ll).cast(),
+                size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
+        })
+    }
+
     impl PacketSocket {
         /// Opens a non-blocking sampling socket on interface `if_index`, keeping one packet in `rate`
         /// (1..=[`MAX_SAMPLING_RATE`]) cut to `snap` bytes, of those the interface received
@@ -1068,90 +1167,21 @@ pub mod packet {
             ingress: bool,
             egress: bool,
         ) -> io::Result<PacketSocket> {
-            if rate == 0 || rate > MAX_SAMPLING_RATE || if_index == 0 || !(ingress || egress) {
-                return Err(io::Error::from(io::ErrorKind::InvalidInput));
-            }
-            // Protocol 0: the socket receives nothing until it is bound with a protocol below, after
-            // the filter is in place.
-            // SAFETY: socket(2) has no memory-safety preconditions.
-            let fd = unsafe {
-                libc::socket(
-                    libc::AF_PACKET,
-                    libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-                    0,
-                )
-            };
-            if fd < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            // SAFETY: socket returned a new descriptor that nothing else owns.
-            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-            let raw = fd.as_raw_fd();
-            let (mut program, len) = filter(rate, snap, !ingress);
-            let prog = libc::sock_fprog {
-                len,
-                filter: program.as_mut_ptr(),
-            };
-            // SAFETY: `prog` points to `len` valid instructions that outlive the call (the kernel
-            // copies them).
-            check(unsafe {
-                libc::setsockopt(
-                    raw,
-                    libc::SOL_SOCKET,
-                    libc::SO_ATTACH_FILTER,
-                    (&prog as *const libc::sock_fprog).cast(),
-                    size_of::<libc::sock_fprog>() as libc::socklen_t,
-                )
-            })?;
-            let on: libc::c_int = 1;
-            if !egress {
-                // SAFETY: the option value is one c_int that outlives the call.
-                check(unsafe {
-                    libc::setsockopt(
-                        raw,
-                        libc::SOL_PACKET,
-                        libc::PACKET_IGNORE_OUTGOING,
-                        (&on as *const libc::c_int).cast(),
-                        size_of::<libc::c_int>() as libc::socklen_t,
-                    )
-                })?;
-            }
-            // SAFETY: the option value is one c_int that outlives the call.
-            check(unsafe {
-                libc::setsockopt(
-                    raw,
-                    libc::SOL_PACKET,
-                    libc::PACKET_AUXDATA,
-                    (&on as *const libc::c_int).cast(),
-                    size_of::<libc::c_int>() as libc::socklen_t,
-                )
-            })?;
-            // Best effort: the default queue still works, only with less room for bursts.
-            // SAFETY: the option value is one c_int that outlives the call.
-            let _ = unsafe {
-                libc::setsockopt(
-                    raw,
-                    libc::SOL_SOCKET,
-                    libc::SO_RCVBUF,
-                    (&RCVBUF as *const libc::c_int).cast(),
-                    size_of::<libc::c_int>() as libc::socklen_t,
-                )
-            };
-            // SAFETY: sockaddr_ll is plain data; all-zero is a valid value.
-            let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-            addr.sll_family = libc::AF_PACKET as u16;
-            addr.sll_protocol = (libc::ETH_P_ALL as u16).to_be();
-            addr.sll_ifindex = i32::try_from(if_index)
-                .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-            // SAFETY: `addr` is a valid sockaddr_ll and the length is its size.
-            check(unsafe {
-                libc::bind(
-                    raw,
-                    (&addr as *const libc::sockaddr_ll).cast(),
-                    size_of::<libc::sockaddr_ll>() as libc::socklen_t,
-                )
-            })?;
+            let fd = unbound(if_index, rate, snap, ingress, egress)?;
+            bind(&fd, if_index)?;
             Ok(PacketSocket { fd })
+        }
+
+        /// Stops the socket taking packets (its filter becomes `ret #0`); what it holds already
+        /// can still be read. Used when a ring socket takes over the interface.
+        pub fn stop(&self) -> io::Result<()> {
+            let mut program = [libc::sock_filter {
+                code: (libc::BPF_RET | libc::BPF_K) as u16,
+                jt: 0,
+                jf: 0,
+                k: 0,
+            }];
+            attach_filter(&self.fd, &mut program)
         }
 
         /// Packets the kernel dropped since the last call (the count resets when read).
@@ -1225,6 +1255,7 @@ pub mod packet {
                     original: 0,
                     pkttype: 0,
                     if_index: 0,
+                    time_ns: 0,
                 }; BATCH],
                 count: 0,
             }
@@ -1323,10 +1354,210 @@ pub mod packet {
                     original: aux_len(&batch.msgs[i].hdr).unwrap_or(captured as u32),
                     pkttype: batch.addrs[i].sll_pkttype,
                     if_index: u32::try_from(batch.addrs[i].sll_ifindex).unwrap_or(0),
+                    time_ns: 0,
                 };
             }
             batch.count = n;
             Ok(n)
+        }
+    }
+
+    /// Size and count of the blocks of a receive ring, and how long the kernel fills a block
+    /// before handing it over anyway.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct RingGeometry {
+        /// Bytes per block (a multiple of the page size).
+        pub block_size: u32,
+        /// Blocks in the ring.
+        pub blocks: u32,
+        /// A block with packets is handed over at least this often (ms), full or not.
+        pub retire_ms: u32,
+    }
+
+    impl RingGeometry {
+        /// Bytes mapped into the process.
+        pub fn bytes(&self) -> usize {
+            self.block_size as usize * self.blocks as usize
+        }
+    }
+
+    /// `tp_frame_size` of a ring: with `TPACKET_V3` packets are packed in a block whatever it is,
+    /// but the kernel wants a block to be a whole number of frames.
+    const RING_FRAME: u32 = 2048;
+
+    /// Offset of `block_status` in `tpacket_block_desc` (after `version` and `offset_to_priv`).
+    pub const BLOCK_STATUS_OFFSET: usize = 8;
+
+    /// A sampling socket whose samples the kernel writes into a `TPACKET_V3` receive ring mapped
+    /// into the process: blocks of packets are read in place, with no system call per packet.
+    ///
+    /// The kernel owns a block until it sets `TP_STATUS_USER` in the block's status; then the block
+    /// is the process's ([`RingSocket::ready_block`]) until it is handed back
+    /// ([`RingSocket::release_block`]). Blocks are handed over in order. The mapping is unmapped
+    /// when the socket is dropped.
+    pub struct RingSocket {
+        socket: PacketSocket,
+        map: std::ptr::NonNull<u8>,
+        geometry: RingGeometry,
+        current: usize,
+        if_index: u32,
+    }
+
+    impl std::fmt::Debug for RingSocket {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "RingSocket({:?}, block {})", self.geometry, self.current)
+        }
+    }
+
+    impl RingSocket {
+        /// Opens a sampling socket like [`PacketSocket::open`] (same filter and options) whose
+        /// samples go into a ring of `geometry`, mapped; it takes packets once
+        /// [`RingSocket::bind`] is called. (Making the ring takes the kernel milliseconds, binding
+        /// does not.)
+        pub fn open(
+            if_index: u32,
+            (rate, snap, ingress, egress): (u32, u32, bool, bool),
+            geometry: RingGeometry,
+        ) -> io::Result<RingSocket> {
+            let fd = unbound(if_index, rate, snap, ingress, egress)?;
+            let version = libc::tpacket_versions::TPACKET_V3 as libc::c_int;
+            set_option(&fd, libc::SOL_PACKET, libc::PACKET_VERSION, &version)?;
+            let req = libc::tpacket_req3 {
+                tp_block_size: geometry.block_size,
+                tp_block_nr: geometry.blocks,
+                tp_frame_size: RING_FRAME,
+                tp_frame_nr: geometry.block_size / RING_FRAME * geometry.blocks,
+                tp_retire_blk_tov: geometry.retire_ms,
+                tp_sizeof_priv: 0,
+                tp_feature_req_word: 0,
+            };
+            set_option(&fd, libc::SOL_PACKET, libc::PACKET_RX_RING, &req)?;
+            let len = geometry.bytes();
+            // SAFETY: a new shared mapping of the ring the kernel just made for `fd`, of its
+            // exact size; nothing else refers to the address range it returns.
+            let map = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    len,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_SHARED,
+                    fd.as_raw_fd(),
+                    0,
+                )
+            };
+            if map == libc::MAP_FAILED {
+                return Err(io::Error::last_os_error());
+            }
+            let map = std::ptr::NonNull::new(map.cast::<u8>())
+                .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidData))?;
+            Ok(RingSocket {
+                socket: PacketSocket { fd },
+                map,
+                geometry,
+                current: 0,
+                if_index,
+            })
+        }
+
+        /// Binds the socket to its interface: samples go into the ring from now on.
+        pub fn bind(&self) -> io::Result<()> {
+            bind(&self.socket.fd, self.if_index)
+        }
+
+        /// The status word of block `i`, shared with the kernel.
+        fn status(&self, i: usize) -> &std::sync::atomic::AtomicU32 {
+            let offset = i * self.geometry.block_size as usize + BLOCK_STATUS_OFFSET;
+            // SAFETY: `offset` is inside the mapping (i < blocks), 4-aligned (blocks are
+            // page-aligned, the field is at 8); the kernel and this process access the word only
+            // atomically (the kernel publishes with a barrier before setting it).
+            unsafe {
+                &*self
+                    .map
+                    .as_ptr()
+                    .add(offset)
+                    .cast::<std::sync::atomic::AtomicU32>()
+            }
+        }
+
+        /// The next block in order, if the kernel has handed it over: its bytes, to be read with
+        /// a block walker, then handed back with [`RingSocket::release_block`].
+        pub fn ready_block(&self) -> Option<&[u8]> {
+            let status = self
+                .status(self.current)
+                .load(std::sync::atomic::Ordering::Acquire);
+            if status & libc::TP_STATUS_USER == 0 {
+                return None;
+            }
+            let size = self.geometry.block_size as usize;
+            // SAFETY: the block lies inside the mapping; the Acquire load above saw the kernel
+            // hand it over, after which the kernel does not write it until it is handed back,
+            // which needs `&mut self` and so ends this borrow.
+            Some(unsafe {
+                std::slice::from_raw_parts(self.map.as_ptr().add(self.current * size), size)
+            })
+        }
+
+        /// Hands the current block back to the kernel (after its packets were read) and moves on
+        /// to the next.
+        pub fn release_block(&mut self) {
+            self.status(self.current)
+                .store(libc::TP_STATUS_KERNEL, std::sync::atomic::Ordering::Release);
+            self.current = (self.current + 1) % self.geometry.blocks.max(1) as usize;
+        }
+
+        /// Packets the kernel dropped (no room in the ring) since the last call.
+        pub fn take_drops(&self) -> io::Result<u32> {
+            let mut stats = MaybeUninit::<libc::tpacket_stats_v3>::zeroed();
+            let mut len = size_of::<libc::tpacket_stats_v3>() as libc::socklen_t;
+            // SAFETY: the kernel writes at most `len` bytes into `stats`, which is that big.
+            check(unsafe {
+                libc::getsockopt(
+                    self.socket.fd.as_raw_fd(),
+                    libc::SOL_PACKET,
+                    libc::PACKET_STATISTICS,
+                    stats.as_mut_ptr().cast(),
+                    &mut len,
+                )
+            })?;
+            // SAFETY: zero-initialised plain data, possibly overwritten by the kernel.
+            Ok(unsafe { stats.assume_init() }.tp_drops)
+        }
+    }
+
+    impl RingSocket {
+        /// The socket's pending error, cleared by reading it (`SO_ERROR`): an interface set down
+        /// leaves `ENETDOWN` there, which no read of the ring would clear, and a pending error
+        /// keeps the socket ready in the poller.
+        pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+            let mut error: libc::c_int = 0;
+            let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+            // SAFETY: the kernel writes at most `len` bytes into `error`, which is that big.
+            check(unsafe {
+                libc::getsockopt(
+                    self.socket.fd.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    libc::SO_ERROR,
+                    (&mut error as *mut libc::c_int).cast(),
+                    &mut len,
+                )
+            })?;
+            Ok((error != 0).then(|| io::Error::from_raw_os_error(error)))
+        }
+    }
+
+    impl Drop for RingSocket {
+        fn drop(&mut self) {
+            // SAFETY: the mapping was made in `open` with this length and is unmapped once, here;
+            // no borrow of it outlives `self`. The socket closes after (fields drop after this).
+            unsafe {
+                libc::munmap(self.map.as_ptr().cast(), self.geometry.bytes());
+            }
+        }
+    }
+
+    impl AsFd for RingSocket {
+        fn as_fd(&self) -> BorrowedFd<'_> {
+            self.socket.fd.as_fd()
         }
     }
 

@@ -7,6 +7,7 @@
 
 pub mod netlink;
 pub mod nflog;
+pub mod ring;
 pub mod veth;
 
 use std::fs::File;
