@@ -159,6 +159,21 @@ impl<S: AsFd> Drop for Watched<S> {
     }
 }
 
+/// socket(2), as a descriptor this process owns.
+fn new_socket(
+    domain: libc::c_int,
+    kind: libc::c_int,
+    protocol: libc::c_int,
+) -> io::Result<OwnedFd> {
+    // SAFETY: socket(2) has no memory-safety preconditions.
+    let fd = unsafe { libc::socket(domain, kind, protocol) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: socket returned a new descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
 /// Opens a non-blocking, close-on-exec UNIX stream connection to `path`.
 ///
 /// `connect(2)` on a UNIX socket completes at once or fails; it never waits for the peer to
@@ -178,19 +193,11 @@ pub fn connect_unix(path: &Path) -> io::Result<std::os::unix::net::UnixStream> {
     for (dst, src) in addr.sun_path.iter_mut().zip(bytes) {
         *dst = *src as libc::c_char;
     }
-    // SAFETY: socket(2) has no memory-safety preconditions.
-    let fd = unsafe {
-        libc::socket(
-            libc::AF_UNIX,
-            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-            0,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: socket returned a new descriptor that nothing else owns.
-    let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    let owned = new_socket(
+        libc::AF_UNIX,
+        libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+        0,
+    )?;
     let len = std::mem::size_of::<libc::sa_family_t>() + bytes.len() + 1;
     // SAFETY: `addr` is a valid sockaddr_un and `len` does not exceed its size.
     let rc = unsafe {
@@ -834,7 +841,7 @@ pub mod netlink {
 
     use std::io;
     use std::mem::size_of;
-    use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+    use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
     /// A route netlink socket.
     #[derive(Debug)]
@@ -866,19 +873,11 @@ pub mod netlink {
         }
 
         fn open_protocol(protocol: libc::c_int) -> io::Result<RouteSocket> {
-            // SAFETY: socket(2) has no memory-safety preconditions.
-            let fd = unsafe {
-                libc::socket(
-                    libc::AF_NETLINK,
-                    libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-                    protocol,
-                )
-            };
-            if fd < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            // SAFETY: socket returned a new descriptor that nothing else owns.
-            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+            let fd = super::new_socket(
+                libc::AF_NETLINK,
+                libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                protocol,
+            )?;
             Ok(RouteSocket { fd })
         }
 
@@ -963,7 +962,7 @@ pub mod packet {
 
     use std::io;
     use std::mem::{size_of, MaybeUninit};
-    use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+    use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
     /// Largest sampling rate the filter takes (the reference agent's limit).
     pub const MAX_SAMPLING_RATE: u32 = 10_000_000;
@@ -1110,19 +1109,11 @@ pub mod packet {
         }
         // Protocol 0: the socket receives nothing until it is bound with a protocol, after the
         // filter is in place.
-        // SAFETY: socket(2) has no memory-safety preconditions.
-        let fd = unsafe {
-            libc::socket(
-                libc::AF_PACKET,
-                libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-                0,
-            )
-        };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: socket returned a new descriptor that nothing else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let fd = super::new_socket(
+            libc::AF_PACKET,
+            libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+        )?;
         let (mut program, len) = filter(rate, snap, !ingress);
         attach_filter(&fd, program.get_mut(..usize::from(len)).unwrap_or_default())?;
         let on: libc::c_int = 1;
