@@ -414,12 +414,91 @@ fn thread_cpu_ns() -> u64 {
     t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
 }
 
+/// The three ways a sender runs in [`traffic_cost`] and [`tcp_traffic_cost`].
+const TAP_KINDS: [(&str, Option<&str>); 3] = [
+    ("no agent", None),
+    ("default tap (both directions)", Some("")),
+    ("egress = off tap (received only)", Some(" egress = off")),
+];
+
+/// Runs `send` (2 s; returns a rate and a cost) five rounds, in each with no agent, a default
+/// tap and an `egress = off` tap at 1 in 400 in turn, and reports the medians of both figures
+/// against the no-agent run's.
+fn compare_taps(
+    bin: &std::path::Path,
+    dir: &std::path::Path,
+    veth: &VethNs,
+    what: &str,
+    units: (&str, &str, usize),
+    send: impl Fn() -> (f64, f64),
+) {
+    let (rate_unit, cost_unit, rate_digits) = units;
+    let mut rate = vec![Vec::new(); TAP_KINDS.len()];
+    let mut cost = vec![Vec::new(); TAP_KINDS.len()];
+    for round in 0..5 {
+        for (k, (label, extra)) in TAP_KINDS.iter().enumerate() {
+            let running = extra.map(|extra| {
+                let collector = Collector::start();
+                let agent = start_agent(
+                    bin,
+                    &dir.join(format!("cost{round}{k}")),
+                    &config(
+                        collector.addr,
+                        &format!("  pcap {{ dev = {} sampling = 400{extra} }}", veth.host),
+                    ),
+                );
+                (collector, agent)
+            });
+            let (r, c) = send();
+            if let Some((_collector, agent)) = running {
+                stop(agent);
+            }
+            eprintln!(
+                "    round {round}, {label}: {r:.rate_digits$} {rate_unit}, {c:.0} {cost_unit}"
+            );
+            rate[k].push(r);
+            cost[k].push(c);
+        }
+    }
+    for (k, (label, _)) in TAP_KINDS.iter().enumerate() {
+        let vs = |v: &Vec<f64>, base: &Vec<f64>| {
+            if k == 0 {
+                String::new()
+            } else {
+                format!(", {:+.1} %", (median(v) / median(base) - 1.0) * 100.0)
+            }
+        };
+        report(
+            &format!("{what}, {label}: {rate_unit}"),
+            &format!(
+                "{:.rate_digits$} ({}){}",
+                median(&rate[k]),
+                spread(&rate[k], rate_digits),
+                vs(&rate[k], &rate[0])
+            ),
+            "within noise",
+            Verdict::Info,
+        );
+        report(
+            &format!("  the same, {cost_unit}"),
+            &format!(
+                "{:.0} ({}){}",
+                median(&cost[k]),
+                spread(&cost[k], 0),
+                vs(&cost[k], &cost[0])
+            ),
+            "within noise",
+            Verdict::Info,
+        );
+    }
+}
+
 fn traffic_cost(bin: &std::path::Path, dir: &std::path::Path, veth: &VethNs) {
     section("what a tap costs the traffic: no agent, a default tap, an egress = off tap");
     // Packets/s received, and the sender thread's CPU per packet sent: a veth delivers in the
     // sender's context (its softirq runs as the send returns), so the clone an AF_PACKET socket
     // costs lands there; CPU per packet is steadier than packets/s on a shared 2-vCPU machine.
-    let blast = |secs: u64| -> (f64, f64) {
+    let blast = || -> (f64, f64) {
         let sender = veth.host_socket();
         let receiver = veth.peer_socket();
         let to = receiver.local_addr().unwrap();
@@ -429,7 +508,7 @@ fn traffic_cost(bin: &std::path::Path, dir: &std::path::Path, veth: &VethNs) {
         let mut sent = 0u64;
         let cpu0 = thread_cpu_ns();
         let t0 = Instant::now();
-        while t0.elapsed() < Duration::from_secs(secs) {
+        while t0.elapsed() < Duration::from_secs(2) {
             for _ in 0..256 {
                 if sender.send_to(&payload, to).is_ok() {
                     sent += 1;
@@ -445,69 +524,14 @@ fn traffic_cost(bin: &std::path::Path, dir: &std::path::Path, veth: &VethNs) {
             cpu as f64 / sent.max(1) as f64,
         )
     };
-    let kinds = [
-        ("no agent", None),
-        ("default tap (both directions)", Some("")),
-        ("egress = off tap (received only)", Some(" egress = off")),
-    ];
-    let mut pps = vec![Vec::new(); kinds.len()];
-    let mut ns = vec![Vec::new(); kinds.len()];
-    for round in 0..5 {
-        for (k, (label, extra)) in kinds.iter().enumerate() {
-            let running = extra.map(|extra| {
-                let collector = Collector::start();
-                let agent = start_agent(
-                    bin,
-                    &dir.join(format!("cost{round}{k}")),
-                    &config(
-                        collector.addr,
-                        &format!("  pcap {{ dev = {} sampling = 400{extra} }}", veth.host),
-                    ),
-                );
-                (collector, agent)
-            });
-            let (p, n) = blast(2);
-            if let Some((_collector, agent)) = running {
-                stop(agent);
-            }
-            eprintln!(
-                "    round {round}, {label}: {p:.0} packets/s, {n:.0} ns of sender CPU per packet"
-            );
-            pps[k].push(p);
-            ns[k].push(n);
-        }
-    }
-    for (k, (label, _)) in kinds.iter().enumerate() {
-        let vs = |v: &Vec<f64>, base: &Vec<f64>| {
-            if k == 0 {
-                String::new()
-            } else {
-                format!(", {:+.1} %", (median(v) / median(base) - 1.0) * 100.0)
-            }
-        };
-        report(
-            &format!("sender over the veth (64-byte UDP, 1 in 400), {label}: packets/s"),
-            &format!(
-                "{:.0} ({}){}",
-                median(&pps[k]),
-                spread(&pps[k], 0),
-                vs(&pps[k], &pps[0])
-            ),
-            "within noise",
-            Verdict::Info,
-        );
-        report(
-            "  the same, sender CPU per packet sent",
-            &format!(
-                "{:.0} ns ({}){}",
-                median(&ns[k]),
-                spread(&ns[k], 0),
-                vs(&ns[k], &ns[0])
-            ),
-            "within noise",
-            Verdict::Info,
-        );
-    }
+    compare_taps(
+        bin,
+        dir,
+        veth,
+        "sender over the veth (64-byte UDP, 1 in 400)",
+        ("packets/s", "ns of sender CPU per packet sent", 0),
+        blast,
+    );
 }
 
 /// The same three ways, with one TCP stream instead of small datagrams: the kernel hands the
@@ -516,7 +540,7 @@ fn traffic_cost(bin: &std::path::Path, dir: &std::path::Path, veth: &VethNs) {
 fn tcp_traffic_cost(bin: &std::path::Path, dir: &std::path::Path, veth: &VethNs) {
     use std::io::{Read, Write};
     section("what a tap costs one TCP stream: no agent, a default tap, an egress = off tap");
-    let stream = |secs: u64| -> (f64, f64) {
+    let stream = || -> (f64, f64) {
         let listener = veth.peer_listener();
         let to = listener.local_addr().unwrap();
         let rx = std::thread::spawn(move || {
@@ -536,7 +560,7 @@ fn tcp_traffic_cost(bin: &std::path::Path, dir: &std::path::Path, veth: &VethNs)
         let cpu0 = thread_cpu_ns();
         let t0 = Instant::now();
         let mut sent = 0u64;
-        while t0.elapsed() < Duration::from_secs(secs) {
+        while t0.elapsed() < Duration::from_secs(2) {
             tx.write_all(&chunk).unwrap();
             sent += chunk.len() as u64;
         }
@@ -549,67 +573,14 @@ fn tcp_traffic_cost(bin: &std::path::Path, dir: &std::path::Path, veth: &VethNs)
             cpu as f64 / (sent.max(1) as f64 / (1 << 20) as f64) / 1e3,
         )
     };
-    let kinds = [
-        ("no agent", None),
-        ("default tap (both directions)", Some("")),
-        ("egress = off tap (received only)", Some(" egress = off")),
-    ];
-    let mut gbps = vec![Vec::new(); kinds.len()];
-    let mut us = vec![Vec::new(); kinds.len()];
-    for round in 0..5 {
-        for (k, (label, extra)) in kinds.iter().enumerate() {
-            let running = extra.map(|extra| {
-                let collector = Collector::start();
-                let agent = start_agent(
-                    bin,
-                    &dir.join(format!("tcp{round}{k}")),
-                    &config(
-                        collector.addr,
-                        &format!("  pcap {{ dev = {} sampling = 400{extra} }}", veth.host),
-                    ),
-                );
-                (collector, agent)
-            });
-            let (g, u) = stream(2);
-            if let Some((_collector, agent)) = running {
-                stop(agent);
-            }
-            eprintln!("    round {round}, {label}: {g:.2} Gbit/s, {u:.0} µs of sender CPU per MiB");
-            gbps[k].push(g);
-            us[k].push(u);
-        }
-    }
-    for (k, (label, _)) in kinds.iter().enumerate() {
-        let vs = |v: &Vec<f64>, base: &Vec<f64>| {
-            if k == 0 {
-                String::new()
-            } else {
-                format!(", {:+.1} %", (median(v) / median(base) - 1.0) * 100.0)
-            }
-        };
-        report(
-            &format!("one TCP stream over the veth (1 in 400), {label}: Gbit/s"),
-            &format!(
-                "{:.2} ({}){}",
-                median(&gbps[k]),
-                spread(&gbps[k], 2),
-                vs(&gbps[k], &gbps[0])
-            ),
-            "within noise",
-            Verdict::Info,
-        );
-        report(
-            "  the same, sender CPU per MiB sent",
-            &format!(
-                "{:.0} µs ({}){}",
-                median(&us[k]),
-                spread(&us[k], 0),
-                vs(&us[k], &us[0])
-            ),
-            "within noise",
-            Verdict::Info,
-        );
-    }
+    compare_taps(
+        bin,
+        dir,
+        veth,
+        "one TCP stream over the veth (1 in 400)",
+        ("Gbit/s", "µs of sender CPU per MiB sent", 2),
+        stream,
+    );
 }
 
 fn rss_with_100_taps(bin: &std::path::Path, dir: &std::path::Path) {
