@@ -1175,6 +1175,70 @@ pub mod packet {
             attach_filter(&self.fd, &mut program)
         }
 
+        /// Attaches the sampling filter of [`PacketSocket::open`] again (after a
+        /// [`PacketSocket::stop`]).
+        pub fn sample(&self, rate: u32, snap: u32, ingress: bool) -> io::Result<()> {
+            let (mut program, len) = filter(rate, snap, !ingress);
+            attach_filter(
+                &self.fd,
+                program.get_mut(..usize::from(len)).unwrap_or_default(),
+            )
+        }
+
+        /// Makes this bound socket the first member of a new fanout group, whose id the kernel
+        /// picks and which is returned: from then on each packet goes to exactly one member, the
+        /// one [`PacketSocket::fanout_choose`] names (the first until then). `egress` as given
+        /// to [`PacketSocket::open`]: the group skips sent packets too when it is false. Needs
+        /// Linux 4.20.
+        pub fn fanout_new(&self, egress: bool) -> io::Result<u16> {
+            self.fanout(0, egress, libc::PACKET_FANOUT_FLAG_UNIQUEID)?;
+            let mut value: libc::c_int = 0;
+            let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+            // SAFETY: `value` and `len` are valid for writes of the option's size.
+            check(unsafe {
+                libc::getsockopt(
+                    self.fd.as_raw_fd(),
+                    libc::SOL_PACKET,
+                    libc::PACKET_FANOUT,
+                    (&mut value as *mut libc::c_int).cast(),
+                    &mut len,
+                )
+            })?;
+            Ok((value as u32 & 0xffff) as u16)
+        }
+
+        /// Joins fanout group `id` (made by [`PacketSocket::fanout_new`] with the same `egress`)
+        /// as its next member. The socket must be bound to the same interface.
+        pub fn fanout_join(&self, id: u16, egress: bool) -> io::Result<()> {
+            self.fanout(id, egress, 0)
+        }
+
+        fn fanout(&self, id: u16, egress: bool, flag: u32) -> io::Result<()> {
+            let mut kind = libc::PACKET_FANOUT_CBPF | flag;
+            if !egress {
+                kind |= libc::PACKET_FANOUT_FLAG_IGNORE_OUTGOING;
+            }
+            let value = (u32::from(id) | kind << 16) as libc::c_int;
+            set_option(&self.fd, libc::SOL_PACKET, libc::PACKET_FANOUT, &value)
+        }
+
+        /// Sends every packet of this socket's fanout group to member `member` (in the order
+        /// they joined) from now on: one pointer the kernel swaps, so no packet goes to two
+        /// members or to none.
+        pub fn fanout_choose(&self, member: u32) -> io::Result<()> {
+            let mut program = [libc::sock_filter {
+                code: (libc::BPF_RET | libc::BPF_K) as u16,
+                jt: 0,
+                jf: 0,
+                k: member,
+            }];
+            let fprog = libc::sock_fprog {
+                len: 1,
+                filter: program.as_mut_ptr(),
+            };
+            set_option(&self.fd, libc::SOL_PACKET, libc::PACKET_FANOUT_DATA, &fprog)
+        }
+
         /// Packets the kernel dropped since the last call (the count resets when read).
         pub fn take_drops(&self) -> io::Result<u32> {
             let mut stats = MaybeUninit::<libc::tpacket_stats>::zeroed();
@@ -1453,6 +1517,11 @@ pub mod packet {
         /// Binds the socket to its interface: samples go into the ring from now on.
         pub fn bind(&self) -> io::Result<()> {
             bind(&self.socket.fd, self.if_index)
+        }
+
+        /// The socket itself, for its filter and fanout options.
+        pub fn socket(&self) -> &PacketSocket {
+            &self.socket
         }
 
         /// The status word of block `i`, shared with the kernel.

@@ -23,8 +23,8 @@
 //! a `TPACKET_V3` ring ([`RING`], at most [`MAX_RINGS`] at once: ring memory counts in the RSS,
 //! and idle taps must stay small), where samples are read in place, a block at a time, with the
 //! same per-packet code as the queue's batches (the records are identical). The switch is in
-//! [`Taps::upgrade`]; it sends none twice and loses none of distinct frames (identical frames
-//! can lose one at the switch: see [`Switch`]).
+//! [`Taps::upgrade`]: the two sockets are members of one fanout group, and the kernel hands each
+//! packet to exactly one of them, so none is sent twice and none is lost.
 //!
 //! Each `pcap` block says which
 //! directions it samples (`ingress`, `egress`): without egress the kernel does not even clone
@@ -85,28 +85,16 @@ pub const RING: RingGeometry = RingGeometry {
 /// RSS, so only the busiest few get one.
 pub const MAX_RINGS: usize = 4;
 
-/// Samples of the socket a ring replaced remembered to skip their copies in the ring: the
-/// packets that came between the ring's bind and the old socket's stop (~40 µs, most of it the
-/// kernel compiling the stopping filter) reached both; 64 covers 1.6 million samples a second.
-const OVERLAP: usize = 64;
+/// How long the socket a ring replaced is kept after the switch (ms), then read a last time: a
+/// packet the kernel had handed it just before the switch can reach its queue after the read
+/// made at the switch.
+const RETIRE_AFTER_MS: u64 = 10;
 
-/// The moment a ring replaced a tap's socket: the packets the kernel stamped between `from`
-/// (before the ring's bind) and `to` (after the old socket's stop) may have reached both; those
-/// of them with the bytes of one of the old socket's last samples are skipped in the ring. With
-/// frames identical byte for byte one can be lost: stamped just before the filter swap yet only
-/// in the ring, or taken by the old filter just before the swap but queued after its last read.
-struct Switch {
-    from: u64,
-    to: u64,
-    /// Fingerprints of the old socket's last [`OVERLAP`] samples.
-    last: Vec<u64>,
-}
-
-/// The real-time clock in ns, the clock the kernel stamps ring packets with.
-fn realtime_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
+/// The socket a ring replaced, until its last read.
+struct Retired {
+    socket: Watched<PacketSocket>,
+    /// Read a last time and closed at this agent time (ms) or later.
+    at: u64,
 }
 
 /// Who a tap is for.
@@ -140,8 +128,8 @@ struct Tap {
     full_reads: u32,
     /// A ring could not be opened for this tap: not tried again.
     no_ring: bool,
-    /// The switch to a ring, until the ring's first block is read.
-    switch: Option<Switch>,
+    /// The socket a ring replaced, until its last read.
+    retired: Option<Retired>,
     /// A corrupt ring block was logged.
     logged_corrupt: bool,
 }
@@ -730,7 +718,7 @@ impl Taps {
                     return;
                 }
             },
-            Reader::Ring(_) => read_ring(tap, snap, &self.macs, sink, now),
+            Reader::Ring(_) => read_ring(tap, &mut self.batch, snap, &self.macs, sink, now),
         };
         if matches!(tap.reader, Reader::Queue(_)) && !tap.no_ring {
             tap.full_reads = if got >= BATCH { tap.full_reads + 1 } else { 0 };
@@ -758,12 +746,11 @@ impl Taps {
         }
     }
 
-    /// Moves busy tap `index` from its socket's queue to a ring, within [`MAX_RINGS`]: a ring
-    /// socket with the same filter and options is bound first, then the old socket is stopped,
-    /// read to its end and closed. No sample is lost; the packets that came between the bind
-    /// and the stop (a system call's time) reached both sockets, and their copies are skipped in
-    /// the ring (see [`Switch`]). If the ring cannot be made, the tap stays as it is and is not
-    /// tried again.
+    /// Moves busy tap `index` from its socket's queue to a ring, within [`MAX_RINGS`], through a
+    /// fanout group that hands each packet to exactly one of the two sockets: none is sent twice,
+    /// none is lost. The old socket is read to its end, then once more [`RETIRE_AFTER_MS`] later,
+    /// and closed. If the ring cannot be made or the kernel has no such fanout (Linux 4.20), the
+    /// tap stays as it is and is not tried again.
     fn upgrade(&mut self, index: usize, sink: &mut Sink, now: u64) {
         let rings = self
             .taps
@@ -790,69 +777,60 @@ impl Taps {
             return;
         };
         let Directions { ingress, egress } = tap.directions;
-        let options = (tap.state.rate, self.header_bytes, ingress, egress);
-        // Made and registered first (nothing is left to fail after the old socket stops); then
-        // bound, and the old socket stopped at once: the window where both take packets is the
-        // time between the two system calls.
-        let opened = RingSocket::open(tap.port.if_index, options, RING).and_then(|ring| {
-            Watched::new(
-                &self.poller,
-                ring,
-                polling::Event::none(Key::Tap(index).encode()),
-            )
-        });
-        let mut from = 0;
-        let opened = opened.and_then(|ring| {
-            from = realtime_ns();
-            ring.get().bind()?;
-            old.get().stop()?;
-            Ok(ring)
-        });
-        let to = realtime_ns();
+        let (rate, snap) = (tap.state.rate, self.header_bytes);
+        // The ring is made and registered first. The old socket becomes the first member of a
+        // fanout group (the kernel then hands each packet to exactly one member, the first
+        // until told otherwise); the ring's socket is bound with a filter that takes nothing,
+        // joins the group, gets its sampling filter back, and the group is told to hand every
+        // packet to it: one pointer swapped in the kernel, so no packet reaches both sockets or
+        // neither. Whatever fails on the way leaves the old socket taking every packet.
+        let opened = RingSocket::open(tap.port.if_index, (rate, snap, ingress, egress), RING)
+            .and_then(|ring| {
+                Watched::new(
+                    &self.poller,
+                    ring,
+                    polling::Event::none(Key::Tap(index).encode()),
+                )
+            })
+            .and_then(|ring| {
+                let id = old.get().fanout_new(egress)?;
+                let socket = ring.get().socket();
+                socket.stop()?;
+                ring.get().bind()?;
+                socket.fanout_join(id, egress)?;
+                socket.sample(rate, snap, ingress)?;
+                old.get().fanout_choose(1)?;
+                Ok(ring)
+            });
         let ring = match opened {
             Ok(ring) => ring,
             Err(e) => {
                 tap.no_ring = true;
                 warn!(
-                    "pcap {}: cannot open a ring ({e}); read with recvmmsg",
+                    "pcap {}: cannot move to a ring ({e}); read with recvmmsg",
                     tap.port.name
                 );
                 return;
             }
         };
-        // The old socket takes no more packets: read what it holds (bounded by its queue, a few
-        // thousand samples), remembering the last ones.
-        let snap = self.header_bytes as usize;
-        let mut overlap = Vec::with_capacity(OVERLAP + BATCH);
-        for _ in 0..64 {
-            let n = match old.get().recv_batch(&mut self.batch, snap) {
-                Ok(n) => n,
-                Err(e) => {
-                    debug!("pcap {}: {e}", tap.port.name);
-                    break;
-                }
-            };
-            overlap.extend(self.batch.packets().map(|(p, h)| fingerprint(p, h)));
-            let cut = overlap.len().saturating_sub(OVERLAP);
-            overlap.drain(..cut);
-            send_samples(
-                &mut tap.state,
-                &tap.pool,
-                self.batch.packets().map(|(p, h)| (*p, h)),
-                &self.macs,
-                sink,
-                now,
-            );
-            if n < BATCH {
-                break;
-            }
-        }
-        tap.switch = Some(Switch {
-            from,
-            to,
-            last: overlap,
+        let Reader::Queue(old) = std::mem::replace(&mut tap.reader, Reader::Ring(ring)) else {
+            return;
+        };
+        // The old socket takes no more packets: what it holds is read now, and once more
+        // later for a packet handed to it just before the swap but queued after this read.
+        drain(
+            &old,
+            tap,
+            &mut self.batch,
+            snap as usize,
+            &self.macs,
+            sink,
+            now,
+        );
+        tap.retired = Some(Retired {
+            socket: old,
+            at: now + RETIRE_AFTER_MS,
         });
-        tap.reader = Reader::Ring(ring);
         info!(
             "pcap {}: busy ({UPGRADE_AFTER} reads of {BATCH} samples or more in a row); read \
              through a {} KiB TPACKET_V3 ring from now on",
@@ -940,19 +918,54 @@ fn read_queue(
     Some(got)
 }
 
-/// Reads the blocks `tap`'s ring has handed over (at most the ring's size) and sends their
-/// samples; how many. A corrupt block is logged once and its remaining packets skipped.
-fn read_ring(
+/// Reads `socket`'s queue to its end (at most 64 batches) as samples of `tap`: the socket a
+/// ring replaced. How many.
+fn drain(
+    socket: &Watched<PacketSocket>,
     tap: &mut Tap,
+    batch: &mut PacketBatch,
     snap: usize,
     macs: &HashMap<[u8; 6], u32>,
     sink: &mut Sink,
     now: u64,
 ) -> usize {
-    let Reader::Ring(ring) = &mut tap.reader else {
-        return 0;
-    };
     let mut got = 0;
+    for _ in 0..64 {
+        let n = match socket.get().recv_batch(batch, snap) {
+            Ok(n) => n,
+            Err(e) => {
+                debug!("pcap {}: {e}", tap.port.name);
+                break;
+            }
+        };
+        let packets = batch.packets().map(|(p, h)| (*p, h));
+        got += send_samples(&mut tap.state, &tap.pool, packets, macs, sink, now);
+        if n < BATCH {
+            break;
+        }
+    }
+    got
+}
+
+/// Reads the blocks `tap`'s ring has handed over (at most the ring's size) and sends their
+/// samples; how many. A corrupt block is logged once and its remaining packets skipped.
+fn read_ring(
+    tap: &mut Tap,
+    batch: &mut PacketBatch,
+    snap: usize,
+    macs: &HashMap<[u8; 6], u32>,
+    sink: &mut Sink,
+    now: u64,
+) -> usize {
+    let mut got = 0;
+    if tap.retired.as_ref().is_some_and(|r| now >= r.at) {
+        if let Some(r) = tap.retired.take() {
+            got += drain(&r.socket, tap, batch, snap, macs, sink, now);
+        }
+    }
+    let Reader::Ring(ring) = &mut tap.reader else {
+        return got;
+    };
     for _ in 0..RING.blocks {
         let Some(block) = ring.get().ready_block() else {
             break;
@@ -961,38 +974,8 @@ fn read_ring(
             tap.state.drops = tap.state.drops.wrapping_add(d);
         }
         let mut error = None;
-        let mut skipped = 0;
-        let mut first = None;
-        let switch = &mut tap.switch;
-        let packets = ring::packets(block, snap)
-            .map_while(|r| r.map_err(|e| error = Some(e)).ok())
-            .filter(|(p, h)| {
-                first = first.or(Some(p.time_ns));
-                // Stamped while both sockets took packets, with the bytes of one of the old
-                // socket's last samples: a copy of a sample already sent.
-                let Some(s) = switch
-                    .as_mut()
-                    .filter(|s| (s.from..=s.to).contains(&p.time_ns))
-                else {
-                    return true;
-                };
-                let copy = s.last.iter().position(|f| *f == fingerprint(p, h));
-                if let Some(i) = copy {
-                    s.last.remove(i);
-                    skipped += 1;
-                }
-                copy.is_none()
-            });
+        let packets = ring::packets(block, snap).map_while(|r| r.map_err(|e| error = Some(e)).ok());
         got += send_samples(&mut tap.state, &tap.pool, packets, macs, sink, now);
-        if let Some(s) = tap.switch.take() {
-            debug!(
-                "pcap {}: {skipped} samples taken by both sockets at the switch ({} ns), sent \
-                 once; the ring's first packet stamped {} ns after it",
-                tap.port.name,
-                s.to - s.from,
-                first.unwrap_or(0) as i64 - s.to as i64
-            );
-        }
         ring.get_mut().release_block();
         if let Some(e) = error {
             if !tap.logged_corrupt {
@@ -1013,21 +996,6 @@ fn read_ring(
         }
     }
     got
-}
-
-/// A packet's identity for [`OVERLAP`]: FNV-1a of its length, direction and captured bytes.
-fn fingerprint(p: &PacketInfo, header: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in p
-        .original
-        .to_ne_bytes()
-        .iter()
-        .chain([p.pkttype].iter())
-        .chain(header)
-    {
-        h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
-    }
-    h
 }
 
 /// Sends a flow sample of each of `packets`, whichever reader read them (the records are the
@@ -1148,7 +1116,7 @@ fn new_tap(
         directions,
         full_reads: 0,
         no_ring: false,
-        switch: None,
+        retired: None,
         logged_corrupt: false,
         state: TapState {
             if_index: port.if_index,
