@@ -881,41 +881,71 @@ fn read_queue(
     let Reader::Queue(socket) = &tap.reader else {
         return Some(0);
     };
-    let mut got = 0;
-    for _ in 0..MAX_BATCHES {
-        let n = match socket.get().recv_batch(batch, snap) {
-            Ok(n) => n,
-            Err(e) if e.raw_os_error() == Some(libc::ENETDOWN) => {
-                // Set down, or deleted: the kernel samples again when it is up, and the next
-                // host poll closes the tap if the interface is gone (and re-opens a
-                // `pcap { dev }` whose name is back under a new ifIndex).
-                debug!("pcap {}: {e}", tap.port.name);
-                break;
-            }
-            Err(e) => {
-                // Anything else: the tap closes; a `pcap { dev }` is re-opened at the next
-                // host poll.
-                match tap.owner {
-                    Owner::Dev(_) => warn!("pcap {}: {e}; tap closed", tap.port.name),
-                    Owner::Container(_) => debug!("pcap {}: {e}; tap closed", tap.port.name),
-                }
-                return None;
-            }
-        };
-        if n == 0 {
-            break;
+    let (state, pool) = (&mut tap.state, &tap.pool);
+    let (got, error) = read_batches(
+        socket,
+        state,
+        pool,
+        batch,
+        snap,
+        macs,
+        sink,
+        now,
+        MAX_BATCHES,
+    );
+    match error {
+        None => {}
+        Some(e) if e.raw_os_error() == Some(libc::ENETDOWN) => {
+            // Set down, or deleted: the kernel samples again when it is up, and the next host
+            // poll closes the tap if the interface is gone (and re-opens a `pcap { dev }` whose
+            // name is back under a new ifIndex).
+            debug!("pcap {}: {e}", tap.port.name);
         }
+        Some(e) => {
+            // Anything else: the tap closes; a `pcap { dev }` is re-opened at the next host poll.
+            match tap.owner {
+                Owner::Dev(_) => warn!("pcap {}: {e}; tap closed", tap.port.name),
+                Owner::Container(_) => debug!("pcap {}: {e}; tap closed", tap.port.name),
+            }
+            return None;
+        }
+    }
+    Some(got)
+}
+
+/// Reads up to `most` batches from `socket` (a tap's queue, or the socket a ring replaced) as
+/// samples of the tap whose `state` and `pool` these are, with the socket's drops: how many, and
+/// the error that stopped it, if any.
+#[allow(clippy::too_many_arguments)]
+fn read_batches(
+    socket: &Watched<PacketSocket>,
+    state: &mut TapState,
+    pool: &PoolCounter,
+    batch: &mut PacketBatch,
+    snap: usize,
+    macs: &HashMap<[u8; 6], u32>,
+    sink: &mut Sink,
+    now: u64,
+    most: usize,
+) -> (usize, Option<std::io::Error>) {
+    let mut got = 0;
+    for _ in 0..most {
+        let n = match socket.get().recv_batch(batch, snap) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) => return (got, Some(e)),
+        };
         got += n;
         if let Ok(d) = socket.get().take_drops() {
-            tap.state.drops = tap.state.drops.wrapping_add(d);
+            state.drops = state.drops.wrapping_add(d);
         }
         let packets = batch.packets().map(|(p, h)| (*p, h));
-        send_samples(&mut tap.state, &tap.pool, packets, macs, sink, now);
+        send_samples(state, pool, packets, macs, sink, now);
         if n < BATCH {
             break;
         }
     }
-    Some(got)
+    (got, None)
 }
 
 /// Reads `socket`'s queue to its end (at most 64 batches) as samples of `tap`: the socket a
@@ -929,20 +959,10 @@ fn drain(
     sink: &mut Sink,
     now: u64,
 ) -> usize {
-    let mut got = 0;
-    for _ in 0..64 {
-        let n = match socket.get().recv_batch(batch, snap) {
-            Ok(n) => n,
-            Err(e) => {
-                debug!("pcap {}: {e}", tap.port.name);
-                break;
-            }
-        };
-        let packets = batch.packets().map(|(p, h)| (*p, h));
-        got += send_samples(&mut tap.state, &tap.pool, packets, macs, sink, now);
-        if n < BATCH {
-            break;
-        }
+    let (state, pool) = (&mut tap.state, &tap.pool);
+    let (got, error) = read_batches(socket, state, pool, batch, snap, macs, sink, now, 64);
+    if let Some(e) = error {
+        debug!("pcap {}: {e}", tap.port.name);
     }
     got
 }
