@@ -14,7 +14,7 @@ use flowparser_sflow::flow_records::FlowRecord as Flow;
 use flowparser_sflow::SflowSample;
 
 use support::agent::{config_for, Agent};
-use support::netns::VethNs;
+use support::netns::{decode_marked_frame, marked_payload, VethNs};
 use support::sflow::{decode, walk_flows, Collector};
 
 const MARK: &[u8; 12] = b"CSFLOWD-TEST";
@@ -22,46 +22,12 @@ const PAYLOAD: usize = 200;
 const INTERNAL: u32 = 0x3FFF_FFFF;
 
 fn payload(direction: u8, seq: u32) -> Vec<u8> {
-    let mut p = Vec::with_capacity(PAYLOAD);
-    p.extend_from_slice(MARK);
-    p.push(direction);
-    p.extend_from_slice(&seq.to_be_bytes());
-    p.resize(PAYLOAD, 0x5a);
-    p
+    marked_payload(MARK, PAYLOAD, direction, seq)
 }
 
-/// What a sampled header holds, decoded as Ethernet + IPv6 + UDP: (src, dst, direction, seq).
+/// What a sampled header holds: (src, dst, direction, seq).
 fn decode_frame(h: &[u8]) -> (Ipv6Addr, Ipv6Addr, u8, u32) {
-    assert!(h.len() >= 14 + 40 + 8 + 17, "header of {} bytes", h.len());
-    assert_eq!(h[12..14], [0x86, 0xdd], "EtherType IPv6");
-    let ip = &h[14..];
-    assert_eq!(ip[0] >> 4, 6);
-    assert_eq!(ip[6], 17, "next header UDP");
-    let src = Ipv6Addr::from(<[u8; 16]>::try_from(&ip[8..24]).unwrap());
-    let dst = Ipv6Addr::from(<[u8; 16]>::try_from(&ip[24..40]).unwrap());
-    let udp = &ip[40..];
-    assert_eq!(
-        u16::from_be_bytes([udp[4], udp[5]]) as usize,
-        8 + PAYLOAD,
-        "UDP length"
-    );
-    let data = &udp[8..];
-    assert_eq!(&data[..12], MARK);
-    let seq = u32::from_be_bytes(data[13..17].try_into().unwrap());
-    (src, dst, data[12], seq)
-}
-
-/// Waits until the agent's log says `needle`, at most 10 s.
-fn wait_log(agent: &Agent, needle: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !agent.stderr().contains(needle) {
-        assert!(
-            Instant::now() < deadline,
-            "no {needle:?} in the log:\n{}",
-            agent.stderr()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    decode_marked_frame(h, MARK, PAYLOAD)
 }
 
 #[test]
@@ -94,13 +60,10 @@ fn a_tapped_veth_sends_flow_samples_of_the_real_packets_and_its_port_counters() 
             all
         })
     };
-    wait_log(
-        &agent,
-        &format!(
-            "pcap {}: ifIndex {if_index}, sampling 1 in {rate}, headerBytes 128",
-            veth.host
-        ),
-    );
+    agent.wait_log(&format!(
+        "pcap {}: ifIndex {if_index}, sampling 1 in {rate}, headerBytes 128",
+        veth.host
+    ));
 
     let host = veth.host_socket();
     let peer = veth.peer_socket();
@@ -356,22 +319,19 @@ fn a_tapped_veth_that_disappears_is_tapped_again_when_it_is_back_under_a_new_if_
         &format!("  pcap {{ dev = {} sampling = 1 }}", veth.host),
     );
     let agent = Agent::start("pcap-vanish", &config, &[]);
-    wait_log(
-        &agent,
-        &format!("pcap {}: ifIndex {first}, sampling 1 in 1", veth.host),
-    );
+    agent.wait_log(&format!(
+        "pcap {}: ifIndex {first}, sampling 1 in 1",
+        veth.host
+    ));
     let name = veth.host.clone();
     drop(veth);
-    wait_log(&agent, &format!("pcap {name}: no such interface"));
+    agent.wait_log(&format!("pcap {name}: no such interface"));
     let Some(again) = VethNs::create("pv", 3) else {
         panic!("the pair could not be made again");
     };
     let second = again.host_if_index();
     assert_ne!(first, second);
-    wait_log(
-        &agent,
-        &format!("pcap {name}: ifIndex {second}, sampling 1 in 1"),
-    );
+    agent.wait_log(&format!("pcap {name}: ifIndex {second}, sampling 1 in 1"));
     // Its samples and port counters come under the new ifIndex.
     let host = again.host_socket();
     let peer = again.peer_socket();
@@ -426,7 +386,7 @@ fn jumbo_frames_keep_their_length_and_send_only_header_bytes() {
         ),
     );
     let agent = Agent::start("pcap-jumbo", &config, &[]);
-    wait_log(&agent, "sampling 1 in 1, headerBytes 64");
+    agent.wait_log("sampling 1 in 1, headerBytes 64");
     let host = veth.host_socket();
     let peer = veth.peer_socket();
     let mut payload = MARK.to_vec();
@@ -491,13 +451,10 @@ fn one_direction(tag: &str, subnet: u16, setting: &str) {
         ),
     );
     let agent = Agent::start(&format!("pcap-{tag}"), &config, &[]);
-    wait_log(
-        &agent,
-        &format!(
-            "pcap {}: ifIndex {if_index}, sampling 1 in {rate}, headerBytes 128, {only}",
-            veth.host
-        ),
-    );
+    agent.wait_log(&format!(
+        "pcap {}: ifIndex {if_index}, sampling 1 in {rate}, headerBytes 128, {only}",
+        veth.host
+    ));
     let host = veth.host_socket();
     let peer = veth.peer_socket();
     let (host_port, peer_port) = (host.local_addr().unwrap(), peer.local_addr().unwrap());

@@ -6,8 +6,7 @@
 mod support;
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::fd::AsRawFd;
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use flowparser_sflow::counter_records::CounterRecord as Counter;
@@ -17,34 +16,6 @@ use flowparser_sflow::SflowSample;
 use support::agent::{config_for, Agent};
 use support::netns::VethNs;
 use support::sflow::{decode, walk_flows, Collector};
-
-/// Waits until the agent's log says `needle`, at most 10 s.
-fn wait_log(agent: &Agent, needle: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !agent.stderr().contains(needle) {
-        assert!(
-            Instant::now() < deadline,
-            "no {needle:?} in the log:\n{}",
-            agent.stderr()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// A TCP listener on the namespace end of `veth`, made by a thread that enters the namespace.
-fn listener_in_ns(veth: &VethNs) -> TcpListener {
-    let path = format!("/var/run/netns/{}", veth.ns);
-    let addr = SocketAddr::from((veth.peer_addr, 0));
-    std::thread::spawn(move || {
-        let f = std::fs::File::open(&path).unwrap();
-        // SAFETY: a valid namespace descriptor; only this thread changes namespace.
-        let rc = unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
-        TcpListener::bind(addr).unwrap()
-    })
-    .join()
-    .unwrap()
-}
 
 /// A flow sample's data source index, frame length and sampled header.
 type Sampled = (u32, u32, Vec<u8>);
@@ -116,9 +87,9 @@ fn gso_super_packets_keep_their_whole_length() {
     );
     let agent = Agent::start("pcap-gso", &config, &[]);
     let if_index = veth.host_if_index();
-    wait_log(&agent, &format!("pcap {}: ifIndex {if_index}", veth.host));
+    agent.wait_log(&format!("pcap {}: ifIndex {if_index}", veth.host));
 
-    let listener = listener_in_ns(&veth);
+    let listener = veth.peer_listener();
     let to = listener.local_addr().unwrap();
     let reader = std::thread::spawn(move || {
         let (mut s, _) = listener.accept().unwrap();
@@ -176,7 +147,7 @@ fn an_interface_renamed_while_tapped_stays_tapped_under_its_new_name() {
     );
     let agent = Agent::start("pcap-rename", &config, &[]);
     let if_index = veth.host_if_index();
-    wait_log(&agent, &format!("pcap {}: ifIndex {if_index}", veth.host));
+    agent.wait_log(&format!("pcap {}: ifIndex {if_index}", veth.host));
     let new_name = format!("{}r", &veth.host[..veth.host.len() - 1]);
     let ok = std::process::Command::new("ip")
         .args(["link", "set", &veth.host, "name", &new_name])
@@ -195,7 +166,7 @@ fn an_interface_renamed_while_tapped_stays_tapped_under_its_new_name() {
     }
     let _back = Back(&new_name, &veth.host);
     let renamed = format!("ifIndex {if_index} renamed {new_name}; still sampled");
-    wait_log(&agent, &renamed);
+    agent.wait_log(&renamed);
 
     let host = veth.host_socket();
     let peer = veth.peer_socket();
@@ -232,10 +203,7 @@ fn an_interface_deleted_and_made_again_between_two_polls_is_tapped_under_its_new
     );
     let agent = Agent::start("pcap-recreate", &config, &[]);
     let name = veth.host.clone();
-    wait_log(
-        &agent,
-        &format!("pcap {name}: ifIndex {first}, sampling 1 in 1"),
-    );
+    agent.wait_log(&format!("pcap {name}: ifIndex {first}, sampling 1 in 1"));
     // Traffic up to the deletion: the tap is busy (read on a timer) when its interface goes.
     let host = veth.host_socket();
     let peer = veth.peer_socket();
@@ -251,7 +219,7 @@ fn an_interface_deleted_and_made_again_between_two_polls_is_tapped_under_its_new
     let second = again.host_if_index();
     assert_ne!(first, second);
     let opened = format!("pcap {name}: ifIndex {second}, sampling 1 in 1");
-    wait_log(&agent, &opened);
+    agent.wait_log(&opened);
     let host = again.host_socket();
     let peer = again.peer_socket();
     for i in 0..20u8 {

@@ -16,7 +16,7 @@ use flowparser_sflow::flow_records::FlowRecord as Flow;
 use flowparser_sflow::SflowSample;
 
 use support::agent::{config_for, Agent};
-use support::netns::VethNs;
+use support::netns::{decode_marked_frame, marked_payload, VethNs};
 use support::sflow::{decode, walk_flows, Collector};
 
 const MARK: &[u8; 12] = b"CSFLOWD-RING";
@@ -25,26 +25,12 @@ const INTERNAL: u32 = 0x3FFF_FFFF;
 const UPGRADED: &str = "KiB TPACKET_V3 ring from now on";
 
 fn payload(direction: u8, seq: u32) -> Vec<u8> {
-    let mut p = Vec::with_capacity(PAYLOAD);
-    p.extend_from_slice(MARK);
-    p.push(direction);
-    p.extend_from_slice(&seq.to_be_bytes());
-    p.resize(PAYLOAD, 0x5a);
-    p
+    marked_payload(MARK, PAYLOAD, direction, seq)
 }
 
-/// (src, dst, direction, seq) of an Ethernet + IPv6 + UDP header carrying [`payload`].
+/// What a sampled header holds: (src, dst, direction, seq).
 fn decode_frame(h: &[u8]) -> (Ipv6Addr, Ipv6Addr, u8, u32) {
-    assert!(h.len() >= 14 + 40 + 8 + 17, "header of {} bytes", h.len());
-    assert_eq!(h[12..14], [0x86, 0xdd], "EtherType IPv6");
-    let ip = &h[14..];
-    assert_eq!(ip[6], 17, "next header UDP");
-    let src = Ipv6Addr::from(<[u8; 16]>::try_from(&ip[8..24]).unwrap());
-    let dst = Ipv6Addr::from(<[u8; 16]>::try_from(&ip[24..40]).unwrap());
-    let data = &ip[48..];
-    assert_eq!(&data[..12], MARK);
-    let seq = u32::from_be_bytes(data[13..17].try_into().unwrap());
-    (src, dst, data[12], seq)
+    decode_marked_frame(h, MARK, PAYLOAD)
 }
 
 #[test]

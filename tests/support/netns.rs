@@ -227,3 +227,35 @@ impl Drop for VethNs {
         }
     }
 }
+
+/// A test packet's UDP payload of `len` bytes: `mark`, the direction byte, the sequence number.
+pub fn marked_payload(mark: &[u8; 12], len: usize, direction: u8, seq: u32) -> Vec<u8> {
+    let mut p = Vec::with_capacity(len);
+    p.extend_from_slice(mark);
+    p.push(direction);
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.resize(len, 0x5a);
+    p
+}
+
+/// What a sampled header holds, decoded as Ethernet + IPv6 + UDP carrying a [`marked_payload`]
+/// of `mark` and `len`: (src, dst, direction, seq).
+pub fn decode_marked_frame(h: &[u8], mark: &[u8; 12], len: usize) -> (Ipv6Addr, Ipv6Addr, u8, u32) {
+    assert!(h.len() >= 14 + 40 + 8 + 17, "header of {} bytes", h.len());
+    assert_eq!(h[12..14], [0x86, 0xdd], "EtherType IPv6");
+    let ip = &h[14..];
+    assert_eq!(ip[0] >> 4, 6);
+    assert_eq!(ip[6], 17, "next header UDP");
+    let src = Ipv6Addr::from(<[u8; 16]>::try_from(&ip[8..24]).unwrap());
+    let dst = Ipv6Addr::from(<[u8; 16]>::try_from(&ip[24..40]).unwrap());
+    let udp = &ip[40..];
+    assert_eq!(
+        u16::from_be_bytes([udp[4], udp[5]]) as usize,
+        8 + len,
+        "UDP length"
+    );
+    let data = &udp[8..];
+    assert_eq!(&data[..12], mark);
+    let seq = u32::from_be_bytes(data[13..17].try_into().unwrap());
+    (src, dst, data[12], seq)
+}
