@@ -48,14 +48,6 @@ fn next_sample(
     }
 }
 
-fn read_u64(path: &std::path::Path) -> u64 {
-    std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .trim()
-        .parse()
-        .unwrap()
-}
-
 #[test]
 fn a_tasks_samples_and_its_final_sample_match_its_cgroup() {
     let Some(ctrd) = support::containerd() else {
@@ -80,10 +72,10 @@ fn a_tasks_samples_and_its_final_sample_match_its_cgroup() {
     let memory = v1_dir("memory", &cgroup).join("memory.usage_in_bytes");
     // Wait until the loop is over: the usage stands still.
     let deadline = Instant::now() + Duration::from_secs(60);
-    let mut last = read_u64(&usage);
+    let mut last = support::read_u64(&usage);
     loop {
         std::thread::sleep(Duration::from_millis(300));
-        let now = read_u64(&usage);
+        let now = support::read_u64(&usage);
         if now == last {
             break;
         }
@@ -103,15 +95,19 @@ fn a_tasks_samples_and_its_final_sample_match_its_cgroup() {
         let (state, cpu_ms, mem) = next_sample(&collector, index, Duration::from_secs(5), |_| true)
             .unwrap_or_else(|| panic!("no sample {n}\n{}", agent.stderr()));
         assert_eq!(state, 1);
-        assert_eq!(u64::from(cpu_ms), read_u64(&usage) / 1_000_000, "cpu_time");
-        assert_eq!(mem, read_u64(&memory), "memory");
+        assert_eq!(
+            u64::from(cpu_ms),
+            support::read_u64(&usage) / 1_000_000,
+            "cpu_time"
+        );
+        assert_eq!(mem, support::read_u64(&memory), "memory");
     }
     ctrd.kill(&task);
     let (state, cpu_ms, mem) = next_sample(&collector, index, Duration::from_secs(5), |s| s == 4)
         .unwrap_or_else(|| panic!("no final sample\n{}", agent.stderr()));
     assert_eq!(state, 4);
     // The stopped task's cgroup keeps its final values until the task is deleted.
-    let final_usage = read_u64(&usage);
+    let final_usage = support::read_u64(&usage);
     assert_eq!(u64::from(cpu_ms), final_usage / 1_000_000, "final cpu_time");
     assert!(mem > 0, "final memory is the last value read, not zero");
 }

@@ -107,14 +107,6 @@ fn start_pod(ctrd: &Containerd) -> Pod {
     }
 }
 
-fn read_u64(path: &std::path::Path) -> u64 {
-    std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .trim()
-        .parse()
-        .unwrap()
-}
-
 #[test]
 fn a_pod_is_reported_per_container_and_per_pod() {
     let Some(ctrd) = support::containerd() else {
@@ -157,11 +149,11 @@ fn a_pod_is_reported_per_container_and_per_pod() {
     // Wait until the app's loop is over: the pod's cgroup's usage stands still.
     let usage =
         v1_dir("cpuacct", &format!("/kubepods/besteffort/pod{}", pod.uid)).join("cpuacct.usage");
-    let mut last = read_u64(&usage);
+    let mut last = support::read_u64(&usage);
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         std::thread::sleep(Duration::from_millis(300));
-        let now = read_u64(&usage);
+        let now = support::read_u64(&usage);
         if now == last {
             break;
         }
@@ -185,10 +177,10 @@ fn a_pod_is_reported_per_container_and_per_pod() {
     assert_eq!(state_code, 1);
     assert_eq!(
         u64::from(cpu_ms),
-        read_u64(&usage) / 1_000_000,
+        support::read_u64(&usage) / 1_000_000,
         "pod cpu_time"
     );
-    let app_ms = read_u64(
+    let app_ms = support::read_u64(
         &v1_dir(
             "cpuacct",
             &format!("/kubepods/besteffort/pod{}/{}", pod.uid, pod.app.id),

@@ -46,6 +46,15 @@ pub use engine::{Engine, Kind};
 /// harness's kill(1)).
 pub const BUSYBOX: &str = "/bin/busybox";
 
+/// A kernel file holding one number (a cgroup counter), read whole; fails the test otherwise.
+pub fn read_u64(path: &std::path::Path) -> u64 {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
 /// True when running under CI (env `CI` set to anything but `false`, `0` or nothing).
 pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| !matches!(v.trim(), "" | "false" | "0"))
